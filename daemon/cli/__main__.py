@@ -1,0 +1,5 @@
+"""`python -m daemon.cli` runs the musicd command line."""
+
+from daemon.cli import main
+
+main()

@@ -1,0 +1,100 @@
+"""End to end: a spec becomes a mastered track folder (real FluidSynth and ffmpeg)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mido
+import pytest
+import soundfile as sf
+
+from daemon.errors import CancelledError
+from daemon.genres import GENRE_NAMES
+from daemon.loudness import measure_file_loudness
+from daemon.pipeline import Resources, run_job
+from daemon.spec import load_spec
+
+
+@pytest.fixture(scope="module")
+def resources() -> Resources:
+    return Resources.load()
+
+
+def _spec(text: str):
+    return load_spec(text, source="test.yaml")
+
+
+@pytest.mark.parametrize("genre", GENRE_NAMES)
+def test_every_genre_renders_at_target_loudness(genre: str, resources: Resources,
+                                                tmp_path: Path) -> None:
+    spec = _spec(f"genres: [{genre}]\nduration: 20\nseed: 7\noutput: {{stems: false}}\n")
+    result = run_job(spec, tmp_path, resources)
+    measured = measure_file_loudness(tmp_path / "mix.wav")
+    assert abs(measured.integrated_lufs - (-14.0)) <= 0.5, measured
+    assert measured.true_peak_db <= -1.0, measured
+    info = sf.info(tmp_path / "mix.wav")
+    assert info.samplerate == 44100 and info.channels == 2 and info.subtype == "PCM_16"
+    assert 19.0 <= info.duration <= 21.0 + 6.0  # the request within 1 s, plus a release tail
+    assert result.manifest["plan"]["genres"][0] == genre
+
+
+def test_track_folder_has_every_promised_file(resources: Resources, tmp_path: Path) -> None:
+    data = (b"title: Folder check\ngenres: [house]\nduration: 12\nseed: 3\n"
+            b"output: {formats: [wav, mp3, flac], stems: true, midi: true}\n"
+            b"video: {styles: [waveform]}\n")
+    stages: list[str] = []
+    run_job(_spec(data.decode()), tmp_path, resources, spec_bytes=data,
+            progress=lambda stage, pct: stages.append(stage))
+    for name in ("mix.wav", "mix.mp3", "mix.flac", "score.mid", "spec.yaml", "cover.png",
+                 "video.mp4", "manifest.json"):
+        assert (tmp_path / name).is_file(), name
+    assert (tmp_path / "spec.yaml").read_bytes() == data
+    stems = sorted(p.stem for p in (tmp_path / "stems").glob("*.wav"))
+    assert {"drums", "bass"} <= set(stems)
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    listed = {f["path"] for f in manifest["files"]}
+    assert {"mix.wav", "video.mp4", "score.mid"} <= listed and "manifest.json" not in listed
+    assert manifest["seed"] == 3 and manifest["plan"]["tempo_bpm"] > 0
+    assert set(manifest["timings_s"]) >= {"plan", "compose", "render", "mix", "master", "video"}
+    assert manifest["versions"]["fluidsynth"] and manifest["versions"]["ffmpeg"]
+    assert "video" in stages and stages[0] == "plan"
+
+
+def test_stems_add_up_to_the_mix_before_limiting(resources: Resources, tmp_path: Path) -> None:
+    run_job(_spec("genres: [funk]\nduration: 10\nseed: 5\n"), tmp_path, resources)
+    stems = [sf.read(p)[0] for p in (tmp_path / "stems").glob("*.wav")]
+    mix, _ = sf.read(tmp_path / "mix.wav")
+    total = sum(stems)
+    length = min(len(total), len(mix))
+    correlation = (total[:length] * mix[:length]).sum() / (
+        ((total[:length] ** 2).sum() * (mix[:length] ** 2).sum()) ** 0.5)
+    assert correlation > 0.98
+
+
+def test_manifest_claims_the_midi_tempo_and_key(resources: Resources, tmp_path: Path) -> None:
+    result = run_job(_spec("genres: [lofi]\nbpm: 84\nkey: D minor\nduration: 15\nseed: 11\n"),
+                     tmp_path, resources)
+    plan = result.manifest["plan"]
+    assert plan["tempo_bpm"] == 84 and plan["key_tonic"] == "D" and plan["mode"] == "minor"
+    midi = mido.MidiFile(tmp_path / "score.mid")
+    tempos = [m.tempo for t in midi.tracks for m in t if m.type == "set_tempo"]
+    keys = [m.key for t in midi.tracks for m in t if m.type == "key_signature"]
+    assert round(mido.tempo2bpm(tempos[0])) == 84 and keys[0] == "Dm"
+
+
+def test_seed_is_drawn_and_recorded_when_absent(resources: Resources, tmp_path: Path) -> None:
+    first = run_job(_spec("genres: [pop]\nduration: 8\n"), tmp_path / "a", resources)
+    again = run_job(_spec(f"genres: [pop]\nduration: 8\nseed: {first.seed}\n"),
+                    tmp_path / "b", resources)
+    assert first.manifest["seed"] == first.seed
+    assert (tmp_path / "a/score.mid").read_bytes() == (tmp_path / "b/score.mid").read_bytes()
+
+
+def test_cancel_stops_at_a_stage_boundary(resources: Resources, tmp_path: Path) -> None:
+    seen: list[str] = []
+    with pytest.raises(CancelledError):
+        run_job(_spec("genres: [rock]\nduration: 8\n"), tmp_path, resources,
+                progress=lambda stage, pct: seen.append(stage),
+                should_cancel=lambda: "compose" in seen)
+    assert not (tmp_path / "manifest.json").exists()
