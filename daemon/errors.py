@@ -27,3 +27,21 @@ class RenderError(MusicdError):
 
 class CancelledError(MusicdError):
     """The job was cancelled at a stage boundary."""
+
+
+class ConfigError(MusicdError):
+    """The service configuration is invalid; `problems` lists every problem found."""
+
+    def __init__(self, problems: list[str], source: str = "configuration") -> None:
+        self.problems = list(problems)
+        self.source = source
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{source} is not a valid musicd configuration:\n{lines}")
+
+
+class StoreError(MusicdError):
+    """The job store cannot be opened or used (bad location, unknown job id, wrong state)."""
+
+
+class JobNotFoundError(StoreError):
+    """No job matches the id (or id prefix) given, or a prefix matches several jobs."""
