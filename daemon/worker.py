@@ -156,6 +156,8 @@ def worker_main(conn: Connection, cancel_flag: Any, runner: str, soundfont: str 
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when the worker stops
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    parent_pid = os.getppid()
+    _die_with_parent()
     channel = _Channel(conn)
     channel.send(WorkerLoading(os.getpid()))
     start = time.monotonic()
@@ -173,6 +175,8 @@ def worker_main(conn: Connection, cancel_flag: Any, runner: str, soundfont: str 
 
     def beat() -> None:
         while not stop.wait(heartbeat_interval_s):
+            if os.getppid() != parent_pid:  # the service died (kill -9): never work unsupervised
+                os._exit(70)
             try:
                 channel.send(Heartbeat(channel.job_id, current_rss_bytes()))
             except OSError:
@@ -197,6 +201,19 @@ def worker_main(conn: Connection, cancel_flag: Any, runner: str, soundfont: str 
         stop.set()
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the heartbeat thread's parent check remains
+        pass
+
+
 def _run_order(order: RunJob, run: Callable[..., Any], resources: Any, load_spec: Callable[..., Any],
                cancel_flag: Any, channel: _Channel) -> Message:
     from daemon.errors import CancelledError, MusicdError
@@ -209,7 +226,8 @@ def _run_order(order: RunJob, run: Callable[..., Any], resources: Any, load_spec
     try:
         spec = load_spec(order.spec_text, source=f"job {order.job_id}")
         result = run(spec, Path(order.out_dir), resources, seed=order.seed, progress=progress,
-                     should_cancel=lambda: bool(cancel_flag.value), manifest_extra=dict(order.manifest_extra),
+                     should_cancel=lambda: bool(cancel_flag.value),
+                     manifest_extra=dict(order.manifest_extra),
                      spec_bytes=order.spec_text.encode("utf-8"))
         return JobSucceeded(order.job_id, str(result.out_dir), int(result.seed))
     except CancelledError as exc:
