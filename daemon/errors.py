@@ -45,3 +45,7 @@ class StoreError(MusicdError):
 
 class JobNotFoundError(StoreError):
     """No job matches the id (or id prefix) given, or a prefix matches several jobs."""
+
+
+class ModelOutOfMemoryError(MusicdError):
+    """A model ran out of memory even after every resident model was unloaded and it was retried."""
