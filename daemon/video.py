@@ -1,0 +1,422 @@
+"""The visualizer video: audio in, a browser-playable 1280x720 H.264/AAC MP4 out.
+
+Every style draws its picture as a grey-level intensity image, which one
+`pseudocolor` lookup then maps onto the genre palette (background, then the
+accents), all in YUV, so the 720p frames never take a trip through RGB. The
+title is drawn with drawtext, a thin progress bar runs along the bottom and
+an optional .srt is burnt in with libass.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import logging
+import os
+import re
+import subprocess
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ffmpeg
+
+from daemon.errors import RenderError, ResourceMissingError
+from daemon.profiles import VideoProfile
+from daemon.tools import require_program
+
+log = logging.getLogger(__name__)
+
+VIDEO_STYLES = ("waveform", "spectrum", "bars", "scope")
+
+FRAME_WIDTH = 1280
+FRAME_HEIGHT = 720
+FRAME_RATE = 30
+AUDIO_BITRATE = "192k"
+# Measured on 2 cores (bench/bench_video.py): "superfast" keeps every style
+# above 6x real time; "veryfast" costs ~40 % more CPU for a barely smaller file.
+X264_PRESET = "superfast"
+X264_CRF = 23
+KEYFRAME_INTERVAL = 2 * FRAME_RATE  # a keyframe every 2 s keeps seeking in a browser quick
+
+TITLE_BAND_HEIGHT = 130  # the visual sits below the title
+PROGRESS_BAR_HEIGHT = 6
+STDERR_TAIL_LINES = 25
+
+FONT_CANDIDATES = (
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+    Path("/usr/share/fonts/dejavu/DejaVuSans-Bold.ttf"),
+    Path("/usr/share/fonts/TTF/DejaVuSans-Bold.ttf"),
+)
+FONT_PACKAGE_HINT = "install the Debian package fonts-dejavu-core (`make system`)"
+FONT_FAMILY = "DejaVu Sans"
+
+_HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+# ---------------------------------------------------------------------------
+# palette
+
+
+@dataclass(frozen=True)
+class Rgb:
+    """An sRGB colour, 0..255 per channel."""
+
+    red: int
+    green: int
+    blue: int
+
+    @classmethod
+    def from_hex(cls, text: str) -> Rgb:
+        if not _HEX_COLOUR.match(text):
+            raise RenderError(f"palette colour {text!r} is not '#RRGGBB'; fix the genre's video profile")
+        return cls(int(text[1:3], 16), int(text[3:5], 16), int(text[5:7], 16))
+
+    def to_ffmpeg(self) -> str:
+        """'0xRRGGBB', the colour syntax ffmpeg filters take."""
+        return f"0x{self.red:02x}{self.green:02x}{self.blue:02x}"
+
+    def to_ass(self) -> str:
+        """'&H00BBGGRR', the colour syntax of ASS subtitle styles."""
+        return f"&H00{self.blue:02X}{self.green:02X}{self.red:02X}"
+
+    def to_yuv(self) -> tuple[float, float, float]:
+        """Limited-range BT.601 Y, U, V, the matrix ffmpeg's filters use for yuv420p."""
+        r, g, b = self.red / 255, self.green / 255, self.blue / 255
+        y = 16 + 65.481 * r + 128.553 * g + 24.966 * b
+        u = 128 - 37.797 * r - 74.203 * g + 112.0 * b
+        v = 128 + 112.0 * r - 93.786 * g - 18.214 * b
+        return y, u, v
+
+    def mix(self, other: Rgb, amount: float) -> Rgb:
+        """This colour moved `amount` (0..1) of the way towards `other`."""
+        return Rgb(*(round(a + (b - a) * amount) for a, b in
+                     zip((self.red, self.green, self.blue), (other.red, other.green, other.blue))))
+
+
+WHITE = Rgb(255, 255, 255)
+
+
+@dataclass(frozen=True)
+class Palette:
+    """The background and at least two accents, parsed from a VideoProfile."""
+
+    background: Rgb
+    accents: tuple[Rgb, ...]
+
+    @classmethod
+    def from_profile(cls, profile: VideoProfile) -> Palette:
+        colours = [Rgb.from_hex(c) for c in profile.palette]
+        if not colours:
+            raise RenderError("the video profile has an empty palette; give at least a background colour")
+        background, accents = colours[0], colours[1:]
+        if not accents:
+            accents = [background.mix(WHITE, 0.6)]
+        if len(accents) == 1:
+            accents.append(accents[0].mix(WHITE, 0.5))
+        return cls(background, tuple(accents))
+
+    @property
+    def text(self) -> Rgb:
+        """Title colour: the last accent lifted towards white, readable on the background."""
+        return self.accents[-1].mix(WHITE, 0.55)
+
+
+def _piecewise(stops: Sequence[tuple[float, float]], var: str) -> str:
+    """An ffmpeg expression interpolating linearly through (position, value) stops."""
+    expr = f"{stops[-1][1]:.2f}"
+    for (x0, y0), (x1, y1) in reversed(list(zip(stops, stops[1:]))):
+        segment = f"{y0:.2f}+({y1 - y0:.2f})*({var}-{x0:.4f})/{x1 - x0:.4f}"
+        expr = f"if(lt({var},{x1:.4f}),{segment},{expr})"
+    return expr
+
+
+def palette_gradient(palette: Palette) -> dict[str, str]:
+    """pseudocolor options mapping limited-range luma (16 = silence, 235 = loud) to the palette.
+
+    The background sits at 0, the accents are spread evenly up to 1; the
+    position t is kept in expression register 0.
+    """
+    colours = (palette.background, *palette.accents)
+    positions = [i / (len(colours) - 1) for i in range(len(colours))]
+    yuv = [c.to_yuv() for c in colours]
+    prefix = "st(0,clip((val-16)/219,0,1));"
+    options = {}
+    for component in range(3):
+        stops = [(p, c[component]) for p, c in zip(positions, yuv)]
+        options[f"c{component}"] = prefix + _piecewise(stops, "ld(0)")
+    return options
+
+
+# ---------------------------------------------------------------------------
+# fonts and text
+
+
+@functools.cache
+def find_font_file() -> Path:
+    """A TrueType font for drawtext: DejaVu Sans (Bold) where Debian puts it, else fontconfig's pick."""
+    for candidate in FONT_CANDIDATES:
+        if candidate.is_file():
+            return candidate
+    try:
+        result = subprocess.run(["fc-match", "--format=%{file}", f"{FONT_FAMILY}:bold"],
+                                capture_output=True, text=True, timeout=10, check=False)
+        found = Path(result.stdout.strip()) if result.returncode == 0 and result.stdout.strip() else None
+    except (OSError, subprocess.TimeoutExpired):
+        found = None
+    if found is not None and found.is_file() and found.suffix.lower() in {".ttf", ".otf", ".ttc"}:
+        return found
+    raise ResourceMissingError(f"no font file for the video title ({FONT_FAMILY} not found); "
+                               f"{FONT_PACKAGE_HINT}")
+
+
+def clean_title(title: str) -> str:
+    """One line of printable text (drawtext would draw a newline as a box)."""
+    text = " ".join(title.split())
+    return "".join(ch for ch in text if ch.isprintable())
+
+
+def title_font_size(title: str, frame_width: int, *, largest: int, smallest: int) -> int:
+    """A font size that fits the title on one line (DejaVu Sans Bold averages ~0.62 em per glyph)."""
+    margin = 2 * 48
+    size = int((frame_width - margin) / (0.62 * max(len(title), 1)))
+    return max(smallest, min(largest, size))
+
+
+def draw_title(stream: ffmpeg.nodes.FilterableStream, title: str, palette: Palette, *, y: int,
+               frame_width: int, largest: int, smallest: int) -> ffmpeg.nodes.FilterableStream:
+    """drawtext with the title taken literally: expansion=none turns off %{...} and \\ handling,
+    and ffmpeg-python escapes the option and filtergraph levels (quotes, colons, commas, backslashes)."""
+    text = clean_title(title)
+    if not text:
+        return stream
+    return stream.filter(
+        "drawtext", fontfile=str(find_font_file()), text=text, expansion="none",
+        fontsize=title_font_size(text, frame_width, largest=largest, smallest=smallest),
+        fontcolor=palette.text.to_ffmpeg(), x="(w-text_w)/2", y=y,
+        shadowcolor="black@0.6", shadowx=2, shadowy=2)
+
+
+# ---------------------------------------------------------------------------
+# styles: each returns a yuv420p grey intensity image of the given size
+
+
+def _to_intensity(stream: ffmpeg.nodes.FilterableStream) -> ffmpeg.nodes.FilterableStream:
+    return stream.filter("format", "gray").filter("format", "yuv420p")
+
+
+def _waveform(audio: ffmpeg.nodes.FilterableStream, width: int, height: int,
+              duration_s: float) -> ffmpeg.nodes.FilterableStream:
+    """A filled centre-line waveform: a wide body (square-root scale, first accent) around a
+    bright core (linear scale, last accent)."""
+    mono = audio.filter("aformat", channel_layouts="mono").filter_multi_output("asplit", 2)
+    body = mono[0].filter("showwaves", s=f"{width}x{height}", mode="cline", rate=FRAME_RATE,
+                          scale="sqrt", draw="full", colors="0x808080")
+    core = mono[1].filter("showwaves", s=f"{width}x{height}", mode="cline", rate=FRAME_RATE,
+                          scale="lin", draw="full", colors="white")
+    return ffmpeg.filter([body.filter("format", "gray"), core.filter("format", "gray")], "blend",
+                         all_mode="lighten").filter("format", "yuv420p")
+
+
+def _spectrum(audio: ffmpeg.nodes.FilterableStream, width: int, height: int,
+              duration_s: float) -> ffmpeg.nodes.FilterableStream:
+    """A scrolling spectrogram. Rendered 512 bins tall (a power-of-two FFT; 720 bins is ~28x
+    slower) and half as wide, then scaled up."""
+    spectrum = audio.filter("showspectrum", s="640x512", slide="scroll", mode="combined",
+                            color="intensity", saturation=0, scale="cbrt", fscale="log",
+                            win_func="hann", fps=FRAME_RATE)
+    return _to_intensity(spectrum).filter("scale", width, height, flags="bilinear")
+
+
+BAR_COUNT = 64
+
+
+def _bars(audio: ffmpeg.nodes.FilterableStream, width: int, height: int,
+          duration_s: float) -> ffmpeg.nodes.FilterableStream:
+    """64 log-spaced frequency bars, brighter towards their tops, with gaps between them."""
+    small_height = height // 4
+    freqs = audio.filter("showfreqs", s=f"{BAR_COUNT}x{small_height}", mode="bar", fscale="log",
+                         ascale="log", win_size=2048, averaging=2, cmode="combined",
+                         colors="white", rate=FRAME_RATE).filter("format", "gray")
+    # one frame of a vertical ramp, repeated (gradients would otherwise slowly rotate it)
+    ramp = (ffmpeg.input(f"gradients=s={BAR_COUNT}x{small_height}:r={FRAME_RATE}:d={1 / FRAME_RATE:.4f}"
+                         f":c0=0x808080:c1=white:x0=0:y0={small_height - 1}:x1=0:y1=0:nb_colors=2"
+                         f":speed=0.00001", f="lavfi")
+            .filter("format", "gray").filter("loop", loop=-1, size=1))
+    shaded = ffmpeg.filter([freqs, ramp], "blend", all_mode="multiply", shortest=1)
+    bar_width = width // BAR_COUNT
+    return (shaded.filter("scale", width, height, flags="neighbor")
+            .filter("drawgrid", w=bar_width, h=height + 1, t=max(2, bar_width // 4), c="black")
+            .filter("format", "yuv420p"))
+
+
+def _scope(audio: ffmpeg.nodes.FilterableStream, width: int, height: int,
+           duration_s: float) -> ffmpeg.nodes.FilterableStream:
+    """A stereo vectorscope (Lissajous) with fading trails, centred and square."""
+    side = min(width, height) // 2 * 2
+    scope = audio.filter("avectorscope", s=f"{side}x{side}", r=FRAME_RATE, mode="lissajous",
+                         draw="line", scale="sqrt", zoom=1.3, rc=255, gc=255, bc=255, ac=255,
+                         rf=22, gf=22, bf=22, af=22)
+    return _to_intensity(scope).filter("pad", width, height, (width - side) // 2, 0, color="black")
+
+
+_STYLE_BUILDERS: dict[str, Callable[..., ffmpeg.nodes.FilterableStream]] = {
+    "waveform": _waveform,
+    "spectrum": _spectrum,
+    "bars": _bars,
+    "scope": _scope,
+}
+
+
+def check_style(style: str) -> None:
+    if style not in VIDEO_STYLES:
+        raise RenderError(f"unknown video style {style!r}; choose one of: {', '.join(VIDEO_STYLES)}")
+
+
+# ---------------------------------------------------------------------------
+# running ffmpeg
+
+
+def check_audio_file(audio_path: Path) -> None:
+    if not audio_path.is_file():
+        raise RenderError(f"audio file {audio_path} does not exist; render the mix before the video")
+
+
+def probe_duration_s(audio_path: Path) -> float:
+    """The audio's duration in seconds, from ffprobe."""
+    check_audio_file(audio_path)
+    try:
+        info = ffmpeg.probe(str(audio_path), cmd=require_program("ffprobe"))
+    except ffmpeg.Error as exc:
+        raise RenderError(f"ffprobe cannot read {audio_path}: {stderr_tail(exc.stderr)}") from exc
+    durations = [float(s["duration"]) for s in info.get("streams", [])
+                 if s.get("codec_type") == "audio" and "duration" in s]
+    if not durations and "duration" in info.get("format", {}):
+        durations = [float(info["format"]["duration"])]
+    if not durations or max(durations) <= 0:
+        raise RenderError(f"{audio_path} has no audio stream with a duration; give a WAV/FLAC/MP3 file")
+    return max(durations)
+
+
+def stderr_tail(stderr: bytes | str | None, lines: int = STDERR_TAIL_LINES) -> str:
+    if not stderr:
+        return "(ffmpeg printed nothing)"
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def partial_path(out_path: Path) -> Path:
+    """Where ffmpeg writes before the finished file is renamed into place."""
+    return out_path.with_name(f".{out_path.stem}.partial{out_path.suffix}")
+
+
+def run_ffmpeg(args: list[str], *, what: str, duration_s: float,
+               progress: Callable[[float], None] | None = None) -> None:
+    """Run a compiled ffmpeg command; report progress (0..1) from `-progress pipe:1`."""
+    log.debug("running %s", subprocess.list2cmdline(args))
+    stderr_lines: collections.deque[str] = collections.deque(maxlen=200)
+    proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace")
+    reader = threading.Thread(target=lambda: stderr_lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    last = -1.0
+    try:
+        for line in proc.stdout:
+            key, _, value = line.strip().partition("=")
+            if progress is None or key != "out_time_us" or not value.lstrip("-").isdigit():
+                continue
+            fraction = min(max(int(value) / 1e6 / duration_s, 0.0), 1.0)
+            if fraction - last >= 0.01:
+                last = fraction
+                progress(fraction)
+    finally:
+        returncode = proc.wait()
+        reader.join(timeout=10)
+    if returncode != 0:
+        raise RenderError(f"ffmpeg failed to {what} (exit {returncode}):\n"
+                          f"{stderr_tail(''.join(stderr_lines))}")
+    if progress is not None:
+        progress(1.0)
+
+
+# ---------------------------------------------------------------------------
+# the video
+
+
+def subtitle_style(palette: Palette) -> str:
+    """force_style for libass: DejaVu Sans in the title colour, outlined, low on the frame.
+    Sizes are in libass's 384x288 script units (x2.5 on a 720p frame)."""
+    return ",".join([
+        f"FontName={FONT_FAMILY}", "FontSize=20", "Bold=1",
+        f"PrimaryColour={palette.text.to_ass()}", "OutlineColour=&H00000000",
+        "BorderStyle=1", "Outline=1.2", "Shadow=0", "Alignment=2", "MarginV=14",
+    ])
+
+
+def build_video_command(audio_path: Path, out_path: Path, *, style: str, title: str,
+                        profile: VideoProfile, duration_s: float,
+                        subtitles_path: Path | None = None) -> list[str]:
+    """The full ffmpeg command line for one video (ffmpeg-python builds and escapes the graph)."""
+    check_style(style)
+    palette = Palette.from_profile(profile)
+    visual_height = FRAME_HEIGHT - TITLE_BAND_HEIGHT - 2 * PROGRESS_BAR_HEIGHT
+    visual_height -= visual_height % 2
+
+    source = ffmpeg.input(str(audio_path))
+    visual = _STYLE_BUILDERS[style](source.audio, FRAME_WIDTH, visual_height, duration_s)
+    frame = (visual.filter("pseudocolor", **palette_gradient(palette))
+             .filter("pad", FRAME_WIDTH, FRAME_HEIGHT, 0, TITLE_BAND_HEIGHT,
+                     color=palette.background.to_ffmpeg())
+             .filter("setsar", "1"))
+    frame = draw_title(frame, title, palette, y=(TITLE_BAND_HEIGHT - 50) // 2,
+                       frame_width=FRAME_WIDTH, largest=52, smallest=22)
+    bar = ffmpeg.input(f"color=c={palette.accents[0].to_ffmpeg()}"
+                       f":s={FRAME_WIDTH}x{PROGRESS_BAR_HEIGHT}:r={FRAME_RATE}", f="lavfi")
+    frame = ffmpeg.overlay(frame, bar, x=f"-w+w*t/{duration_s:.3f}",
+                           y=FRAME_HEIGHT - PROGRESS_BAR_HEIGHT, eval="frame", shortest=1)
+    if subtitles_path is not None:
+        if not subtitles_path.is_file():
+            raise RenderError(f"subtitle file {subtitles_path} does not exist")
+        frame = frame.filter("subtitles", filename=str(subtitles_path), charenc="UTF-8",
+                             fontsdir=str(find_font_file().parent),
+                             force_style=subtitle_style(palette))
+    output = ffmpeg.output(
+        frame, source.audio, str(out_path), format="mp4", t=f"{duration_s:.3f}",
+        vcodec="libx264", preset=X264_PRESET, crf=X264_CRF, pix_fmt="yuv420p",
+        **{"profile:v": "high", "level:v": "4.0", "g": KEYFRAME_INTERVAL, "r": FRAME_RATE,
+           "colorspace": "smpte170m", "color_primaries": "bt709", "color_trc": "bt709",
+           "color_range": "tv"},
+        acodec="aac", audio_bitrate=AUDIO_BITRATE, ac=2, movflags="+faststart",
+        map_metadata=-1, metadata=f"title={clean_title(title)}",
+    )
+    output = output.global_args("-nostdin", "-hide_banner", "-loglevel", "error", "-nostats",
+                                "-progress", "pipe:1").overwrite_output()
+    return output.compile(cmd=require_program("ffmpeg"))
+
+
+def render_video(audio_path: Path, out_path: Path, *, style: str, title: str, profile: VideoProfile,
+                 subtitles_path: Path | None = None,
+                 progress: Callable[[float], None] | None = None) -> Path:
+    """Render a 1280x720 30 fps H.264 (High, yuv420p) + AAC-LC MP4 with faststart.
+
+    `style` is one of VIDEO_STYLES; `subtitles_path` (an .srt) is burnt in;
+    `progress` gets the fraction done (0..1). Returns `out_path`, written
+    atomically (a partial file is renamed into place on success).
+    """
+    check_style(style)
+    audio_path, out_path = Path(audio_path), Path(out_path)
+    duration_s = probe_duration_s(audio_path)
+    temp_path = partial_path(out_path)
+    args = build_video_command(audio_path, temp_path, style=style, title=title, profile=profile,
+                               duration_s=duration_s, subtitles_path=subtitles_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        run_ffmpeg(args, what=f"render the {style} video of {audio_path.name}",
+                   duration_s=duration_s, progress=progress)
+        os.replace(temp_path, out_path)
+    finally:
+        temp_path.unlink(missing_ok=True)
+    log.info("rendered %s video %s (%.1f s)", style, out_path, duration_s)
+    return out_path
