@@ -125,8 +125,11 @@ class Scheduler:
     """Decides which schedules are due; the caller enqueues the jobs."""
 
     def __init__(self, schedules: Iterable[Schedule], state_dir: Path, *,
-                 grace_s: float = DEFAULT_GRACE_S, clock: Callable[[], datetime] = utc_now) -> None:
+                 grace_s: float = DEFAULT_GRACE_S, clock: Callable[[], datetime] = utc_now,
+                 persist: bool = True) -> None:
+        """`persist=False` reads the state file but never writes it (for `musicd status`)."""
         self.state_path = state_dir / STATE_FILE_NAME
+        self.persist = persist
         self.grace_s = grace_s
         self.clock = clock
         self._anchors: dict[str, datetime] = self._load_state()
@@ -208,6 +211,8 @@ class Scheduler:
         return anchors
 
     def _save_state(self) -> None:
+        if not self.persist:
+            return
         data = {name: {"handled_until": moment.isoformat()} for name, moment in self._anchors.items()}
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_path.with_name(f".{self.state_path.name}.tmp")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from daemon.worker import (
+    Heartbeat,
     JobFailed,
     JobProgress,
     JobStarted,
@@ -25,7 +26,7 @@ RUNNER = "daemon_runner:run_job"
 
 
 def spec_text(title: str, duration_s: int = 5) -> str:
-    return f"title: {title}\ngenres: [ambient]\nduration_s: {duration_s}\noutput: {{stems: false}}\n"
+    return f"title: {title}\ngenres: [ambient]\nduration: {duration_s}\noutput: {{stems: false}}\n"
 
 
 def wait_for(supervisor: WorkerSupervisor, done: Callable[[list], bool], timeout_s: float = 30) -> list:
@@ -41,7 +42,8 @@ def wait_for(supervisor: WorkerSupervisor, done: Callable[[list], bool], timeout
         messages += supervisor.poll()
         if done(messages):
             return messages
-    raise AssertionError(f"condition not met in {timeout_s} s; got {messages}")
+    shown = [m for m in messages if not isinstance(m, Heartbeat)]
+    raise AssertionError(f"condition not met in {timeout_s} s; got {shown}")
 
 
 def has(kind: type) -> Callable[[list], bool]:
@@ -90,7 +92,7 @@ def test_job_error_fails_the_job_not_the_worker(supervisor, tmp_path: Path) -> N
 
 
 def test_invalid_spec_fails_the_job_with_the_spec_error(supervisor, tmp_path: Path) -> None:
-    bad = RunJob(job_id="B1", spec_text="genres: [nope-not-a-genre]\nduration_s: -3\n", seed=1,
+    bad = RunJob(job_id="B1", spec_text="genres: [nope-not-a-genre]\nduration: -3\n", seed=1,
                  out_dir=str(tmp_path / "B1"))
     supervisor.submit(bad, time_limit_s=30)
     failed = [m for m in wait_for(supervisor, has(JobFailed)) if isinstance(m, JobFailed)][0]
