@@ -158,12 +158,6 @@ def _parse(data: bytes, name: str, spec_hash: str, seed_source: Callable[[], int
     from daemon.spec import load_jobs, load_spec  # lazy: keeps config/store imports light
 
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _Invalid(
-            [f"the file is not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8 YAML"]
-        ) from None
-    try:
         specs = load_jobs(data, source=name)
     except SpecError as exc:
         raise _Invalid(exc.problems or [str(exc)]) from None
@@ -171,17 +165,17 @@ def _parse(data: bytes, name: str, spec_hash: str, seed_source: Callable[[], int
         raise _Invalid([_yaml_problem(exc)]) from None
     if not specs:
         raise _Invalid(["the file holds no job; write one job spec or a `jobs:` list with at least one entry"])
-    texts = _job_texts(text, len(specs))
+    texts, redumped = _job_texts(data)
     new_jobs = []
-    for index, (spec, job_text) in enumerate(zip(specs, texts)):
-        if len(specs) > 1:
+    for index, (spec, job_text) in enumerate(zip(specs, texts, strict=True)):
+        if redumped:
             # The worker loads each job from its own text: make sure that reads back the same.
             try:
                 reread = load_spec(job_text, source=f"{name} job {index + 1}")
             except SpecError as exc:
                 raise _Invalid([f"jobs[{index}]: {p}" for p in exc.problems]) from None
             if reread != spec:
-                job_text = yaml.safe_dump(spec.to_dict(), sort_keys=False, allow_unicode=True)
+                log.error("job %d of %s reads back differently on its own; queued as re-read", index + 1, name)
         seed = spec.seed if spec.seed is not None else seed_source()
         new_jobs.append(
             NewJob(
@@ -195,20 +189,23 @@ def _parse(data: bytes, name: str, spec_hash: str, seed_source: Callable[[], int
     return new_jobs
 
 
-def _job_texts(text: str, count: int) -> list[str]:
-    """Each job's own YAML: the file itself for one job, one re-dumped entry per job of a `jobs:` list.
+def _job_texts(data: bytes) -> tuple[list[str], bool]:
+    """Each job's own YAML, and whether it was re-dumped from a `jobs:` list entry.
 
-    Top-level keys beside `jobs:` are shared settings, merged under each entry.
+    A single-job file keeps its text as written (comments included); each entry
+    of a `jobs:` list is re-dumped on its own (load_jobs allows nothing beside `jobs:`).
     """
-    raw: Any = yaml.safe_load(text)
-    if isinstance(raw, dict) and isinstance(raw.get("jobs"), list) and len(raw["jobs"]) == count:
-        shared = {k: v for k, v in raw.items() if k != "jobs"}
-        return [
-            yaml.safe_dump({**shared, **(entry if isinstance(entry, dict) else {})}, sort_keys=False,
-                           allow_unicode=True)
-            for entry in raw["jobs"]
-        ]
-    return [text] * count
+    raw: Any = yaml.safe_load(data)
+    if isinstance(raw, dict) and isinstance(raw.get("jobs"), list):
+        return [_dump(entry) for entry in raw["jobs"]], True
+    try:
+        return [data.decode("utf-8-sig")], False
+    except UnicodeDecodeError:  # UTF-16 with a BOM is valid YAML: keep its content as UTF-8
+        return [_dump(raw)], True
+
+
+def _dump(value: Any) -> str:
+    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True)
 
 
 def _title(spec: Any, name: str) -> str:
