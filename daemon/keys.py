@@ -45,7 +45,7 @@ def _any_case(word: str) -> str:
 
 
 def _build_key_pattern() -> str:
-    mode_words = sorted({*MODES, *MODE_ALIASES}, key=len, reverse=True)
+    mode_words = sorted({*MODES, *MODE_ALIASES}, key=lambda word: (-len(word), word))
     modes = "|".join(_any_case(word).replace(r"\ ", r"\s+") for word in mode_words)
     sharp_flat = f"{_any_case('sharp')}|{_any_case('flat')}"
     accidental = f"(#|\u266f|b|B|\u266d|-?\\s*(?:{sharp_flat}))"

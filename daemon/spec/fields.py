@@ -38,7 +38,8 @@ GENRE = Choice(
 )
 LANGUAGE = Choice(
     canonical_language,
-    (*LANGUAGES, *(language.english_name for language in LANGUAGES.values())),
+    (*LANGUAGES, *(lang.english_name for lang in LANGUAGES.values()),
+     *(lang.native_name for lang in LANGUAGES.values() if lang.native_name != lang.english_name)),
     noun="a supported vocal language", allowed=supported_languages_text(), suggest=close_languages,
 )
 AUDIO_FORMAT = Choice(canonical_format, AUDIO_FORMATS, noun="a supported audio format", allowed=", ".join(AUDIO_FORMATS))

@@ -14,6 +14,7 @@ MAX_SPEC_BYTES = 64 * 1024
 _MAX_WALK_DEPTH = 8
 _MAX_WALK_ENTRIES = 20_000  # aliases can make the node tree look exponentially large
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_NULL_TAG = "tag:yaml.org,2002:null"
 
 Path = tuple["str | int", ...]
 
@@ -203,7 +204,7 @@ def read_yaml(data: bytes | str, source: str) -> tuple[Any, SourceIndex]:
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
-        if node is None:
+        if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG):
             raise _problem(
                 "the file is empty; a job spec needs at least a prompt or genres, e.g. "
                 "`prompt: relaxing lofi for studying` or `genres: [lofi]`",
