@@ -228,6 +228,12 @@ class InboxWatcher:
             log.info("scan of %s found %d new file(s)", self.inbox, added)
         return added
 
+    def rescan(self, now: float) -> int:
+        """A full rescan now (what `poll_ready` runs every rescan_interval_s); restarts that timer."""
+        self._rescan_requested = False
+        self._last_rescan = now
+        return self.scan()
+
     def rescan_due(self, now: float) -> bool:
         """Whether the periodic full rescan (every rescan_interval_s) is due at `now`."""
         return self._last_rescan is None or now - self._last_rescan >= self.config.rescan_interval_s
@@ -239,9 +245,7 @@ class InboxWatcher:
         """
         self._ensure_observer()
         if self._rescan_requested or self.rescan_due(now):
-            self._rescan_requested = False
-            self._last_rescan = now
-            self.scan()
+            self.rescan(now)
         ready: list[Path] = []
         with self._lock:
             paths = list(self._candidates)
