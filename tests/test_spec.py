@@ -152,6 +152,20 @@ def test_yaml_booleans_and_numbers_read_as_the_text_written() -> None:
     assert spec.vocals.languages == ("nb",)
 
 
+def test_single_values_and_comma_lists_count_as_lists() -> None:
+    spec = load_spec("genres: lofi, hip-hop\nartist_inspiration: Earth, Wind & Fire\nvocals: {languages: fr}\n")
+    assert spec.genres == ("lofi", "hip-hop")
+    assert spec.artist_inspiration == ("Earth, Wind & Fire",)
+    assert spec.vocals.languages == ("fr",)
+
+
+def test_field_names_must_be_words() -> None:
+    assert only_problem("prompt: x\n1: 2\n") == (
+        "1: a number (1) is not a field name; field names are words such as prompt or genres (line 2)")
+    assert only_problem("prompt: x\n? [a, b]\n: 1\n") == (
+        "a list or mapping is used as a field name (line 2); field names are plain words")
+
+
 def test_null_fields_mean_use_the_default() -> None:
     spec = load_spec("prompt: x\nbpm:\nkey: ~\nvideo: null\nduration: null\n")
     assert spec.bpm is None and spec.key is None and spec.video is None and spec.duration_s == 60.0
@@ -437,12 +451,36 @@ jobs:
     ]
 
 
+def test_jobs_can_share_defaults_through_an_x_anchor() -> None:
+    text = """\
+x-defaults: &defaults
+  duration: 30
+  bpm: 90
+jobs:
+  - <<: *defaults
+    genres: [rock]
+  - <<: *defaults
+    genres: [jazz]
+    bpm: 300
+"""
+    assert problems_of(text, load_jobs) == ["jobs[1].bpm: 300 is too fast; allowed 40..220 BPM (line 9)"]
+    specs = load_jobs(text.replace("bpm: 300", "bpm: 120"))
+    assert [(spec.genres, spec.duration_s, spec.bpm) for spec in specs] == [
+        (("rock",), 30, 90), (("jazz",), 30, 120)]
+    assert problems_of(text.replace("duration: 30", "duration: 700"), load_jobs) == [
+        "jobs[0].duration: 700 is too long; allowed 5..600 seconds (line 2)",
+        "jobs[1].duration: 700 is too long; allowed 5..600 seconds (line 2)",
+        "jobs[1].bpm: 300 is too fast; allowed 40..220 BPM (line 9)",
+    ]
+
+
 def test_jobs_file_shape_problems() -> None:
     assert only_problem("jobs: []\n", load_jobs) == "jobs: is empty; list at least one job (line 1)"
     assert only_problem("jobs: {prompt: x}\n", load_jobs) == (
         "jobs: expected a list of jobs (each starting with `- `), got a mapping (field: value pairs) (line 1)")
     assert problems_of("jobs:\n  - prompt: x\nbpm: 80\n", load_jobs) == [
-        "bpm: a file with a `jobs:` list holds nothing else; move bpm into each job that needs it (line 3)"]
+        "bpm: a file with a `jobs:` list holds nothing else; move bpm into each job that needs it "
+        "(or name it x-... to hold YAML anchors) (line 3)"]
     assert only_problem("jobs:\n" + "  - genres: [rock]\n" * 51, load_jobs) == (
         "jobs: has 51 jobs; allowed up to 50 per file (line 1)")
     assert only_problem("jobs:\n  - prompt: x\n") == (

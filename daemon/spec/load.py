@@ -8,7 +8,7 @@ from typing import Any
 from daemon.errors import SpecError
 from daemon.spec.kinds import Checker, describe
 from daemon.spec.model import MAX_JOBS, JobSpec
-from daemon.spec.validate import check_job
+from daemon.spec.validate import EXTENSION_PREFIX, check_job
 from daemon.spec.yaml_source import SourceIndex, read_yaml
 
 
@@ -43,9 +43,10 @@ def load_jobs(data: bytes | str, source: str = "spec") -> list[JobSpec]:
             raise SpecError(checker.problems, source)
         return [spec]
     for key in document:
-        if key != "jobs":
-            checker.problem((key,), f"a file with a `jobs:` list holds nothing else; move {key} into "
-                                    "each job that needs it", at_key=True)
+        if key != "jobs" and not (isinstance(key, str) and key.startswith(EXTENSION_PREFIX)):
+            checker.problem((str(key),), f"a file with a `jobs:` list holds nothing else; move {key} into "
+                                         "each job that needs it (or name it x-... to hold YAML anchors)",
+                            at_key=True)
     jobs = document["jobs"]
     specs: list[JobSpec | None] = []
     if not isinstance(jobs, list):

@@ -8,8 +8,10 @@ from typing import Any
 from daemon.spec.fields import ALIASES, FIELDS
 from daemon.spec.kinds import field_schema, nullable
 from daemon.spec.model import MAX_JOBS
+from daemon.spec.validate import EXTENSION_PREFIX
 from daemon.spec.yaml_source import MAX_SPEC_BYTES
 
+EXTENSION_PATTERN = f"^{EXTENSION_PREFIX}"
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
@@ -39,6 +41,7 @@ def job_json_schema() -> dict[str, Any]:
         "type": "object",
         "description": "One job. Needs a prompt or genres (or both); everything else is optional.",
         "properties": properties,
+        "patternProperties": {EXTENSION_PATTERN: {"description": "Ignored: a place for YAML anchors."}},
         "additionalProperties": False,
         "anyOf": [{"required": ["prompt"]}, {"required": ["musicPrompt"]}, {"required": ["genres"]}],
         "allOf": _conflict_rules(),
@@ -68,6 +71,8 @@ def spec_json_schema() -> dict[str, Any]:
                         "maxItems": MAX_JOBS,
                     },
                 },
+                "patternProperties": {EXTENSION_PATTERN: {"description": "Ignored: a place for YAML anchors "
+                                                                         "shared by the jobs (`<<: *defaults`)."}},
                 "required": ["jobs"],
                 "additionalProperties": False,
             },

@@ -10,6 +10,8 @@ from daemon.spec.kinds import INVALID, Checker, describe, unknown_field_message
 from daemon.spec.model import EnginesSpec, JobSpec, MasterSpec, OutputSpec, VideoSpec, VocalsSpec
 from daemon.spec.yaml_source import Path
 
+EXTENSION_PREFIX = "x-"  # keys such as `x-defaults:` are ignored: a place for YAML anchors
+
 NEEDS_PROMPT_OR_GENRES = (
     "a job needs a prompt or genres (or both), e.g. `prompt: relaxing lofi for studying` "
     "or `genres: [lofi]`"
@@ -37,8 +39,11 @@ def check_job(data: Any, base: Path, checker: Checker) -> JobSpec | None:
     aliases: list[tuple[Alias, Any, Path]] = []
     for key, value in data.items():
         if not isinstance(key, str):
-            checker.problem(base, f"field names are words; {describe(key)} is not a field name")
+            checker.problem(base + (str(key),), f"{describe(key)} is not a field name; field names are words "
+                                                "such as prompt or genres", at_key=True)
             ok = False
+        elif key.startswith(EXTENSION_PREFIX):
+            continue
         elif key in FIELDS:
             if value is not None:
                 given[key] = (value, base + (key,))

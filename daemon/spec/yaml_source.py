@@ -26,7 +26,8 @@ def format_path(path: Path) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else str(part)
+            name = part if len(part) <= 40 else part[:39] + "\u2026"
+            text += f".{name}" if text else name
     return text
 
 
