@@ -153,8 +153,8 @@ def test_schedule_spec_path_resolves_against_config_folder(tmp_path: Path) -> No
 
 def test_schedule_inline_job_is_validated_as_a_spec(tmp_path: Path) -> None:
     path = write(tmp_path / "config.yaml", yaml.safe_dump(
-        {"schedules": [{"name": "bad", "cron": "0 3 * * *", "job": {"genres": ["ambient"], "duration_s": -5}}]}))
-    with pytest.raises(ConfigError, match="schedule 'bad'.*duration_s"):
+        {"schedules": [{"name": "bad", "cron": "0 3 * * *", "job": {"genres": ["ambient"], "duration": -5}}]}))
+    with pytest.raises(ConfigError, match="schedule .bad.*duration: -5 is too short"):
         load_config(path, env={})
 
 
@@ -183,3 +183,10 @@ def test_init_layout_refuses_to_overwrite(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="already exists"):
         init_layout(tmp_path)
     assert (tmp_path / "config.yaml").read_text() == "inbox: mine\n"
+
+
+def test_schedules_can_come_from_the_environment_as_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = {"MUSICD_SCHEDULES": '[{name: nightly, cron: "0 3 * * *", spec: specs/n.yaml}]'}
+    config = load_config(write(tmp_path / "etc" / "config.yaml", "{}\n"), env=env, check_specs=False)
+    assert [(s.name, s.spec_path) for s in config.schedules] == [("nightly", tmp_path / "specs" / "n.yaml")]
