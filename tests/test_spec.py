@@ -18,7 +18,13 @@ from daemon.errors import SpecError
 from daemon.keys import KeyNameError, KeySpec, parse_key, tonic_to_pitch_class
 from daemon.languages import LANGUAGES, canonical_language
 from daemon.spec import (
-    MAX_SPEC_BYTES, JobSpec, VideoSpec, load_jobs, load_spec, spec_from_mapping, spec_json_schema,
+    MAX_SPEC_BYTES,
+    JobSpec,
+    VideoSpec,
+    load_jobs,
+    load_spec,
+    spec_from_mapping,
+    spec_json_schema,
     spec_json_schema_text,
 )
 
@@ -227,8 +233,9 @@ def test_utf8_bom_and_utf16_files_are_read() -> None:
         ("prompt: x\nseed: 1.5\n",
          "seed: 1.5 is not a whole number; allowed a whole number from 0 to 9223372036854775807 (line 2)"),
         ("prompt: x\nseed: true\n",
-         "seed: expected a whole number (a whole number from 0 to 9223372036854775807), got true/false (true) (line 2)"),
-        ("prompt: x\nmaster: {loudness_lufs: -40}\n", "master.loudness_lufs: -40 is too quiet; allowed -30..-6 LUFS (line 2)"),
+         "seed: expected a whole number from 0 to 9223372036854775807, got true/false (true) (line 2)"),
+        ("prompt: x\nmaster: {loudness_lufs: -40}\n",
+         "master.loudness_lufs: -40 is too quiet; allowed -30..-6 LUFS (line 2)"),
         ("prompt: x\nmaster:\n  true_peak_db: 2\n", "master.true_peak_db: 2 is too high; allowed -9..0 dBTP (line 3)"),
         ("prompt: x\ngenres: {a: 1}\n",
          "genres: expected a list of genres, got a mapping (field: value pairs), e.g. [lofi] (line 2)"),
@@ -296,7 +303,8 @@ def test_unsupported_language_names_the_supported_ones() -> None:
     problem = only_problem("prompt: x\nvocals:\n  languages: [en, Englsh]\n")
     assert problem.startswith('vocals.languages[1]: "Englsh" is not a supported vocal language (did you mean English?)')
     problems = problems_of("prompt: x\nvocals:\n  languages: [klingon]\n")
-    assert problems[0].startswith('vocals.languages[0]: "klingon" is not a supported vocal language; allowed: en (English), ')
+    assert problems[0].startswith(
+        'vocals.languages[0]: "klingon" is not a supported vocal language; allowed: en (English), ')
     for code in ("es (Spanish)", "ja (Japanese)", "ko (Korean)", "hi (Hindi)"):
         assert code in problems[0]
 

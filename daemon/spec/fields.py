@@ -11,11 +11,30 @@ from daemon.genres import GENRE_NAMES, canonical_genre, close_genres
 from daemon.languages import LANGUAGES, canonical_language, close_languages, supported_languages_text
 from daemon.spec import model
 from daemon.spec.choices import (
-    AUDIO_FORMATS, MELODY_ENGINES, TEXTURE_ENGINES, VIDEO_STYLE_NAMES, VIDEO_STYLES, VOCAL_ENGINES,
-    VOCAL_VOICES, canonical_choice, canonical_format, canonical_video_style,
+    AUDIO_FORMATS,
+    MELODY_ENGINES,
+    TEXTURE_ENGINES,
+    VIDEO_STYLE_NAMES,
+    VIDEO_STYLES,
+    VOCAL_ENGINES,
+    VOCAL_VOICES,
+    canonical_choice,
+    canonical_format,
+    canonical_video_style,
 )
 from daemon.spec.kinds import (
-    INVALID, Checker, Choice, Duration, Field, Flag, KeyName, Kind, ListOf, Number, Section, Text,
+    INVALID,
+    Checker,
+    Choice,
+    Duration,
+    Field,
+    Flag,
+    KeyName,
+    Kind,
+    ListOf,
+    Number,
+    Section,
+    Text,
 )
 from daemon.spec.model import VideoSpec
 from daemon.spec.yaml_source import Path
@@ -42,7 +61,9 @@ LANGUAGE = Choice(
      *(lang.native_name for lang in LANGUAGES.values() if lang.native_name != lang.english_name)),
     noun="a supported vocal language", allowed=supported_languages_text(), suggest=close_languages,
 )
-AUDIO_FORMAT = Choice(canonical_format, AUDIO_FORMATS, noun="a supported audio format", allowed=", ".join(AUDIO_FORMATS))
+AUDIO_FORMAT = Choice(
+    canonical_format, AUDIO_FORMATS, noun="a supported audio format", allowed=", ".join(AUDIO_FORMATS)
+)
 VIDEO_STYLE = Choice(
     canonical_video_style, (*VIDEO_STYLES, *VIDEO_STYLE_NAMES), noun="a known video style",
     allowed=", ".join(VIDEO_STYLES) + ' (or a name such as "Abstract Visualizer", "Waveform", '
@@ -88,7 +109,8 @@ VOCALS = Section(
         Field("engine", _enum_choice(VOCAL_ENGINES, "a known vocal engine"),
               "Singing engine: auto picks the best one installed; none turns vocals off.",
               default=model.VocalsSpec().engine),
-        Field("voice", _enum_choice(VOCAL_VOICES, "a known voice"), "Vocal register.", default=model.VocalsSpec().voice),
+        Field("voice", _enum_choice(VOCAL_VOICES, "a known voice"), "Vocal register.",
+              default=model.VocalsSpec().voice),
     ],
     example="{languages: [en], engine: auto, voice: auto}",
     hints={"language": "languages", "lang": "languages"},
@@ -131,7 +153,8 @@ MASTER = Section(
 PROMPT_HINT = "write a few words about the music, or leave the field out"
 
 FIELDS: dict[str, Field] = {field.name: field for field in (
-    Field("title", Text(model.MAX_TITLE_CHARS, single_line=True, empty_hint="give the track a name or leave the field out"),
+    Field("title", Text(model.MAX_TITLE_CHARS, single_line=True,
+                        empty_hint="give the track a name or leave the field out"),
           "Track title, used in folder names and the video title."),
     Field("prompt", Text(model.MAX_PROMPT_CHARS, empty_hint=PROMPT_HINT),
           "What the music should sound like, in words (mood, instruments, setting)."),
@@ -177,7 +200,8 @@ ALIASES: dict[str, Alias] = {alias.name: alias for alias in (
           "Same as artist_inspiration (HTTP API name)."),
     Alias("vocalLanguages", ("vocals", "languages"), ("vocals", "languages"), VOCALS.fields["languages"].kind,
           "Same as vocals.languages (HTTP API name)."),
-    Alias("generateVideo", ("video",), ("video",), Flag(), "true renders a video in the default style (HTTP API name)."),
+    Alias("generateVideo", ("video",), ("video",), Flag(),
+          "true renders a video in the default style (HTTP API name)."),
     Alias("videoStyles", ("video", "styles"), ("video",), VIDEO_STYLE_LIST,
           "Same as video.styles; turns the video on (HTTP API name)."),
 )}

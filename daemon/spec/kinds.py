@@ -190,7 +190,7 @@ class Number(Kind):
         self.low, self.high, self.integer, self.unit = low, high, integer, unit
         self.low_word, self.high_word = low_word, high_word
         self.allowed = allowed or f"{low}..{high}" + (f" {unit}" if unit else "")
-        self.expected = f"{'a whole number' if integer else 'a number'} ({self.allowed})"
+        self.expected = allowed or f"{'a whole number' if integer else 'a number'} ({self.allowed})"
 
     def check(self, value: Any, path: Path, checker: Checker) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
