@@ -113,7 +113,7 @@ def _check_video(
     chosen = ALIASES["videoStyles"].kind.check(*styles, checker) if styles else None
     if on is INVALID or chosen is INVALID:
         return INVALID
-    if on is False and chosen:
+    if on is False and chosen and flag is not None:
         checker.problem(flag[1], "is false but videoStyles are given; set generateVideo: true or drop videoStyles")
         return INVALID
     if chosen is not None:
