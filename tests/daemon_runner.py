@@ -66,6 +66,8 @@ def run_job(spec: Any, out_dir: Path, resources: Resources, *, seed: int | None 
     if title == "error":
         raise RenderError("the test runner was asked to fail this job")
     if title == "slow":
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "partial.wav").write_bytes(b"RIFF")  # what a crash mid-job leaves behind
         for index in range(10):
             if should_cancel is not None and should_cancel():
                 raise CancelledError(f"cancelled before step {index}")
@@ -73,6 +75,7 @@ def run_job(spec: Any, out_dir: Path, resources: Resources, *, seed: int | None 
             time.sleep(spec.duration_s / 10)
     progress("encode", 90.0)
     out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "partial.wav").unlink(missing_ok=True)
     (out_dir / "mix.wav").write_bytes(b"RIFF" + bytes(40))
     if spec_bytes is not None:
         (out_dir / "spec.yaml").write_bytes(spec_bytes)

@@ -1,0 +1,354 @@
+"""End-to-end: `musicd run` as a real subprocess against temp folders (real rsync, real SQLite).
+
+Most tests use the controllable runner in tests/daemon_runner.py (worker.runner extension
+point) so crashes, hangs and bursts are cheap; one test renders with the real pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from daemon_helpers import (
+    Daemon,
+    job_rows,
+    manifests,
+    musicd_cli,
+    published,
+    spec_yaml,
+    staging_left,
+    wait_until,
+    write_config,
+)
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def rsync_into(source: Path, inbox: Path) -> None:
+    """Copy like a NAS sync would: rsync writes `.name.XXXXXX` and renames it at the end."""
+    subprocess.run(["rsync", "-a", str(source), str(inbox) + "/"], check=True)
+
+
+def drop(inbox: Path, name: str, text: str) -> Path:
+    """Drop a file the way a careful tool does: write a hidden temp name, then rename."""
+    tmp = inbox / f".{name}.tmp"
+    tmp.write_text(text)
+    target = inbox / name
+    os.replace(tmp, target)
+    return target
+
+
+def done_count(root: Path) -> int:
+    return sum(1 for r in job_rows(root / "state") if r["state"] in ("done", "failed", "cancelled"))
+
+
+def test_rsynced_spec_is_rendered_by_the_real_pipeline_and_published_once(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    source = tmp_path / "src" / "night-drive.yaml"
+    source.parent.mkdir()
+    source.write_text(spec_yaml("Night Drive"))
+    daemon = Daemon(config, runner=None)  # default runner: daemon.pipeline:run_job
+    try:
+        rsync_into(source, tmp_path / "inbox")
+        folders = wait_until(lambda: published(tmp_path / "outbox"), 120, "the published track")
+    finally:
+        assert daemon.stop() == 0, daemon.log[-3000:]
+    assert len(folders) == 1
+    folder = folders[0]
+    assert folder.name.endswith("-night-drive-" + folder.name[-8:])
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["status"] == "done"
+    assert manifest["source_file"] == "night-drive.yaml"
+    assert manifest["attempts"] == 1
+    for key in ("job_id", "spec_hash", "queued_at", "started_at", "finished_at"):
+        assert manifest[key], key
+    assert (folder / "mix.wav").stat().st_size > 1000
+    assert not list((tmp_path / "inbox").glob("*.yaml"))
+    assert staging_left(tmp_path / "outbox") == []
+    rows = job_rows(tmp_path / "state")
+    assert [r["state"] for r in rows] == ["done"]
+    assert rows[0]["outbox_path"] == str(folder)
+
+
+def test_burst_of_200_specs_is_published_exactly_once(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    for index in range(200):
+        (batch / f"burst-{index:03d}.yaml").write_text(spec_yaml(f"burst {index}"))
+    daemon = Daemon(config)
+    try:
+        subprocess.run(["rsync", "-a", f"{batch}/", f"{tmp_path / 'inbox'}/"], check=True)
+        wait_until(lambda: done_count(tmp_path) >= 200, 150, "200 finished jobs")
+    finally:
+        assert daemon.stop() == 0
+    found = manifests(tmp_path / "outbox")
+    titles = sorted(m["title"] for m in found)
+    assert titles == sorted(f"burst {i}" for i in range(200))
+    assert len({m["job_id"] for m in found}) == 200
+    assert all(m["status"] == "done" for m in found)
+    assert len({m["worker_pid"] for m in found}) == 1  # one resident worker did all of them
+    assert not list((tmp_path / "inbox").glob("*.yaml"))
+    assert staging_left(tmp_path / "outbox") == []
+
+
+def test_polling_mode_publishes_the_same_way(tmp_path: Path) -> None:
+    config = write_config(tmp_path, watch={"mode": "polling", "poll_interval_s": 0.2})
+    daemon = Daemon(config)
+    try:
+        wait_until(lambda: "polling" in daemon.log, 30, "the watcher in polling mode")
+        source = tmp_path / "polled.yaml"
+        source.write_text(spec_yaml("polled"))
+        rsync_into(source, tmp_path / "inbox")
+        wait_until(lambda: published(tmp_path / "outbox"), 30, "the published job")
+    finally:
+        assert daemon.stop() == 0
+    assert [m["title"] for m in manifests(tmp_path / "outbox")] == ["polled"]
+
+
+def test_slowly_written_file_is_not_read_early(tmp_path: Path) -> None:
+    config = write_config(tmp_path, watch={"stability_delay_s": 1.0})
+    daemon = Daemon(config)
+    try:
+        text = spec_yaml("written slowly", bpm=90)
+        target = tmp_path / "inbox" / "slow.yaml"
+        with open(target, "w") as handle:  # a writer that pauses mid-file, like a slow share
+            for start in range(0, len(text), 8):
+                handle.write(text[start:start + 8])
+                handle.flush()
+                time.sleep(0.15)
+        wait_until(lambda: published(tmp_path / "outbox"), 30, "the published job")
+    finally:
+        assert daemon.stop() == 0
+    assert [m["title"] for m in manifests(tmp_path / "outbox")] == ["written slowly"]
+    assert not (tmp_path / "inbox" / "rejected").exists() or not list((tmp_path / "inbox" / "rejected").iterdir())
+
+
+def test_hidden_and_temporary_names_are_ignored_and_invalid_spec_is_rejected(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    inbox = tmp_path / "inbox"
+    ignored = [".hidden.yaml", "draft.yaml.part", "copy.tmp", "~syncthing~a.yaml.tmp", "._mac.yaml"]
+    for name in ignored:
+        (inbox / name).write_text(spec_yaml(name))
+    daemon = Daemon(config)
+    try:
+        drop(inbox, "broken.yaml", "title: broken\ngenres: [not-a-genre]\nduration: 5\n")
+        drop(inbox, "good.yaml", spec_yaml("good"))
+        error_file = inbox / "rejected" / "broken.yaml.error.txt"
+        wait_until(error_file.exists, 30, "the rejection error file")
+        wait_until(lambda: published(tmp_path / "outbox"), 30, "the good job")
+    finally:
+        assert daemon.stop() == 0
+    assert (inbox / "rejected" / "broken.yaml").exists()
+    assert "not-a-genre" in error_file.read_text()
+    assert [m["title"] for m in manifests(tmp_path / "outbox")] == ["good"]
+    assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == sorted(ignored)
+
+
+def test_kill_9_mid_job_then_restart_completes_the_job_once(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    drop(tmp_path / "inbox", "long.yaml", spec_yaml("slow", duration_s=5))
+    daemon = Daemon(config)
+    try:
+        wait_until(lambda: any(r["state"] == "running" and r["percent"] for r in job_rows(tmp_path / "state")),
+                   30, "the job to be running")
+        assert staging_left(tmp_path / "outbox")
+    finally:
+        daemon.kill()  # SIGKILL: no clean-up at all
+    worker_pid = int(re.search(r"worker process (\d+) starting", daemon.log).group(1))
+    wait_until(lambda: not Path(f"/proc/{worker_pid}").exists(), 10, "the orphaned worker to die")
+    again = Daemon(config)
+    try:
+        wait_until(lambda: done_count(tmp_path) == 1, 60, "the job to finish after the restart")
+    finally:
+        assert again.stop() == 0
+    found = manifests(tmp_path / "outbox")
+    assert len(found) == 1 and found[0]["status"] == "done"
+    assert found[0]["attempts"] == 2
+    assert staging_left(tmp_path / "outbox") == []
+    assert "interrupted" in again.log
+
+
+def test_worker_crash_fails_the_job_after_max_attempts_and_others_still_run(tmp_path: Path) -> None:
+    config = write_config(tmp_path, worker={"max_attempts": 2})
+    daemon = Daemon(config)
+    try:
+        drop(tmp_path / "inbox", "a-crash.yaml", spec_yaml("crash"))
+        drop(tmp_path / "inbox", "b-fine.yaml", spec_yaml("fine"))
+        drop(tmp_path / "inbox", "c-flaky.yaml", spec_yaml("fail-once"))
+        wait_until(lambda: done_count(tmp_path) == 3, 60, "three finished jobs")
+    finally:
+        assert daemon.stop() == 0
+    by_title = {m["title"]: m for m in manifests(tmp_path / "outbox")}
+    assert by_title["crash"]["status"] == "failed"
+    assert by_title["crash"]["attempts"] == 2
+    assert by_title["fine"]["status"] == "done"
+    assert by_title["fail-once"]["status"] == "done" and by_title["fail-once"]["attempts"] == 2
+    failed_folder = next(p for p in published(tmp_path / "outbox") if p.name.endswith("-failed"))
+    error = (failed_folder / "error.txt").read_text()
+    assert "exit code 1" in error and "worker.max_attempts" in error
+    assert (failed_folder / "spec.yaml").read_text().startswith("title: crash")
+
+
+def test_hung_job_is_killed_at_its_time_limit(tmp_path: Path) -> None:
+    config = write_config(tmp_path, worker={"max_attempts": 1, "job_timeout_base_s": 1,
+                                            "job_timeout_per_audio_s": 0.1})
+    daemon = Daemon(config)
+    try:
+        drop(tmp_path / "inbox", "hang.yaml", spec_yaml("hang"))
+        wait_until(lambda: done_count(tmp_path) == 1, 30, "the hung job to fail")
+    finally:
+        assert daemon.stop() == 0
+    (found,) = manifests(tmp_path / "outbox")
+    assert found["status"] == "failed" and "time limit" in found["error"]
+
+
+def test_restart_does_not_reingest_and_once_exits_when_drained(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    for index in range(3):
+        drop(tmp_path / "inbox", f"job-{index}.yaml", spec_yaml(f"job {index}"))
+    first = Daemon(config, once=True)
+    assert first.wait(60) == 0, first.log[-3000:]
+    assert len(published(tmp_path / "outbox")) == 3
+    second = Daemon(config, once=True)
+    assert second.wait(60) == 0
+    assert len(published(tmp_path / "outbox")) == 3
+    assert len(job_rows(tmp_path / "state")) == 3
+
+
+def test_schedule_missed_within_grace_fires_once_at_start(tmp_path: Path) -> None:
+    config = write_config(tmp_path, schedules=[
+        {"name": "every-minute", "cron": "* * * * *", "timezone": "UTC",
+         "job": {"title": "scheduled", "genres": ["lofi"], "duration": 5, "output": {"stems": False}}},
+    ])
+    handled = datetime.now(timezone.utc) - timedelta(minutes=3)
+    (tmp_path / "state" / "schedules.json").write_text(
+        json.dumps({"every-minute": {"handled_until": handled.isoformat()}}))
+    daemon = Daemon(config, once=True)
+    assert daemon.wait(60) == 0, daemon.log[-3000:]
+    (found,) = manifests(tmp_path / "outbox")
+    assert found["title"] == "scheduled" and found["source_file"] == "schedule:every-minute"
+    rows = job_rows(tmp_path / "state")
+    assert len(rows) == 1 and rows[0]["seed"] is not None
+    status = musicd_cli("status", "--config", str(config))
+    assert status.returncode == 0, status.stderr
+    assert "every-minute: next" in status.stdout
+
+
+def test_sd_notify_messages_arrive_and_sigterm_exits_cleanly(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    address = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    sock.settimeout(30)
+    received: list[str] = []
+
+    def until(prefix: str) -> str:
+        while True:
+            message = sock.recv(4096).decode()
+            received.append(message)
+            if any(line.startswith(prefix) for line in message.splitlines()):
+                return message
+
+    daemon = Daemon(config, env={"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"})
+    try:
+        assert "EXTEND_TIMEOUT_USEC=" in until("EXTEND_TIMEOUT_USEC=")
+        ready = until("READY=1")
+        assert "STATUS=" in ready
+        until("WATCHDOG=1")
+        drop(tmp_path / "inbox", "one.yaml", spec_yaml("one"))
+        wait_until(lambda: published(tmp_path / "outbox"), 30, "the published job")
+        daemon.signal(signal.SIGTERM)
+        until("STOPPING=1")
+        assert daemon.wait(30) == 0
+    finally:
+        if daemon.process.poll() is None:
+            daemon.kill()
+        sock.close()
+    assert any(m.startswith("STATUS=") and "queued" in m for m in received)
+
+
+def test_sigterm_mid_job_requeues_it_and_the_next_start_finishes_it(tmp_path: Path) -> None:
+    config = write_config(tmp_path, worker={"stop_grace_s": 0.5})
+    drop(tmp_path / "inbox", "long.yaml", spec_yaml("slow", duration_s=4))
+    daemon = Daemon(config)
+    wait_until(lambda: any(r["state"] == "running" for r in job_rows(tmp_path / "state")), 30, "a running job")
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait(30) == 0
+    assert [r["state"] for r in job_rows(tmp_path / "state")] == ["queued"]
+    assert staging_left(tmp_path / "outbox") == []
+    assert published(tmp_path / "outbox") == []
+    again = Daemon(config, once=True)
+    assert again.wait(60) == 0
+    (found,) = manifests(tmp_path / "outbox")
+    assert found["title"] == "slow" and found["status"] == "done"
+
+
+def test_cancel_and_retry_from_the_command_line(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    daemon = Daemon(config)
+    try:
+        drop(tmp_path / "inbox", "long.yaml", spec_yaml("slow", duration_s=20))
+        row = wait_until(lambda: next((r for r in job_rows(tmp_path / "state") if r["state"] == "running"), None),
+                         30, "a running job")
+        result = musicd_cli("cancel", row["id"][-8:], "--config", str(config))
+        assert result.returncode == 0, result.stderr
+        assert "cancel requested" in result.stdout
+        wait_until(lambda: job_rows(tmp_path / "state")[0]["state"] == "cancelled", 30, "the cancel")
+        assert published(tmp_path / "outbox") == []
+        assert staging_left(tmp_path / "outbox") == []
+        drop(tmp_path / "inbox", "error.yaml", spec_yaml("error"))
+        wait_until(lambda: any(r["state"] == "failed" for r in job_rows(tmp_path / "state")), 30, "a failed job")
+        failed_id = next(r["id"] for r in job_rows(tmp_path / "state") if r["state"] == "failed")
+        listing = musicd_cli("list", "--state", "failed", "--config", str(config))
+        assert failed_id[-8:].lower() in listing.stdout
+        retried = musicd_cli("retry", failed_id, "--config", str(config))
+        assert retried.returncode == 0, retried.stderr
+        wait_until(lambda: len(published(tmp_path / "outbox")) == 1
+                   and any(r["state"] == "failed" and r["attempts"] == 1 for r in job_rows(tmp_path / "state"))
+                   and "retry requested" in musicd_cli("status", failed_id, "--config", str(config)).stdout,
+                   30, "the retried job to fail again")
+    finally:
+        assert daemon.stop() == 0
+    missing = musicd_cli("cancel", "ZZZZZZZZ", "--config", str(config))
+    assert missing.returncode == 1 and "no job matches" in missing.stderr
+
+
+def test_submit_validates_and_copies_atomically(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    good = tmp_path / "good.yaml"
+    good.write_text(spec_yaml("good"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("genres: [nope]\n")
+    result = musicd_cli("submit", "--config", str(config), str(good), str(bad), str(good))
+    assert result.returncode == 1
+    assert "bad.yaml" in result.stderr
+    names = sorted(p.name for p in (tmp_path / "inbox").iterdir())
+    assert names == ["good-1.yaml", "good.yaml"]
+
+
+def test_init_creates_a_layout_that_runs(tmp_path: Path) -> None:
+    result = musicd_cli("init", str(tmp_path / "home"))
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "home" / "config.yaml").exists()
+    again = musicd_cli("init", str(tmp_path / "home"))
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+@pytest.mark.parametrize("command", ["init", "run", "submit", "status", "list", "retry", "cancel"])
+def test_every_service_command_has_help(command: str) -> None:
+    result = musicd_cli(command, "--help")
+    assert result.returncode == 0 and "Usage:" in result.stdout
+
+
+def test_rsync_is_present() -> None:
+    assert shutil.which("rsync"), "rsync is needed (Makefile APT_PACKAGES)"
