@@ -29,7 +29,6 @@ from typing import Sequence
 import numpy as np
 
 from daemon.compose.grooves import (
-    CYMBAL_LANES,
     FILL_SHAPES,
     GROOVE_FAMILIES,
     LANE_PITCH,
@@ -178,9 +177,9 @@ def _section_hits(feel: _Feel, section: Section, previous: Section | None,
     tier = section_tier(section)
     family = feel.family
     last_bar = min(section.end_bar, song_bars - 1)  # the song's last bar is the final hit
-    hits: list[_Hit] = []
     if tier == "build":
         return _build_hits(feel, section, following, last_bar, variants, rng)
+    hits: list[_Hit] = []
 
     pattern = None
     if tier is not None:
@@ -203,7 +202,7 @@ def _section_hits(feel: _Feel, section: Section, previous: Section | None,
             bar_hits = _with_fill(feel, bar_hits, bar_start, big, section.energy, rng)
         if index_in_section == 0 and _crash_at_start(feel, section, previous, tier):
             bar_hits = _with_crash(bar_hits, bar_start, feel, section.energy, "crash")
-        if family.section_hits and index_in_section == 0:
+        if family.section_hits and index_in_section == 0 and tier is not None:
             bar_hits += [_hit(bar_start, "kick", "X", section.energy, feel),
                          _hit(bar_start, "tom_floor", "X", section.energy, feel)]
         elif (tier == "full" and index_in_section > 0 and index_in_section % 8 == 0
@@ -327,7 +326,8 @@ def _with_hat_roll(feel: _Feel, tier: str, bar_hits: list[_Hit], bar_start: floa
     windows = [(feel.bar_beats - beat, beat), (feel.bar_beats - beat / 2, beat / 2),
                (beat * 1.5, beat / 2), (beat, beat)]
     offset, length = windows[int(rng.integers(len(windows)))]
-    rate = (6, 8)[int(rng.integers(2))]  # strokes per beat: 16th triplets or 32nds
+    rates = (6, 8, 12) if length < beat else (6, 8)  # 16th triplets, 32nds, 32nd triplets
+    rate = rates[int(rng.integers(len(rates)))]
     if offset < 0 or offset + length > feel.bar_beats + 1e-9:
         return bar_hits
     start = bar_start + offset

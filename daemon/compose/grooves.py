@@ -30,7 +30,6 @@ LANE_PITCH: Mapping[str, int] = MappingProxyType({
     "conga_mute": 62, "conga_open": 63, "conga_lo": 64, "timbale_hi": 65, "timbale_lo": 66,
 })
 
-CYMBAL_LANES: frozenset[str] = frozenset({"crash", "crash2", "ride", "bell"})
 TIMEKEEPER_LANES: frozenset[str] = frozenset(
     {"hat", "pedal", "open", "ride", "bell", "shaker", "cabasa", "tamb"})
 
@@ -292,7 +291,7 @@ _FAMILIES: tuple[GrooveFamily, ...] = (
                           snare="....|X...|....|X...|....|X...|....|X...",
                           ride="x.o.|x.o.|x.o.|x.o.|x.o.|x.o.|x.o.|x.o."),
                      grid(16,
-                          kick="X...|....|x.x.|....|X...|..x.|x...|....",
+                          kick="X...|..x.|x.x.|....|X...|..x.|x...|..x.",
                           snare="....|X...|....|X...|....|X...|....|X...",
                           hat="X.x.|X.x.|X.x.|X.x.|X.x.|X.x.|X.x.|X...",
                           open="....|....|....|....|....|....|....|..x."),),
