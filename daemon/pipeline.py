@@ -94,16 +94,6 @@ class _Stages:
         self.progress(name, round(100.0 * finished / total, 1))
 
 
-def display_title(spec: JobSpec) -> str:
-    """The spec's title, else its prompt's opening words, else its genres."""
-    if spec.title:
-        return spec.title
-    if spec.prompt:
-        words = spec.prompt.split()
-        return " ".join(words[:6]) + ("…" if len(words) > 6 else "")
-    return " / ".join(spec.genres).title()
-
-
 def kick_times_s(score: Score) -> list[float]:
     """Onsets of kick drums, which trigger sidechain ducking."""
     drums = next((t for t in score.tracks if t.is_drums), None)
@@ -119,13 +109,13 @@ def run_job(spec: JobSpec, out_dir: Path, resources: Resources, *, seed: int | N
             spec_bytes: bytes | None = None) -> JobResult:
     """Render `spec` into `out_dir` (created if needed); manifest.json is written last."""
     seed = seed if seed is not None else spec.seed if spec.seed is not None else draw_seed()
-    video_styles = spec.video.styles if spec.video is not None else ()
-    names = ("plan", "compose", "render", "mix", "master", "encode") + (("video",) if video_styles else ())
-    stages = _Stages(names, progress, should_cancel)
+    names = ("plan", "compose", "render", "mix", "master", "encode")
+    stages = _Stages(names + (("video",) if spec.video is not None else ()), progress, should_cancel)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     with stages.stage("plan"):
         plan = make_plan(spec, seed)
+        video_styles = spec.video.styles_or(plan.video.default_style) if spec.video else ()
     with stages.stage("compose"):
         score = compose(plan)
         midi_bytes = score_to_midi(score)
@@ -138,7 +128,7 @@ def run_job(spec: JobSpec, out_dir: Path, resources: Resources, *, seed: int | N
         mastered = master(mix, SAMPLE_RATE, spec.master.loudness_lufs, spec.master.true_peak_db)
     with stages.stage("encode"):
         files = _write_audio(out_dir, spec, stems, mastered, midi_bytes, spec_bytes, seed)
-        cover_title = display_title(spec)
+        cover_title = spec.display_title
         render_cover(files["wav"], out_dir / "cover.png", title=cover_title, profile=plan.video)
     if video_styles:
         with stages.stage("video"):
@@ -188,7 +178,7 @@ def _manifest(spec: JobSpec, plan: Plan, score: Score, seed: int, resources: Res
         "status": "done",
         "musicd_version": __version__,
         **dict(extra or {}),
-        "title": display_title(spec),
+        "title": spec.display_title,
         "seed": seed,
         "spec": spec.to_dict(),
         "plan": plan.to_dict(),
