@@ -279,7 +279,7 @@ def test_sd_notify_messages_arrive_and_sigterm_exits_cleanly(tmp_path: Path) -> 
 
 def test_sigterm_mid_job_requeues_it_and_the_next_start_finishes_it(tmp_path: Path) -> None:
     config = write_config(tmp_path, worker={"stop_grace_s": 0.5})
-    drop(tmp_path / "inbox", "long.yaml", spec_yaml("slow", duration_s=4))
+    drop(tmp_path / "inbox", "long.yaml", spec_yaml("slow", duration_s=6))
     daemon = Daemon(config)
     wait_until(lambda: any(r["state"] == "running" for r in job_rows(tmp_path / "state")), 30, "a running job")
     daemon.signal(signal.SIGTERM)
