@@ -103,6 +103,17 @@ class Daemon:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def wait_for(self, condition: Callable[[], Any], timeout_s: float = 30, what: str = "condition") -> Any:
+        """Like wait_until, but fails at once (with the log) if the daemon exits meanwhile."""
+        def check() -> Any:
+            result = condition()
+            if not result and self.process.poll() is not None:
+                raise AssertionError(f"the daemon exited ({self.process.returncode}) while waiting "
+                                     f"for {what}; log:\n{self.log[-4000:]}")
+            return result
+
+        return wait_until(check, timeout_s, what)
+
     def signal(self, signum: int) -> None:
         self.process.send_signal(signum)
 

@@ -59,7 +59,7 @@ def test_rsynced_spec_is_rendered_by_the_real_pipeline_and_published_once(tmp_pa
     daemon = Daemon(config, runner=None)  # default runner: daemon.pipeline:run_job
     try:
         rsync_into(source, tmp_path / "inbox")
-        folders = wait_until(lambda: published(tmp_path / "outbox"), 120, "the published track")
+        folders = daemon.wait_for(lambda: published(tmp_path / "outbox"), 120, "the published track")
     finally:
         assert daemon.stop() == 0, daemon.log[-3000:]
     assert len(folders) == 1
@@ -88,7 +88,7 @@ def test_burst_of_200_specs_is_published_exactly_once(tmp_path: Path) -> None:
     daemon = Daemon(config)
     try:
         subprocess.run(["rsync", "-a", f"{batch}/", f"{tmp_path / 'inbox'}/"], check=True)
-        wait_until(lambda: done_count(tmp_path) >= 200, 150, "200 finished jobs")
+        daemon.wait_for(lambda: done_count(tmp_path) >= 200, 150, "200 finished jobs")
     finally:
         assert daemon.stop() == 0
     found = manifests(tmp_path / "outbox")
@@ -109,7 +109,7 @@ def test_polling_mode_publishes_the_same_way(tmp_path: Path) -> None:
         source = tmp_path / "polled.yaml"
         source.write_text(spec_yaml("polled"))
         rsync_into(source, tmp_path / "inbox")
-        wait_until(lambda: published(tmp_path / "outbox"), 30, "the published job")
+        daemon.wait_for(lambda: published(tmp_path / "outbox"), 30, "the published job")
     finally:
         assert daemon.stop() == 0
     assert [m["title"] for m in manifests(tmp_path / "outbox")] == ["polled"]
@@ -126,7 +126,7 @@ def test_slowly_written_file_is_not_read_early(tmp_path: Path) -> None:
                 handle.write(text[start:start + 8])
                 handle.flush()
                 time.sleep(0.15)
-        wait_until(lambda: published(tmp_path / "outbox"), 30, "the published job")
+        daemon.wait_for(lambda: published(tmp_path / "outbox"), 30, "the published job")
     finally:
         assert daemon.stop() == 0
     assert [m["title"] for m in manifests(tmp_path / "outbox")] == ["written slowly"]
@@ -145,7 +145,7 @@ def test_hidden_and_temporary_names_are_ignored_and_invalid_spec_is_rejected(tmp
         drop(inbox, "good.yaml", spec_yaml("good"))
         error_file = inbox / "rejected" / "broken.yaml.error.txt"
         wait_until(error_file.exists, 30, "the rejection error file")
-        wait_until(lambda: published(tmp_path / "outbox"), 30, "the good job")
+        daemon.wait_for(lambda: published(tmp_path / "outbox"), 30, "the good job")
     finally:
         assert daemon.stop() == 0
     assert (inbox / "rejected" / "broken.yaml").exists()
@@ -185,7 +185,7 @@ def test_worker_crash_fails_the_job_after_max_attempts_and_others_still_run(tmp_
         drop(tmp_path / "inbox", "a-crash.yaml", spec_yaml("crash"))
         drop(tmp_path / "inbox", "b-fine.yaml", spec_yaml("fine"))
         drop(tmp_path / "inbox", "c-flaky.yaml", spec_yaml("fail-once"))
-        wait_until(lambda: done_count(tmp_path) == 3, 60, "three finished jobs")
+        daemon.wait_for(lambda: done_count(tmp_path) == 3, 60, "three finished jobs")
     finally:
         assert daemon.stop() == 0
     by_title = {m["title"]: m for m in manifests(tmp_path / "outbox")}
@@ -266,7 +266,7 @@ def test_sd_notify_messages_arrive_and_sigterm_exits_cleanly(tmp_path: Path) -> 
         assert "STATUS=" in ready
         until("WATCHDOG=1")
         drop(tmp_path / "inbox", "one.yaml", spec_yaml("one"))
-        wait_until(lambda: published(tmp_path / "outbox"), 30, "the published job")
+        daemon.wait_for(lambda: published(tmp_path / "outbox"), 30, "the published job")
         daemon.signal(signal.SIGTERM)
         until("STOPPING=1")
         assert daemon.wait(30) == 0
@@ -352,3 +352,35 @@ def test_every_service_command_has_help(command: str) -> None:
 
 def test_rsync_is_present() -> None:
     assert shutil.which("rsync"), "rsync is needed (Makefile APT_PACKAGES)"
+
+
+def test_sighup_reloads_schedules_and_tells_systemd(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    address = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    sock.settimeout(30)
+
+    def until(prefix: str) -> str:
+        while True:
+            message = sock.recv(4096).decode()
+            if any(line.startswith(prefix) for line in message.splitlines()):
+                return message
+
+    daemon = Daemon(config, env={"NOTIFY_SOCKET": address})
+    try:
+        until("READY=1")
+        write_config(tmp_path, schedules=[{"name": "nightly", "cron": "0 3 * * *",
+                                           "job": {"genres": ["ambient"], "duration": 5}}])
+        daemon.signal(signal.SIGHUP)
+        assert "MONOTONIC_USEC=" in until("RELOADING=1")
+        until("READY=1")
+        daemon.wait_for(lambda: "configuration reloaded: 1 schedule(s)" in daemon.log, 10, "the reload")
+        (tmp_path / "config.yaml").write_text("watch: {mode: sideways}\n")
+        daemon.signal(signal.SIGHUP)
+        until("READY=1")
+        daemon.wait_for(lambda: "reload failed; keeping the running configuration" in daemon.log, 10,
+                        "the refused reload")
+    finally:
+        assert daemon.stop() == 0
+        sock.close()
