@@ -268,7 +268,12 @@ def make_plan(spec: SpecLike, seed: int) -> Plan:
     spec_mode = getattr(spec.key, "mode", None) if spec.key is not None else None
     if spec_mode:
         mode = normalise_mode(spec_mode)
-        decisions.append(f"mode {mode} from the spec")
+        if mode == "major" and "blues" in primary.modes:
+            mode = "blues"  # the major key's frame with the blue notes: I7, IV7, V7 changes
+            decisions.append(f"{key_tonic} major from the spec played as {key_tonic} blues "
+                             "(the major key with blue notes, for the 12-bar changes)")
+        else:
+            decisions.append(f"mode {mode} from the spec")
     else:
         weights = _blend(primary.modes, secondary and secondary.modes)
         if primary.name != "blues":

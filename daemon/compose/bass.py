@@ -39,8 +39,7 @@ PATTERNS: dict[str, tuple[tuple[float, float, str], ...]] = {
 }
 SPARSE = ((0, 3.9, "R"),)
 HALF = ((0, 1.9, "R"), (2, 1.9, "5"))
-BOOGIE_UP = ("R", "3", "5", "6")
-BOOGIE_DOWN = ("b7", "6", "5", "3")
+BOOGIE = ("R", "3", "5", "6", "b7", "6", "5", "3")  # boogie-woogie eighths, up and back
 
 
 def _tone_pc(tone: str, span: ChordSpan, scale: frozenset[int]) -> int:
@@ -122,8 +121,7 @@ def bass_part(ctx: Context, rng: np.random.Generator) -> tuple[Note, ...]:
             events = _walking(ctx, span, next_span, root, rng)
         else:
             if style == "boogie":
-                tones = BOOGIE_UP if span.bar_in_section % 2 == 0 else BOOGIE_DOWN
-                pattern = tuple((float(k), 0.9, t) for k, t in enumerate(tones))
+                pattern = tuple((k * 0.5, 0.45, t) for k, t in enumerate(BOOGIE))
             elif energy < 0.38 and style not in ("pedal", "808", "sub"):
                 pattern = SPARSE
             elif energy < 0.5 and style in ("rolling", "offbeat", "eighths", "octave", "wobble"):

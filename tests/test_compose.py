@@ -1,0 +1,153 @@
+"""The composer: every genre composes; notes stay in key; the chorus recurs; endings resolve."""
+
+from __future__ import annotations
+
+import pytest
+
+from daemon.compose import compose
+from daemon.compose.harmony import make_context, voice_lead
+from daemon.genres import GENRE_NAMES
+from daemon.plan import make_plan
+from daemon.spec import load_spec
+from daemon.theory import allowed_pitch_classes, parse_roman, pitch_class
+
+
+def song(text: str, seed: int = 1):
+    plan = make_plan(load_spec(text), seed)
+    return plan, compose(plan)
+
+
+def pitched(score):
+    return [n for t in score.tracks if not t.is_drums for n in t.notes]
+
+
+@pytest.mark.parametrize("name", GENRE_NAMES)
+@pytest.mark.parametrize("duration_s", [8, 150])
+def test_every_genre_composes_in_key_and_to_length(name, duration_s):
+    plan, score = song(f"genres: [{name}]\nduration: {duration_s}\n", seed=duration_s)
+    assert score.length_beats == plan.bars * plan.beats_per_bar
+    assert abs(score.duration_s - duration_s) <= 1.0
+    names = {t.name for t in score.tracks}
+    assert {"bass", "chords", "melody"} <= names
+    assert ("drums" in names) == (plan.groove != "none")
+    allowed = allowed_pitch_classes(plan.key_tonic, plan.mode)
+    notes = pitched(score)
+    in_key = sum(n.pitch % 12 in allowed for n in notes) / len(notes)
+    assert in_key >= 0.97
+    for track in score.tracks:
+        assert all(1 <= n.velocity <= 127 and 0 <= n.pitch <= 127 for n in track.notes)
+        assert all(n.duration_beats > 0 and n.start_beat >= 0 for n in track.notes)
+        assert max(n.start_beat for n in track.notes) < score.length_beats
+
+
+@pytest.mark.parametrize("name", GENRE_NAMES)
+def test_the_last_bar_lands_on_the_tonic_chord(name):
+    plan, score = song(f"genres: [{name}]\nduration: 40\n", seed=7)
+    last_bar = score.length_beats - score.beats_per_bar
+    tonic = parse_roman(plan.progressions[-1][-1], pitch_class(plan.key_tonic), plan.mode)
+    assert tonic.root_pc == pitch_class(plan.key_tonic)
+    for track in score.tracks:
+        if track.is_drums:
+            continue
+        final = [n for n in track.notes if n.start_beat >= last_bar - 1e-6]
+        assert final, track.name
+        assert {n.pitch % 12 for n in final} <= set(tonic.tones), track.name
+        assert all(n.start_beat + n.duration_beats >= score.length_beats - 0.5
+                   for n in final if n.start_beat == last_bar), track.name
+    bass_final = [n for n in score.track("bass").notes if n.start_beat == last_bar]
+    assert bass_final and bass_final[0].pitch % 12 == tonic.root_pc
+    melody_final = [n for n in score.track("melody").notes if n.start_beat == last_bar]
+    assert melody_final[0].pitch % 12 == tonic.root_pc
+
+
+@pytest.mark.parametrize("name", ["pop", "lofi", "rock", "trance", "jazz", "reggae", "country"])
+def test_the_chorus_melody_recurs(name):
+    plan, score = song(f"genres: [{name}]\nduration: 180\n", seed=11)
+    hook = "drop" if any(s.name == "drop" for s in plan.form) else "chorus"
+    starts = [s.start_bar * plan.beats_per_bar for s in plan.form if s.name == hook]
+    bars = min(s.bars for s in plan.form if s.name == hook)
+    assert len(starts) >= 2
+    melody = score.track("melody").notes
+
+    def line(start):
+        return [(round(n.start_beat - start, 3), n.pitch) for n in melody
+                if start <= n.start_beat < start + bars * plan.beats_per_bar]
+
+    first, again = line(starts[0]), line(starts[1])
+    assert len(first) >= bars  # the hook really sings
+    assert first == again
+    verse = [s for s in plan.form if s.name == "verse"]
+    if verse:
+        verse_line = line(verse[0].start_bar * plan.beats_per_bar)
+        assert [p for _, p in verse_line[:8]] != [p for _, p in first[:8]]
+
+
+@pytest.mark.parametrize("name", GENRE_NAMES)
+def test_the_melody_stays_in_a_singable_range_with_breaths(name):
+    plan, score = song(f"genres: [{name}]\nduration: 90\n", seed=5)
+    pitches = [n.pitch for n in score.track("melody").notes]
+    assert max(pitches) - min(pitches) <= 19
+    notes = score.track("melody").notes
+    gaps = [b.start_beat - (a.start_beat + a.duration_beats) for a, b in zip(notes, notes[1:])]
+    assert sum(g >= 0.9 for g in gaps) >= 2  # phrase endings leave rests
+
+
+@pytest.mark.parametrize("name", GENRE_NAMES)
+def test_bass_plays_the_chord_root_on_downbeats(name):
+    plan, score = song(f"genres: [{name}]\nduration: 60\n", seed=2)
+    ctx = make_context(plan)
+    by_start = {}
+    for n in score.track("bass").notes:
+        by_start.setdefault(round(n.start_beat, 4), n)
+    checked = hits = 0
+    for span in ctx.spans:
+        note = by_start.get(round(span.start_beat, 4))
+        if note is None:
+            continue
+        checked += 1
+        hits += note.pitch % 12 == span.chord.root_pc
+    assert checked >= len(ctx.spans) // 2 or plan.bass_style == "offbeat"
+    assert hits >= 0.95 * checked
+
+
+def test_two_seeds_give_different_melodies_and_one_seed_the_same():
+    text = "genres: [pop]\nkey: C major\nbpm: 110\nduration: 60\n"
+    _, a = song(text, 1)
+    _, b = song(text, 2)
+    _, a2 = song(text, 1)
+    assert a == a2
+    assert [n.pitch for n in a.track("melody").notes] != [n.pitch for n in b.track("melody").notes]
+
+
+def test_voice_leading_keeps_common_tones_and_moves_little():
+    chords = [parse_roman(s, 0, "major") for s in ("I", "IV", "V", "I", "vi", "ii7", "V7", "I")]
+    voicings = voice_lead(chords, "triad", 53, 76, 4, 64)
+    c_to_f = set(voicings[0]) & set(voicings[1])
+    assert c_to_f  # C stays when C major moves to F major
+    moves = [sum(abs(x - y) for x, y in zip(sorted(a), sorted(b)))
+             for a, b in zip(voicings, voicings[1:]) if len(a) == len(b)]
+    assert max(moves) <= 7
+    assert all(53 <= p <= 76 for v in voicings for p in v)
+
+
+def test_velocity_follows_section_energy():
+    plan, score = song("genres: [pop]\nduration: 120\n", seed=4)
+    bpb = plan.beats_per_bar
+
+    def mean_velocity(name):
+        spans = [(s.start_bar * bpb, s.end_bar * bpb) for s in plan.form if s.name == name]
+        vel = [n.velocity for n in score.track("chords").notes
+               if any(a <= n.start_beat < b for a, b in spans)]
+        return sum(vel) / len(vel)
+
+    assert mean_velocity("chorus") > mean_velocity("verse")
+
+
+def test_blues_uses_the_twelve_bar_changes_with_a_shuffle_and_boogie_bass():
+    plan, score = song("genres: [blues]\nkey: A\nduration: 120\n", seed=1)
+    chorus = next(p for s, p in zip(plan.form, plan.progressions) if s.name == "chorus")
+    assert chorus[:12] == plan.progressions[1][:12] and len(chorus) >= 12
+    assert [c for c in chorus[:12]].count("Idom7") >= 4
+    assert plan.swing >= 1 / 3 - 0.01
+    offbeats = [n.start_beat % 1 for n in score.track("bass").notes if n.start_beat % 1 > 0.01]
+    assert offbeats and all(abs(o - (0.5 + plan.swing * 0.5)) < 0.01 for o in offbeats)

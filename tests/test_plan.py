@@ -1,0 +1,111 @@
+"""The planner: genres and prompt words become tempo, key, form and parts."""
+
+from __future__ import annotations
+
+import pytest
+
+from daemon.genres import GENRE_NAMES
+from daemon.plan import make_plan
+from daemon.spec import load_spec
+from daemon.theory import mode_family
+
+
+def spec(text: str):
+    return load_spec(text)
+
+
+def plan_for(text: str, seed: int = 1):
+    return make_plan(spec(text), seed)
+
+
+@pytest.mark.parametrize("name", GENRE_NAMES)
+@pytest.mark.parametrize("duration_s", [6, 12, 45, 200])
+def test_form_fills_the_requested_duration(name, duration_s):
+    plan = plan_for(f"genres: [{name}]\nduration: {duration_s}\n", seed=3)
+    assert abs(plan.duration_s - duration_s) <= 1.0
+    bars = [s.bars for s in plan.form]
+    assert sum(bars) == plan.bars and all(b >= 1 for b in bars)
+    starts = [s.start_bar for s in plan.form]
+    assert starts == sorted(starts) and plan.form[0].start_bar == 0
+    assert plan.form[-1].name in ("outro",)
+    assert len(plan.progressions) == len(plan.form)
+    assert all(len(p) == s.bars for p, s in zip(plan.progressions, plan.form))
+    assert plan.progressions[-1][-1].split()[0].upper().startswith("I") and \
+        not plan.progressions[-1][-1].upper().startswith(("II", "IV"))
+
+
+@pytest.mark.parametrize("name", ["pop", "house", "rock", "lofi", "cinematic"])
+def test_long_songs_have_a_recurring_chorus_and_phrase_length_sections(name):
+    plan = plan_for(f"genres: [{name}]\nduration: 180\n")
+    names = [s.name for s in plan.form]
+    hook = "drop" if "drop" in names else "chorus"
+    assert names.count(hook) >= 2
+    assert all(s.bars % 4 == 0 for s in plan.form[1:-1])
+    chorus_progressions = {p for s, p in zip(plan.form, plan.progressions) if s.name == hook}
+    assert len({p[:4] for p in chorus_progressions}) == 1
+
+
+def test_explicit_bpm_and_key_win():
+    plan = plan_for("genres: [trance]\nbpm: 90\nkey: D dorian\nprompt: happy energetic\n"
+                    "duration: 60\n")
+    assert plan.tempo_bpm == 90
+    assert (plan.key_tonic, plan.mode) == ("D", "dorian")
+    assert abs(plan.duration_s - 60) <= 0.5 * plan.bar_to_seconds(1) + 1e-9
+    assert "tempo 90 bpm from the spec" in plan.decisions
+    assert "mode dorian from the spec" in plan.decisions
+
+
+def test_mood_words_shift_the_mode():
+    dark = [plan_for("genres: [pop]\nprompt: a dark and gloomy night\n", s).mode for s in range(12)]
+    plain = [plan_for("genres: [pop]\n", s).mode for s in range(12)]
+    assert sum(mode_family(m) == "minor" for m in dark) >= 10
+    assert sum(mode_family(m) == "minor" for m in dark) > sum(mode_family(m) == "minor" for m in plain)
+    happy = [plan_for("genres: [cinematic]\nprompt: happy uplifting\n", s).mode for s in range(12)]
+    assert sum(mode_family(m) == "major" for m in happy) >= 9
+    assert any("mood" in d for d in plan_for("genres: [pop]\nprompt: dark\n").decisions)
+
+
+def test_mood_words_shift_the_tempo():
+    seeds = range(8)
+    calm = [plan_for("genres: [house]\nprompt: calm\n", s).tempo_bpm for s in seeds]
+    plain = [plan_for("genres: [house]\n", s).tempo_bpm for s in seeds]
+    fast = [plan_for("genres: [house]\nprompt: energetic\n", s).tempo_bpm for s in seeds]
+    assert sum(calm) / 8 < sum(plain) / 8 - 4 < sum(fast) / 8 - 8
+
+
+def test_prompt_only_specs_infer_genres():
+    assert plan_for("prompt: a dreamy bossa nova by the sea\n").genres == ("bossa-nova",)
+    assert plan_for("prompt: liquid drum and bass with pads\n").genres[0] == "drum-and-bass"
+    assert plan_for("prompt: neon night drive through miami\n").genres[0] == "synthwave"
+    assert plan_for("prompt: jazz meets hip hop\n").genres == ("jazz", "hip-hop")
+    fallback = plan_for("prompt: something nice\n")
+    assert fallback.genres == ("lofi",)
+    assert any("default lofi" in d for d in fallback.decisions)
+
+
+def test_two_genres_blend_with_the_primary_leading():
+    plan = plan_for("genres: [lofi, jazz]\nduration: 60\n")
+    assert plan.genres == ("lofi", "jazz")
+    assert 70 * 0.92 <= plan.tempo_bpm <= 90 * 1.08
+    assert plan.groove == "boom-bap"
+    assert any("blends" in d for d in plan.decisions)
+
+
+def test_same_seed_same_plan_and_different_seed_may_differ():
+    text = "genres: [pop]\nprompt: summer love\nduration: 90\n"
+    assert plan_for(text, 5) == plan_for(text, 5)
+    plans = {(p.tempo_bpm, p.key_tonic, p.mode, p.progressions)
+             for p in (plan_for(text, s) for s in range(6))}
+    assert len(plans) > 1
+
+
+def test_plan_to_dict_has_bars_seconds_and_chords():
+    plan = plan_for("genres: [jazz]\nkey: Bb major\nbpm: 120\nduration: 40\n")
+    data = plan.to_dict()
+    assert data["key"] == "Bb major" and data["tempo_bpm"] == 120
+    assert data["form"][0]["start_s"] == 0 and data["form"][0]["start_bar"] == 0
+    second = data["form"][1]
+    assert second["start_s"] == pytest.approx(second["start_bar"] * 2.0)
+    assert data["form"][-1]["chords"][-1].startswith("Bb")
+    assert data["instruments"]["bass"]["name"] == "Acoustic Bass"
+    assert data["decisions"] and data["seed"] == 1
