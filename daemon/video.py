@@ -34,10 +34,16 @@ FRAME_WIDTH = 1280
 FRAME_HEIGHT = 720
 FRAME_RATE = 30
 AUDIO_BITRATE = "192k"
-# Measured on 2 cores (bench/bench_video.py): "superfast" keeps every style
-# above 6x real time; "veryfast" costs ~40 % more CPU for a barely smaller file.
-X264_PRESET = "superfast"
+# x264 dominates the cost. Measured on 2 cores with a 60 s track (bench/bench_video.py):
+# "ultrafast" plus CABAC, 8x8 transforms (so the stream is High profile, not Baseline)
+# and the deblocking filter takes ~25 % less CPU than "superfast" and ~45 % less than
+# "veryfast" at a similar size once the bitrate is capped. The cap keeps busy styles
+# (scope trails, dense spectra) from ballooning: 4 Mbit/s is ample for 720p graphics.
+X264_PRESET = "ultrafast"
+X264_PARAMS = "cabac=1:8x8dct=1:deblock=0,0"
 X264_CRF = 23
+X264_MAXRATE = "4M"
+X264_BUFSIZE = "8M"
 KEYFRAME_INTERVAL = 2 * FRAME_RATE  # a keyframe every 2 s keeps seeking in a browser quick
 
 TITLE_BAND_HEIGHT = 130  # the visual sits below the title
@@ -52,6 +58,8 @@ FONT_CANDIDATES = (
 )
 FONT_PACKAGE_HINT = "install the Debian package fonts-dejavu-core (`make system`)"
 FONT_FAMILY = "DejaVu Sans"
+
+Stream = ffmpeg.nodes.FilterableStream
 
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -185,8 +193,8 @@ def title_font_size(title: str, frame_width: int, *, largest: int, smallest: int
     return max(smallest, min(largest, size))
 
 
-def draw_title(stream: ffmpeg.nodes.FilterableStream, title: str, palette: Palette, *, y: int,
-               frame_width: int, largest: int, smallest: int) -> ffmpeg.nodes.FilterableStream:
+def draw_title(stream: Stream, title: str, palette: Palette, *, y: int, frame_width: int,
+               largest: int, smallest: int) -> Stream:
     """drawtext with the title taken literally: expansion=none turns off %{...} and \\ handling,
     and ffmpeg-python escapes the option and filtergraph levels (quotes, colons, commas, backslashes)."""
     text = clean_title(title)
@@ -200,69 +208,82 @@ def draw_title(stream: ffmpeg.nodes.FilterableStream, title: str, palette: Palet
 
 
 # ---------------------------------------------------------------------------
-# styles: each returns a yuv420p grey intensity image of the given size
+# styles: each returns the visual area, coloured, yuv420p, `width` x `height`
+#
+# Colouring (pseudocolor) costs ~2 ns per pixel and the filter graph runs on
+# one core, so every style draws and colours at a reduced size and scales up.
 
 
-def _to_intensity(stream: ffmpeg.nodes.FilterableStream) -> ffmpeg.nodes.FilterableStream:
-    return stream.filter("format", "gray").filter("format", "yuv420p")
+
+def _colourise(grey: Stream, palette: Palette, pix_fmt: str = "yuv420p") -> Stream:
+    """Grey intensity (any pixel format) to the palette gradient."""
+    return (grey.filter("format", "gray").filter("format", pix_fmt)
+            .filter("pseudocolor", **palette_gradient(palette)))
 
 
-def _waveform(audio: ffmpeg.nodes.FilterableStream, width: int, height: int,
-              duration_s: float) -> ffmpeg.nodes.FilterableStream:
+def _waveform(audio: Stream, width: int, height: int, palette: Palette, duration_s: float) -> Stream:
     """A filled centre-line waveform: a wide body (square-root scale, first accent) around a
-    bright core (linear scale, last accent)."""
+    bright core (linear scale, last accent). Drawn at half height, stretched vertically."""
+    small_height = height // 2
     mono = audio.filter("aformat", channel_layouts="mono").filter_multi_output("asplit", 2)
-    body = mono[0].filter("showwaves", s=f"{width}x{height}", mode="cline", rate=FRAME_RATE,
+    body = mono[0].filter("showwaves", s=f"{width}x{small_height}", mode="cline", rate=FRAME_RATE,
                           scale="sqrt", draw="full", colors="0x808080")
-    core = mono[1].filter("showwaves", s=f"{width}x{height}", mode="cline", rate=FRAME_RATE,
+    core = mono[1].filter("showwaves", s=f"{width}x{small_height}", mode="cline", rate=FRAME_RATE,
                           scale="lin", draw="full", colors="white")
-    return ffmpeg.filter([body.filter("format", "gray"), core.filter("format", "gray")], "blend",
-                         all_mode="lighten").filter("format", "yuv420p")
+    grey = ffmpeg.filter([body.filter("format", "gray"), core.filter("format", "gray")], "blend",
+                         all_mode="lighten")
+    return _colourise(grey, palette).filter("scale", width, height, flags="bilinear")
 
 
-def _spectrum(audio: ffmpeg.nodes.FilterableStream, width: int, height: int,
-              duration_s: float) -> ffmpeg.nodes.FilterableStream:
-    """A scrolling spectrogram. Rendered 512 bins tall (a power-of-two FFT; 720 bins is ~28x
-    slower) and half as wide, then scaled up."""
-    spectrum = audio.filter("showspectrum", s="640x512", slide="scroll", mode="combined",
-                            color="intensity", saturation=0, scale="cbrt", fscale="log",
+def _spectrum(audio: Stream, width: int, height: int, palette: Palette, duration_s: float) -> Stream:
+    """A scrolling spectrogram (log frequency), 21 s of history across the frame. Drawn 512 bins
+    tall (a power-of-two FFT: 720 bins is ~28x slower) and half as wide, then scaled up."""
+    spectrum = audio.filter("showspectrum", s=f"{width // 2}x512", slide="scroll", mode="combined",
+                            color="intensity", saturation=0, scale="sqrt", fscale="log",
                             win_func="hann", fps=FRAME_RATE)
-    return _to_intensity(spectrum).filter("scale", width, height, flags="bilinear")
+    return _colourise(spectrum, palette).filter("scale", width, height, flags="bilinear")
 
 
 BAR_COUNT = 64
+BAR_PIXELS = 5  # drawn 5 px per bar (4 lit, 1 gap), then scaled up without smoothing
 
 
-def _bars(audio: ffmpeg.nodes.FilterableStream, width: int, height: int,
-          duration_s: float) -> ffmpeg.nodes.FilterableStream:
-    """64 log-spaced frequency bars, brighter towards their tops, with gaps between them."""
-    small_height = height // 4
-    freqs = audio.filter("showfreqs", s=f"{BAR_COUNT}x{small_height}", mode="bar", fscale="log",
-                         ascale="log", win_size=2048, averaging=2, cmode="combined",
-                         colors="white", rate=FRAME_RATE).filter("format", "gray")
-    # one frame of a vertical ramp, repeated (gradients would otherwise slowly rotate it)
-    ramp = (ffmpeg.input(f"gradients=s={BAR_COUNT}x{small_height}:r={FRAME_RATE}:d={1 / FRAME_RATE:.4f}"
-                         f":c0=0x808080:c1=white:x0=0:y0={small_height - 1}:x1=0:y1=0:nb_colors=2"
-                         f":speed=0.00001", f="lavfi")
-            .filter("format", "gray").filter("loop", loop=-1, size=1))
-    shaded = ffmpeg.filter([freqs, ramp], "blend", all_mode="multiply", shortest=1)
-    bar_width = width // BAR_COUNT
-    return (shaded.filter("scale", width, height, flags="neighbor")
-            .filter("drawgrid", w=bar_width, h=height + 1, t=max(2, bar_width // 4), c="black")
-            .filter("format", "yuv420p"))
+def _bars(audio: Stream, width: int, height: int, palette: Palette, duration_s: float) -> Stream:
+    """64 log-spaced frequency bars, first accent at their feet shading to the last at their
+    tops, with background-coloured gaps."""
+    small_width, small_height = BAR_COUNT * BAR_PIXELS, height // 4
+    freqs = (audio.filter("showfreqs", s=f"{BAR_COUNT}x{small_height}", mode="bar", fscale="log",
+                          ascale="log", win_size=2048, averaging=2, cmode="combined",
+                          colors="white", rate=FRAME_RATE)
+             .filter("format", "gray").filter("scale", small_width, small_height, flags="neighbor"))
+    # a mask drawn once and repeated: a vertical ramp (bar shading) with a dark column per bar
+    # (the gaps); gradients would otherwise slowly rotate, and drawgrid on every frame is slow
+    mask = (ffmpeg.input(f"gradients=s={small_width}x{small_height}:r={FRAME_RATE}"
+                         f":d={1 / FRAME_RATE:.4f}:c0=0x808080:c1=white:x0=0:y0={small_height - 1}"
+                         f":x1=0:y1=0:nb_colors=2:speed=0.00001", f="lavfi")
+            .filter("format", "gray")
+            .filter("drawgrid", x=BAR_PIXELS - 1, w=BAR_PIXELS, h=small_height + 1, t=1, c="black")
+            .filter("loop", loop=-1, size=1))
+    shaded = ffmpeg.filter([freqs, mask], "blend", all_mode="multiply", shortest=1)
+    # full chroma while small, so the one-pixel gaps keep their colour once scaled up
+    return (_colourise(shaded, palette, pix_fmt="yuv444p")
+            .filter("scale", width, height, flags="neighbor").filter("format", "yuv420p"))
 
 
-def _scope(audio: ffmpeg.nodes.FilterableStream, width: int, height: int,
-           duration_s: float) -> ffmpeg.nodes.FilterableStream:
-    """A stereo vectorscope (Lissajous) with fading trails, centred and square."""
+def _scope(audio: Stream, width: int, height: int, palette: Palette, duration_s: float) -> Stream:
+    """A stereo vectorscope (Lissajous) with fading trails, square and centred. Drawn at 70 %
+    size: the smoother lines also compress far better."""
     side = min(width, height) // 2 * 2
-    scope = audio.filter("avectorscope", s=f"{side}x{side}", r=FRAME_RATE, mode="lissajous",
-                         draw="line", scale="sqrt", zoom=1.3, rc=255, gc=255, bc=255, ac=255,
-                         rf=22, gf=22, bf=22, af=22)
-    return _to_intensity(scope).filter("pad", width, height, (width - side) // 2, 0, color="black")
+    small_side = int(side * 0.7) // 2 * 2
+    scope = audio.filter("avectorscope", s=f"{small_side}x{small_side}", r=FRAME_RATE,
+                         mode="lissajous", draw="line", scale="sqrt", zoom=1.3,
+                         rc=255, gc=255, bc=255, ac=255, rf=22, gf=22, bf=22, af=22)
+    return (_colourise(scope, palette).filter("scale", side, side, flags="bilinear")
+            .filter("pad", width, height, (width - side) // 2, (height - side) // 2,
+                    color=palette.background.to_ffmpeg()))
 
 
-_STYLE_BUILDERS: dict[str, Callable[..., ffmpeg.nodes.FilterableStream]] = {
+_STYLE_BUILDERS: dict[str, Callable[[Stream, int, int, Palette, float], Stream]] = {
     "waveform": _waveform,
     "spectrum": _spectrum,
     "bars": _bars,
@@ -365,9 +386,8 @@ def build_video_command(audio_path: Path, out_path: Path, *, style: str, title: 
     visual_height -= visual_height % 2
 
     source = ffmpeg.input(str(audio_path))
-    visual = _STYLE_BUILDERS[style](source.audio, FRAME_WIDTH, visual_height, duration_s)
-    frame = (visual.filter("pseudocolor", **palette_gradient(palette))
-             .filter("pad", FRAME_WIDTH, FRAME_HEIGHT, 0, TITLE_BAND_HEIGHT,
+    visual = _STYLE_BUILDERS[style](source.audio, FRAME_WIDTH, visual_height, palette, duration_s)
+    frame = (visual.filter("pad", FRAME_WIDTH, FRAME_HEIGHT, 0, TITLE_BAND_HEIGHT,
                      color=palette.background.to_ffmpeg())
              .filter("setsar", "1"))
     frame = draw_title(frame, title, palette, y=(TITLE_BAND_HEIGHT - 50) // 2,
@@ -384,8 +404,10 @@ def build_video_command(audio_path: Path, out_path: Path, *, style: str, title: 
                              force_style=subtitle_style(palette))
     output = ffmpeg.output(
         frame, source.audio, str(out_path), format="mp4", t=f"{duration_s:.3f}",
-        vcodec="libx264", preset=X264_PRESET, crf=X264_CRF, pix_fmt="yuv420p",
-        **{"profile:v": "high", "level:v": "4.0", "g": KEYFRAME_INTERVAL, "r": FRAME_RATE,
+        vcodec="libx264", preset=X264_PRESET, crf=X264_CRF, maxrate=X264_MAXRATE,
+        bufsize=X264_BUFSIZE, pix_fmt="yuv420p",
+        **{"x264-params": X264_PARAMS, "profile:v": "high", "level:v": "4.0",
+           "g": KEYFRAME_INTERVAL, "r": FRAME_RATE,
            "colorspace": "smpte170m", "color_primaries": "bt709", "color_trc": "bt709",
            "color_range": "tv"},
         acodec="aac", audio_bitrate=AUDIO_BITRATE, ac=2, movflags="+faststart",
