@@ -128,3 +128,16 @@ def model_bytes(model: Any) -> int:
             seen.add(id(tensor))
             total += tensor.numel() * tensor.element_size()
     return total
+
+
+def model_load_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions a from_pretrained() call raises for a missing, partial or corrupt folder."""
+    errors: list[type[BaseException]] = [OSError, ValueError, KeyError, TypeError, AttributeError,
+                                         RuntimeError, EOFError]
+    try:
+        from safetensors import SafetensorError
+
+        errors.append(SafetensorError)
+    except ImportError:
+        pass
+    return tuple(errors)

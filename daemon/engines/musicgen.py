@@ -26,7 +26,14 @@ from daemon.engines.base import (
     package_missing,
 )
 from daemon.engines.cache import ModelCache, ModelKey, ModelUse
-from daemon.engines.devices import DevicePlan, import_torch, is_out_of_memory, plan_device, torch_dtype
+from daemon.engines.devices import (
+    DevicePlan,
+    import_torch,
+    is_out_of_memory,
+    model_load_errors,
+    plan_device,
+    torch_dtype,
+)
 from daemon.engines.fit import fit_to_bars, normalize_peak
 from daemon.errors import ResourceMissingError
 
@@ -113,7 +120,7 @@ class MusicGenEngine:
             model = MusicgenForConditionalGeneration.from_pretrained(
                 str(path), local_files_only=True, dtype=torch_dtype(plan.dtype))
             processor = AutoProcessor.from_pretrained(str(path), local_files_only=True)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as error:
+        except model_load_errors() as error:
             if is_out_of_memory(error):
                 raise
             raise ResourceMissingError(

@@ -28,7 +28,14 @@ from daemon.engines.base import (
     package_missing,
 )
 from daemon.engines.cache import ModelCache, ModelKey, ModelUse
-from daemon.engines.devices import DevicePlan, import_torch, is_out_of_memory, plan_device, torch_dtype
+from daemon.engines.devices import (
+    DevicePlan,
+    import_torch,
+    is_out_of_memory,
+    model_load_errors,
+    plan_device,
+    torch_dtype,
+)
 from daemon.engines.fit import fit_to_bars, normalize_peak
 from daemon.engines.spectrogram import RIFFUSION_PARAMS, image_to_audio, image_to_audio_torch
 from daemon.errors import ResourceMissingError
@@ -129,7 +136,7 @@ class RiffusionEngine:
             pipe = StableDiffusionPipeline.from_pretrained(
                 str(path), local_files_only=True, dtype=torch_dtype(plan.dtype),
                 safety_checker=None, feature_extractor=None, requires_safety_checker=False)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as error:
+        except model_load_errors() as error:
             if is_out_of_memory(error):
                 raise
             raise ResourceMissingError(

@@ -308,13 +308,13 @@ def _riser(length: int, sample_rate: int, rng: np.random.Generator) -> np.ndarra
     _, _, spec = signal.stft(noise, fs=sample_rate, nperseg=nperseg)  # (2, freqs, frames)
     freqs = np.fft.rfftfreq(nperseg, 1.0 / sample_rate)
     progress = np.linspace(0.0, 1.0, spec.shape[-1])
-    cutoff = 250.0 * (12000.0 / 250.0) ** progress
+    cutoff = 400.0 * (12000.0 / 400.0) ** progress
     mask = 1.0 / (1.0 + (freqs[:, None] / cutoff[None, :]) ** 4)
     _, shaped = signal.istft(spec * mask[None], fs=sample_rate, nperseg=nperseg)
     shaped = shaped.T[:length]
     if len(shaped) < length:
         shaped = np.pad(shaped, ((0, length - len(shaped)), (0, 0)))
-    ramp = np.linspace(0.0, 1.0, length, dtype=np.float32) ** 2.5
+    ramp = np.linspace(0.0, 1.0, length, dtype=np.float32) ** 1.5
     tail = min(length, int(0.01 * sample_rate))
     ramp[-tail:] *= np.linspace(1.0, 0.0, tail, dtype=np.float32)
     return (0.12 * shaped * ramp[:, None]).astype(np.float32)
