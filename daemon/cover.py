@@ -10,7 +10,7 @@ import ffmpeg
 
 from daemon.profiles import VideoProfile
 from daemon.tools import require_program
-from daemon.video import (Palette, check_audio_file, draw_title, palette_gradient, partial_path,
+from daemon.video import (Palette, check_audio_file, colourise, draw_title, partial_path,
                           probe_duration_s, run_ffmpeg)
 
 log = logging.getLogger(__name__)
@@ -27,8 +27,10 @@ def build_cover_command(audio_path: Path, out_path: Path, *, title: str,
                .filter("showspectrumpic", s=f"{COVER_SIZE}x{COVER_SIZE}", legend=0, mode="combined",
                        color="intensity", saturation=0, scale="sqrt", fscale="log",
                        win_func="hann")
-               .filter("format", "gray").filter("format", "yuv444p")
-               .filter("pseudocolor", **palette_gradient(palette))
+               # showspectrumpic sums more windows per column for longer audio, so a short
+               # track comes out dim: stretch the levels so the loudest point is full scale
+               .filter("format", "rgb24").filter("normalize", smoothing=0, independence=0))
+    picture = (colourise(picture, palette, pix_fmt="yuv444p")
                .filter("drawbox", x=0, y=COVER_SIZE - TITLE_BAND_HEIGHT, w=COVER_SIZE,
                        h=TITLE_BAND_HEIGHT, color=f"{palette.background.to_ffmpeg()}@0.78", t="fill"))
     picture = draw_title(picture, title, palette, y=COVER_SIZE - TITLE_BAND_HEIGHT // 2 - 30,

@@ -215,7 +215,7 @@ def draw_title(stream: Stream, title: str, palette: Palette, *, y: int, frame_wi
 
 
 
-def _colourise(grey: Stream, palette: Palette, pix_fmt: str = "yuv420p") -> Stream:
+def colourise(grey: Stream, palette: Palette, pix_fmt: str = "yuv420p") -> Stream:
     """Grey intensity (any pixel format) to the palette gradient."""
     return (grey.filter("format", "gray").filter("format", pix_fmt)
             .filter("pseudocolor", **palette_gradient(palette)))
@@ -232,7 +232,7 @@ def _waveform(audio: Stream, width: int, height: int, palette: Palette, duration
                           scale="lin", draw="full", colors="white")
     grey = ffmpeg.filter([body.filter("format", "gray"), core.filter("format", "gray")], "blend",
                          all_mode="lighten")
-    return _colourise(grey, palette).filter("scale", width, height, flags="bilinear")
+    return colourise(grey, palette).filter("scale", width, height, flags="bilinear")
 
 
 def _spectrum(audio: Stream, width: int, height: int, palette: Palette, duration_s: float) -> Stream:
@@ -241,7 +241,7 @@ def _spectrum(audio: Stream, width: int, height: int, palette: Palette, duration
     spectrum = audio.filter("showspectrum", s=f"{width // 2}x512", slide="scroll", mode="combined",
                             color="intensity", saturation=0, scale="sqrt", fscale="log",
                             win_func="hann", fps=FRAME_RATE)
-    return _colourise(spectrum, palette).filter("scale", width, height, flags="bilinear")
+    return colourise(spectrum, palette).filter("scale", width, height, flags="bilinear")
 
 
 BAR_COUNT = 64
@@ -266,7 +266,7 @@ def _bars(audio: Stream, width: int, height: int, palette: Palette, duration_s: 
             .filter("loop", loop=-1, size=1))
     shaded = ffmpeg.filter([freqs, mask], "blend", all_mode="multiply", shortest=1)
     # full chroma while small, so the one-pixel gaps keep their colour once scaled up
-    return (_colourise(shaded, palette, pix_fmt="yuv444p")
+    return (colourise(shaded, palette, pix_fmt="yuv444p")
             .filter("scale", width, height, flags="neighbor").filter("format", "yuv420p"))
 
 
@@ -278,7 +278,7 @@ def _scope(audio: Stream, width: int, height: int, palette: Palette, duration_s:
     scope = audio.filter("avectorscope", s=f"{small_side}x{small_side}", r=FRAME_RATE,
                          mode="lissajous", draw="line", scale="sqrt", zoom=1.3,
                          rc=255, gc=255, bc=255, ac=255, rf=22, gf=22, bf=22, af=22)
-    return (_colourise(scope, palette).filter("scale", side, side, flags="bilinear")
+    return (colourise(scope, palette).filter("scale", side, side, flags="bilinear")
             .filter("pad", width, height, (width - side) // 2, (height - side) // 2,
                     color=palette.background.to_ffmpeg()))
 
