@@ -387,7 +387,7 @@ class Service:
             return None
 
     def _worker_died(self, message: WorkerDied) -> None:
-        if not self._supervisor().ready and message.job_id is None:
+        if message.while_loading:
             self.quick_deaths += 1
             if self.quick_deaths >= MAX_QUICK_WORKER_DEATHS:
                 self.fatal = f"the worker died {self.quick_deaths} times while starting: {message.reason}"

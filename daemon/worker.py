@@ -8,8 +8,8 @@ back (`WorkerReady`, `Heartbeat`, `JobStarted`, `JobProgress`, `JobSucceeded`,
 and restarts a worker that died, stopped sending heartbeats, or ran past the job's time
 limit.
 
-Extension point: the job runner is named by `worker.runner` ("module:function",
-default "daemon.pipeline:run_job"). The function takes run_job's signature; the module's
+Extension point: the job runner is named "module:function" (`musicd run --runner`, or a
+`worker.runner` configuration key where present; default "daemon.pipeline:run_job"). The function takes run_job's signature; the module's
 `Resources.load(soundfont)` (if the module has a `Resources`) makes the resident
 resources passed to it. Tests and benchmarks point it at small runners that crash, hang
 or finish instantly.
@@ -109,6 +109,7 @@ class WorkerDied:
 
     job_id: str | None
     reason: str
+    while_loading: bool = False
 
 
 Message = (WorkerLoading | WorkerReady | WorkerStartFailed | Heartbeat | JobStarted | JobProgress
@@ -418,5 +419,6 @@ class WorkerSupervisor:
         if reason is None:
             return None
         log.error("worker %s: %s; killing it", self.process.pid, reason)
+        while_loading = not self.ready
         self.kill()
-        return WorkerDied(job_id, reason)
+        return WorkerDied(job_id, reason, while_loading)

@@ -226,22 +226,23 @@ def test_restart_does_not_reingest_and_once_exits_when_drained(tmp_path: Path) -
 
 
 def test_schedule_missed_within_grace_fires_once_at_start(tmp_path: Path) -> None:
+    missed = datetime.now(timezone.utc) - timedelta(minutes=2)  # a daily firing the box slept through
     config = write_config(tmp_path, schedules=[
-        {"name": "every-minute", "cron": "* * * * *", "timezone": "UTC",
+        {"name": "daily", "cron": f"{missed.minute} {missed.hour} * * *", "timezone": "UTC",
          "job": {"title": "scheduled", "genres": ["lofi"], "duration": 5, "output": {"stems": False}}},
     ])
-    handled = datetime.now(timezone.utc) - timedelta(minutes=3)
+    handled = missed - timedelta(minutes=1)
     (tmp_path / "state" / "schedules.json").write_text(
-        json.dumps({"every-minute": {"handled_until": handled.isoformat()}}))
+        json.dumps({"daily": {"handled_until": handled.isoformat()}}))
     daemon = Daemon(config, once=True)
     assert daemon.wait(60) == 0, daemon.log[-3000:]
     (found,) = manifests(tmp_path / "outbox")
-    assert found["title"] == "scheduled" and found["source_file"] == "schedule:every-minute"
+    assert found["title"] == "scheduled" and found["source_file"] == "schedule:daily"
     rows = job_rows(tmp_path / "state")
     assert len(rows) == 1 and rows[0]["seed"] is not None
     status = musicd_cli("status", "--config", str(config))
     assert status.returncode == 0, status.stderr
-    assert "every-minute: next" in status.stdout
+    assert "daily: next" in status.stdout
 
 
 def test_sd_notify_messages_arrive_and_sigterm_exits_cleanly(tmp_path: Path) -> None:
