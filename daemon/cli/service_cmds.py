@@ -39,8 +39,11 @@ def _load(config_path: Path | None, *, check_specs: bool = False) -> Any:
 
 
 def _open_store(config: Any) -> Any:
-    from daemon.store import Store
+    from daemon.store import DB_FILENAME, Store
 
+    if not (config.state_dir / DB_FILENAME).exists():
+        _fail(f"no job database in {config.state_dir}; start the service (`musicd run`) or "
+              "point --config at its configuration")
     try:
         return Store.open(config.state_dir)
     except MusicdError as error:
