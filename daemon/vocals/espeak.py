@@ -70,7 +70,7 @@ class _Espeak:
         self._chunks: list[np.ndarray] = []
         self._callback = _CALLBACK(self._collect)  # keep a reference: ctypes would free it
         lib.espeak_SetSynthCallback(self._callback)
-        self._voice: str | None = None
+        self._voice: tuple[str, int] | None = None
         self.lock = threading.Lock()
 
     def _collect(self, wav: ctypes.POINTER(ctypes.c_short), count: int, _events: int) -> int:
@@ -78,15 +78,15 @@ class _Espeak:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(count,)).copy())
         return 0
 
-    def synth(self, text: str, voice: str) -> np.ndarray:
+    def synth(self, text: str, voice: str, pitch: int = 40) -> np.ndarray:
         with self.lock:
-            if voice != self._voice:
+            if (voice, pitch) != self._voice:
                 if self.lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
                     raise ResourceMissingError(
                         f"espeak-ng has no voice {voice!r}; `espeak-ng --voices` lists them")
-                self._voice = voice
+                self._voice = (voice, pitch)
                 self.lib.espeak_SetParameter(_ESPEAK_RATE, SPEECH_RATE_WPM, 0)
-                self.lib.espeak_SetParameter(_ESPEAK_PITCH, 40, 0)
+                self.lib.espeak_SetParameter(_ESPEAK_PITCH, pitch, 0)
                 self.lib.espeak_SetParameter(_ESPEAK_RANGE, 10, 0)
             self._chunks = []
             data = text.encode("utf-8") + b"\0"
@@ -133,3 +133,26 @@ def speak_word(text: str, voice: str) -> tuple[np.ndarray, int]:
     """(samples, sample_rate): `text` spoken by espeak-ng voice `voice`, silence trimmed."""
     engine = _engine()
     return trim_silence(engine.synth(text, voice), engine.sample_rate), engine.sample_rate
+
+
+# The spoken voice each register starts from: a variant near the sung range keeps the pitch
+# shift small (espeak-ng variants: +m3 male, +f3 female).
+REGISTER_VARIANTS: dict[str, tuple[str, int]] = {"low": ("+m3", 35), "high": ("+f3", 55)}
+
+
+def speak(text: str, language: str, register: str) -> tuple[np.ndarray, int]:
+    """(samples, sample_rate): `text` spoken in `language` by the register's voice variant."""
+    from daemon.languages import espeak_voice
+    variant, pitch = REGISTER_VARIANTS.get(register, REGISTER_VARIANTS["low"])
+    engine = _engine()
+    audio = engine.synth(text, espeak_voice(language) + variant, pitch)
+    return trim_silence(audio, engine.sample_rate), engine.sample_rate
+
+
+def espeak_unavailable_reason() -> str | None:
+    """None when espeak-ng can speak here, else why not."""
+    try:
+        _engine()
+    except ResourceMissingError as exc:
+        return str(exc)
+    return None

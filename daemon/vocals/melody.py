@@ -144,6 +144,12 @@ def line_bars(line: LyricLine, tempo_bpm: float, beats_per_bar: float) -> int:
     return 4 if bars <= 4 else bars
 
 
+def min_line_bars(line: LyricLine, tempo_bpm: float, beats_per_bar: float) -> int:
+    """The fewest bars a line can be sung in: its syllables at the fastest singable pace."""
+    fastest = max(0.25, MIN_NOTE_S * tempo_bpm / 60.0)
+    return max(1, math.ceil((line.syllable_count * fastest + BREATH_BEATS) / beats_per_bar))
+
+
 def _unit_beats(tempo_bpm: float) -> float:
     """The plain syllable length: an eighth note, a quarter when eighths would be too fast."""
     return 0.5 if 0.5 * 60.0 / tempo_bpm >= MIN_NOTE_S else 1.0
@@ -186,7 +192,8 @@ def _assign_blocks(blocks: Sequence[LyricSection], sections: Sequence[Section], 
     if leftover:
         # More blocks than sections: later blocks join sections that still have room.
         for index, (section, lines) in enumerate(assignment):
-            while leftover and _bars_needed(lines + leftover[:1], tempo_bpm, beats_per_bar) <= section.bars:
+            while leftover and sum(min_line_bars(x, tempo_bpm, beats_per_bar)
+                                   for x in lines + leftover[:1]) <= section.bars:
                 lines.append(leftover.pop(0))
             assignment[index] = (section, lines)
     if leftover:
@@ -221,11 +228,16 @@ def _place_lines(section: Section, lines: Sequence[LyricLine], tempo_bpm: float,
                  beats_per_bar: float) -> list[tuple[LyricLine, int, int]]:
     """Lines one after another from the section's start; slots double when there is room."""
     bars = [line_bars(line, tempo_bpm, beats_per_bar) for line in lines]
+    if sum(bars) > section.bars:  # sing faster before giving up
+        bars = [min_line_bars(line, tempo_bpm, beats_per_bar) for line in lines]
     total = sum(bars)
     if total > section.bars:
         raise LyricsTooLongError(
             f"the {section.name} at bar {section.start_bar + 1} has {section.bars} bars but its "
             f"{len(lines)} line(s) need {total}; shorten the lyrics or raise `duration`")
+    if section.name == "chorus" and 2 * total <= section.bars:  # a long chorus sings it twice
+        lines, bars = list(lines) * 2, bars * 2
+        total *= 2
     if 2 * total <= section.bars and max(bars) <= 2:
         bars = [2 * b for b in bars]
     placed = []

@@ -1,0 +1,122 @@
+"""Vocals: lyrics -> syllables on a vocal melody -> sung audio, timed lyrics and a vocal stem.
+
+The pipeline calls `sing(...)` once per job and gets a VocalResult: the "vocals" track for
+score.mid, the processed stem at the song's exact length, LRC/SRT text and the engine record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from daemon.errors import MusicdError
+from daemon.score import Track
+from daemon.seeding import stage_rng
+from daemon.vocals.bus import process_vocal_bus
+from daemon.vocals.melody import (
+    ChordTime, LyricsTooLongError, SungNote, VocalLine, duck_lead, vocal_line,
+)
+from daemon.vocals.timing_files import lrc_text, srt_text, write_lrc, write_srt
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ChordTime", "LyricsTooLongError", "SungNote", "VocalLine", "VocalResult", "chords_from_plan",
+           "duck_lead", "sing", "vocal_line", "write_lrc", "write_srt"]
+
+ENGINES = ("auto", "espeak", "coqui", "none")
+
+
+@dataclass(frozen=True)
+class VocalResult:
+    """What the vocals stage hands back; `audio` is None when nothing is sung."""
+
+    track: Track | None  # "vocals" with lyric events, for score.mid
+    vocal: VocalLine
+    audio: np.ndarray | None  # float32 (n_samples, 2): the processed stem
+    lrc_text: str
+    srt_text: str
+    engine_asked: str
+    engine_used: str  # espeak | coqui | none
+    reason: str
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    def record(self) -> dict[str, Any]:
+        """The manifest entry: asked, used, why, and what was sung."""
+        return {"asked": self.engine_asked, "used": self.engine_used, "reason": self.reason,
+                "voice": self.vocal.voice if not self.vocal.is_empty else None,
+                "lines": len(self.vocal.lines), "syllables": sum(
+                    1 for n in self.vocal.notes if not n.continuation),
+                "languages": sorted({line.language for line in self.vocal.lines}),
+                "timings_s": dict(self.timings_s)}
+
+
+def chords_from_plan(plan: Any) -> list[ChordTime]:
+    """The plan's chords as timed pitch-class sets (the same spans the composer uses)."""
+    from daemon.compose.harmony import make_context
+    return [ChordTime(s.start_beat, s.duration_beats, tuple(s.chord.tones))
+            for s in make_context(plan).spans]
+
+
+def sing(lyrics: str | None, languages: Sequence[str], voice: str, engine: str, plan: Any,
+         sample_rate: int, n_samples: int, seed: int, *, coqui_model_dir: Path | None = None,
+         cache: Any = None) -> VocalResult:
+    """Sing `lyrics` over the planned song: the one entry point of the vocals stage.
+
+    `plan` is a daemon.plan.Plan (form, tempo, meter, key, mode, genres, progressions are read).
+    The stem is exactly `n_samples` long. Raises LyricsTooLongError when the lyrics cannot fit;
+    a missing engine falls back (coqui -> espeak -> none) and the result says why.
+    """
+    timings: dict[str, float] = {}
+    languages = tuple(languages) or ("en",)
+    if engine not in ENGINES:
+        raise MusicdError(f"unknown vocal engine {engine!r}; use one of {', '.join(ENGINES)}")
+    empty = VocalLine((), (), (), plan.tempo_bpm, voice)
+    if not (lyrics or "").strip() or engine == "none":
+        why = "vocals.engine is none" if engine == "none" else "the spec has no lyrics"
+        return VocalResult(None, empty, None, "", "", engine, "none", why, timings)
+    started = time.perf_counter()
+    vocal = vocal_line(lyrics, languages, plan.form, plan.tempo_bpm, plan.meter, plan.key_tonic,
+                       plan.mode, chords_from_plan(plan), voice, stage_rng(seed, "vocals"))
+    timings["melody"] = round(time.perf_counter() - started, 3)
+    lrc, srt = lrc_text(vocal), srt_text(vocal)
+    if vocal.is_empty:
+        return VocalResult(None, vocal, None, lrc, srt, engine, "none",
+                           "the lyrics hold no singable words", timings)
+    speaker, used, reason = _choose_speaker(engine, coqui_model_dir, cache)
+    if speaker is None:
+        return VocalResult(vocal.to_track(), vocal, None, lrc, srt, engine, "none", reason, timings)
+    from daemon.vocals.singing import sing_vocal_line
+    started = time.perf_counter()
+    dry = sing_vocal_line(vocal, speaker, sample_rate, n_samples)
+    timings["singing"] = round(time.perf_counter() - started, 3)
+    started = time.perf_counter()
+    stem = process_vocal_bus(dry, sample_rate, plan.genres, plan.tempo_bpm)
+    timings["bus"] = round(time.perf_counter() - started, 3)
+    log.info("sang %d lines with %s in %.2f s", len(vocal.lines), used, sum(timings.values()))
+    return VocalResult(vocal.to_track(), vocal, stem, lrc, srt, engine, used, reason, timings)
+
+
+def _choose_speaker(engine: str, coqui_model_dir: Path | None, cache: Any):
+    """(speak function or None, engine used, reason)."""
+    reasons: list[str] = []
+    if engine in ("auto", "coqui"):
+        from daemon.vocals.coqui import coqui_speaker, coqui_unavailable_reason
+        problem = coqui_unavailable_reason(coqui_model_dir)
+        if problem is None:
+            return coqui_speaker(coqui_model_dir, cache), "coqui", (
+                "asked for coqui" if engine == "coqui" else "a Coqui model is configured")
+        if engine == "coqui":
+            reasons.append(f"coqui is not available ({problem})")
+    from daemon.vocals.espeak import espeak_unavailable_reason, speak
+    problem = espeak_unavailable_reason()
+    if problem is None:
+        reasons.append("espeak-ng is the default singing voice" if not reasons else "fell back to espeak-ng")
+        return speak, "espeak", "; ".join(reasons)
+    reasons.append(f"espeak-ng is not available ({problem})")
+    return None, "none", "; ".join(reasons)
