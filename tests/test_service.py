@@ -385,3 +385,29 @@ def test_sighup_reloads_schedules_and_tells_systemd(tmp_path: Path) -> None:
     finally:
         assert daemon.stop() == 0
         sock.close()
+
+
+def test_job_published_just_before_a_crash_is_not_run_again(tmp_path: Path) -> None:
+    """The state a crash between the outbox rename and the database update leaves behind."""
+    from daemon.jobs import NewJob
+    from daemon.outbox import publish_success, staging_dir
+    from daemon.store import Store
+
+    config = write_config(tmp_path)
+    with Store.open(tmp_path / "state") as store:
+        (job,) = store.add_jobs([NewJob(title="once only", source_name="once.yaml",
+                                        spec_text=spec_yaml("once only"), spec_hash="0" * 64, seed=5)])
+        store.claim_next()
+    stage = staging_dir(tmp_path / "outbox", job.id)
+    stage.mkdir(parents=True)
+    (stage / "manifest.json").write_text(json.dumps({"title": "once only", "job_id": job.id}))
+    folder = publish_success(tmp_path / "outbox", job.id, title="once only",
+                             finished_at=datetime.now(timezone.utc))
+    orphan = staging_dir(tmp_path / "outbox", "01JD00000000000000000GONE1")
+    orphan.mkdir(parents=True)
+    daemon = Daemon(config, once=True)
+    assert daemon.wait(60) == 0, daemon.log[-3000:]
+    assert published(tmp_path / "outbox") == [folder]
+    (row,) = job_rows(tmp_path / "state")
+    assert row["state"] == "done" and row["attempts"] == 1 and row["outbox_path"] == str(folder)
+    assert staging_left(tmp_path / "outbox") == []
