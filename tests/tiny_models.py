@@ -8,7 +8,9 @@ model takes; only the sizes differ. Nothing here touches the network.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
+
 
 # Byte-level BPE alphabet as CLIP's tokenizer spells it (printable stand-ins for all 256 bytes).
 def _bytes_to_unicode() -> list[str]:
@@ -64,9 +66,9 @@ def build_tiny_riffusion(folder: Path, *, latent_px: int = 32) -> Path:
 
     torch.manual_seed(0)
     folder = Path(folder)
-    token_dir = folder / "_tokenizer_source"
-    vocab_size = write_clip_tokenizer_files(token_dir)
-    tokenizer = CLIPTokenizer.from_pretrained(token_dir, model_max_length=77)
+    with tempfile.TemporaryDirectory() as token_dir:
+        vocab_size = write_clip_tokenizer_files(Path(token_dir))
+        tokenizer = CLIPTokenizer.from_pretrained(token_dir, model_max_length=77)
     unet = UNet2DConditionModel(
         block_out_channels=(16, 32),
         layers_per_block=1,
@@ -192,6 +194,12 @@ def build_tiny_musicgen(folder: Path) -> Path:
         decoder=decoder_config.to_dict(),
     )
     model = MusicgenForConditionalGeneration(config)
+    # EnCodec starts with all-zero codebooks (trained ones are learned), which would decode
+    # every token sequence to the same audio; random vectors make the codes audible.
+    with torch.no_grad():
+        for layer in model.audio_encoder.quantizer.layers:
+            layer.codebook.embed.normal_()
+            layer.codebook.embed_avg.copy_(layer.codebook.embed)
     model.generation_config.decoder_start_token_id = 64
     model.generation_config.pad_token_id = 64
     model.generation_config.do_sample = True

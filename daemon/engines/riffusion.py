@@ -47,7 +47,7 @@ RIFFUSION_FILES: tuple[str, ...] = (
     "tokenizer", "scheduler/scheduler_config.json",
 )
 MODEL_NAME = "riffusion/riffusion-model-v1 (diffusers layout)"
-CROSSFADE_S = 0.5
+CROSSFADE_S = 0.5  # between chained clips (at most a tenth of a clip)
 
 
 def energy_words(energy: float) -> str:
@@ -167,11 +167,14 @@ class RiffusionEngine:
                              request.n_samples)
         return normalize_peak(fitted)
 
+    def clip_timing(self) -> tuple[float, float]:
+        """Seconds per clip and the crossfade between chained clips."""
+        clip_s = RIFFUSION_PARAMS.width_to_seconds(self.settings.clip_width_px)
+        return clip_s, min(CROSSFADE_S, clip_s / 10)
+
     def clip_count(self, request: TextureRequest) -> int:
-        params = RIFFUSION_PARAMS
-        clip_s = params.width_to_seconds(self.settings.clip_width_px)
-        step_s = max(clip_s - CROSSFADE_S, 0.1)
-        needed = max(1, math.ceil((request.duration_s - CROSSFADE_S) / step_s))
+        clip_s, crossfade_s = self.clip_timing()
+        needed = max(1, math.ceil((request.duration_s - crossfade_s) / (clip_s - crossfade_s)))
         return min(needed, self.settings.max_clips) if self.settings.max_clips else needed
 
     def _render(self, pipe: Any, request: TextureRequest, plan: DevicePlan) -> tuple[np.ndarray, int]:
@@ -181,8 +184,8 @@ class RiffusionEngine:
 
         settings = self.settings
         params = replace(RIFFUSION_PARAMS, griffin_lim_iters=settings.griffin_lim_iters)
-        clip_s = params.width_to_seconds(settings.clip_width_px)
-        step_s = max(clip_s - CROSSFADE_S, 0.1)
+        clip_s, crossfade_s = self.clip_timing()
+        step_s = clip_s - crossfade_s
         img2img = None
         image = None
         clips = []
@@ -209,5 +212,5 @@ class RiffusionEngine:
                 clip = image_to_audio(image, np.random.default_rng([request.seed, index]), params)
             clips.append(clip)
             log.info("riffusion clip %d/%d (%.1f s): %s", index + 1, count, clip_s, prompt)
-        crossfade = int(CROSSFADE_S * params.sample_rate)
+        crossfade = int(crossfade_s * params.sample_rate)
         return join_with_crossfade(clips, crossfade), params.sample_rate
