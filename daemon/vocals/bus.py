@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import butter, lfilter, oaconvolve, sosfilt
+from scipy.signal import butter, lfilter, oaconvolve, resample_poly, sosfilt
 
 HIGHPASS_HZ = 100.0
 PRESENCE_HZ = 4000.0
@@ -145,8 +145,13 @@ def _process(mono: np.ndarray, sample_rate: int, space: VocalSpace, tempo_bpm: f
     dry = _highpass(mono, sample_rate)
     dry = _compress(dry, sample_rate)
     dry = _peaking(dry, sample_rate, PRESENCE_HZ, PRESENCE_DB)
-    ir = _reverb_ir(sample_rate, space.reverb_s).astype(np.float32)
-    wet = oaconvolve(dry.astype(np.float32)[:, None], ir, axes=0)[: len(dry)]
+    # The reverb is dark (5 kHz low-pass), so it runs at half the sample rate: 4x less work.
+    half = resample_poly(dry, 1, 2).astype(np.float32)
+    ir = _reverb_ir(sample_rate // 2, space.reverb_s).astype(np.float32)
+    wet_half = oaconvolve(half[:, None], ir, axes=0)[: len(half)]
+    wet = resample_poly(wet_half, 2, 1, axis=0)[: len(dry)]
+    if len(wet) < len(dry):
+        wet = np.pad(wet, ((0, len(dry) - len(wet)), (0, 0)))
     stereo = np.repeat(dry[:, None], 2, axis=1) + space.reverb_wet * wet
     if space.delay_beats > 0:
         delay_s = space.delay_beats * 60.0 / tempo_bpm
