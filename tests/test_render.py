@@ -1,0 +1,263 @@
+"""FluidSynth rendering with the real library and the Debian FluidR3 SoundFont."""
+
+from __future__ import annotations
+
+from ctypes import c_void_p
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from daemon.errors import RenderError, ResourceMissingError
+from daemon.profiles import MixProfile, ReverbProfile, StemMix
+from daemon.render import CC_CHORUS_SEND, CC_REVERB_SEND, DRUM_BANK, FluidRenderer, _api
+from daemon.score import Note, Score, Track
+from daemon.soundfont import SOUNDFONT_ENV, default_soundfont, resolve_soundfont, soundfont_info
+
+SR = 44100
+FLOOR = 10 ** (-80 / 20)
+SILENT = 10 ** (-120 / 20)  # FluidSynth's reverb adds a ~1e-8 offset against denormals
+
+
+def make_score(*tracks: Track, length_beats: float = 8.0, tempo_bpm: float = 120.0) -> Score:
+    return Score(tempo_bpm=tempo_bpm, meter=(4, 4), key_tonic="C", mode="major", tracks=tracks,
+                 length_beats=length_beats)
+
+
+def notes(*spec: tuple[float, float, int]) -> tuple[Note, ...]:
+    return tuple(Note(start, dur, pitch, 100) for start, dur, pitch in spec)
+
+
+@pytest.fixture(scope="module")
+def renderer() -> FluidRenderer:
+    r = FluidRenderer(default_soundfont(), SR)
+    yield r
+    r.close()
+
+
+def band_test_score() -> Score:
+    """Four instruments playing together, one of them silent."""
+    return make_score(
+        Track("drums", 0, 9, notes((0, 0.5, 36), (1, 0.5, 38), (2, 0.5, 36), (3, 0.5, 42), (3.5, 0.5, 42))),
+        Track("bass", 33, 0, notes((0, 1, 36), (1, 1, 43), (2, 2, 41))),
+        Track("pads", 89, 1, notes((0, 4, 60), (0, 4, 64), (0, 4, 67))),
+        Track("melody", 73, 2, notes((0, 0.5, 84), (0.5, 0.5, 86), (1, 1, 88), (2, 2, 84))),
+        Track("silent", 0, 3, ()),
+        length_beats=4.0,
+    )
+
+
+def test_stems_are_float32_not_quantised_to_int16(renderer: FluidRenderer) -> None:
+    stems = renderer.render(make_score(Track("piano", 0, 0, notes((0, 1, 60)))), MixProfile())
+    piano = stems["piano"]
+    assert piano.dtype == np.float32 and piano.ndim == 2 and piano.shape[1] == 2
+    sounding = piano[np.abs(piano) > 1e-4]
+    steps = sounding * 32768.0
+    off_grid = np.abs(steps - np.round(steps)) > 1e-3
+    assert off_grid.mean() > 0.9, "samples sit on the int16 grid: the render went through 16-bit"
+
+
+def test_every_track_gets_an_equally_long_stem_and_silent_tracks_are_silent(renderer: FluidRenderer) -> None:
+    stems = renderer.render(band_test_score(), MixProfile())
+    assert list(stems) == ["drums", "bass", "pads", "melody", "silent"]
+    assert len({s.shape for s in stems.values()}) == 1
+    assert np.abs(stems["silent"]).max() == 0.0
+    for name in ("drums", "bass", "pads", "melody"):
+        assert np.abs(stems[name]).max() > 0.01, name
+
+
+def _reference_mix(score: Score, mix: MixProfile, soundfont: Path, length: int) -> np.ndarray:
+    """The whole score rendered the ordinary way: one synth, one stereo output, one reverb/chorus."""
+    import fluidsynth
+
+    api = _api()
+    synth = fluidsynth.Synth(gain=0.2, samplerate=SR, channels=16)
+    ptr = c_void_p(synth.synth)
+    try:
+        sfid = synth.sfload(str(soundfont))
+        api.set_reverb_roomsize(ptr, -1, mix.reverb.room_size)
+        api.set_reverb_damp(ptr, -1, mix.reverb.damping)
+        api.set_reverb_width(ptr, -1, mix.reverb.width)
+        api.set_reverb_level(ptr, -1, mix.reverb.level)
+        api.set_chorus_level(ptr, -1, mix.chorus_level)
+        events = []
+        spb = SR * 60.0 / score.tempo_bpm
+        for ch, track in enumerate(score.tracks):
+            api.set_channel_type(ptr, ch, 1 if track.is_drums else 0)
+            api.program_select(ptr, ch, sfid, DRUM_BANK if track.is_drums else 0, track.program)
+            api.cc(ptr, ch, 7, 100)
+            api.cc(ptr, ch, 10, 64)
+            api.cc(ptr, ch, CC_REVERB_SEND, round(mix.stem(track.name).reverb_send * 127))
+            api.cc(ptr, ch, CC_CHORUS_SEND, round(mix.stem(track.name).chorus_send * 127))
+            for n in track.notes:
+                on = round(n.start_beat * spb)
+                events.append((on, 1, ch, n.pitch, n.velocity))
+                events.append((max(on + 1, round((n.start_beat + n.duration_beats) * spb)), 0, ch, n.pitch, 0))
+        events.sort()
+        out = np.zeros((2, length), np.float32)
+        pos = 0
+
+        def run(count: int) -> None:
+            nonlocal pos
+            left, right = out[0, pos:].ctypes.data, out[1, pos:].ctypes.data
+            dry = (c_void_p * 2)(left, right)
+            fx = (c_void_p * 4)(left, right, left, right)
+            assert api.process(ptr, count, 4, fx, 2, dry) == 0
+            pos += count
+
+        for at, is_on, ch, key, vel in events:
+            if at > pos:
+                run(at - pos)
+            if is_on:
+                api.noteon(ptr, ch, key, vel)
+            else:
+                api.noteoff(ptr, ch, key)
+        run(length - pos)
+        return out.T
+    finally:
+        synth.delete()
+
+
+def test_stems_sum_to_the_full_synth_mix(renderer: FluidRenderer) -> None:
+    score = band_test_score()
+    # Every send above zero: a zero send switches that stem's effects units off entirely (the
+    # SoundFont's own presets would otherwise still send a little), which one shared unit can't copy.
+    mix = MixProfile(stems={"drums": StemMix(reverb_send=0.1, chorus_send=0.05),
+                            "bass": StemMix(reverb_send=0.05, chorus_send=0.1),
+                            "pads": StemMix(reverb_send=0.6, chorus_send=0.5),
+                            "melody": StemMix(reverb_send=0.3, chorus_send=0.2)})
+    stems = renderer.render(score, mix)
+    total = np.sum(list(stems.values()), axis=0)
+    reference = _reference_mix(score, mix, renderer.soundfont, total.shape[0])
+    # Not bit-exact: FluidSynth reuses voice objects and a reused voice's first block carries a
+    # little state from its previous note, and one shared synth reuses voices in another order than
+    # several. Everything else (routing, effects, levels) must agree: error energy under -50 dB.
+    error = (total - reference).astype(np.float64)
+    error_db = 10 * np.log10(np.sum(error**2) / np.sum(reference.astype(np.float64) ** 2))
+    assert error_db < -50, f"stems differ from the full mix by {error_db:.1f} dB"
+
+
+def test_each_stem_holds_only_its_own_instrument(renderer: FluidRenderer) -> None:
+    score = band_test_score()
+    together = renderer.render(score, MixProfile())
+    for track in score.tracks:
+        alone = renderer.render(make_score(track, length_beats=score.length_beats), MixProfile())[track.name]
+        n = min(alone.shape[0], together[track.name].shape[0])
+        assert np.abs(together[track.name][:n] - alone[:n]).max() < 1e-6, track.name
+        assert np.all(np.abs(together[track.name][n:]) < FLOOR)
+
+
+def test_a_track_is_silent_in_its_stem_before_it_starts(renderer: FluidRenderer) -> None:
+    score = make_score(Track("early", 0, 0, notes((0, 1, 60))), Track("late", 40, 1, notes((6, 1, 72))))
+    stems = renderer.render(score, MixProfile())
+    start_late = int(6 * SR * 60 / 120)
+    assert np.abs(stems["late"][:start_late]).max() < SILENT  # only the reverb's anti-denormal offset
+    assert np.abs(stems["late"][start_late:]).max() > 0.01
+
+
+def test_release_tail_rings_past_the_score_end_and_trailing_silence_is_trimmed(renderer: FluidRenderer) -> None:
+    mix = MixProfile(stems={"strings": StemMix(reverb_send=0.8)}, reverb=ReverbProfile(room_size=0.9, level=0.9))
+    score = make_score(Track("strings", 48, 0, notes((0, 2, 60))), length_beats=2.0)  # ends at 1.0 s
+    audio = renderer.render(score, mix)["strings"]
+    duration_s = audio.shape[0] / SR
+    assert 1.3 < duration_s < 1.0 + 6.0 + 0.1
+    assert np.abs(audio[int(1.05 * SR):]).max() > 1e-3  # still ringing after the last bar line
+    assert np.abs(audio[-SR // 100:]).max() >= FLOOR * 0.5  # ends where the tail fades under -80 dBFS
+    assert np.abs(audio[-SR // 100:]).max() < 10 ** (-50 / 20)
+
+
+def test_a_short_note_leaves_the_stem_at_the_musical_length(renderer: FluidRenderer) -> None:
+    score = make_score(Track("drums", 0, 9, notes((0, 0.25, 42))), length_beats=16.0)  # 8 s of music
+    audio = renderer.render(score, MixProfile())["drums"]
+    assert audio.shape[0] == 8 * SR
+
+
+def test_reverb_send_changes_the_stem(renderer: FluidRenderer) -> None:
+    score = make_score(Track("piano", 0, 0, notes((0, 0.5, 60), (1, 0.5, 64))), length_beats=2.0)
+    dry = renderer.render(score, MixProfile(stems={"piano": StemMix(reverb_send=0.0)}))["piano"]
+    wet = renderer.render(score, MixProfile(stems={"piano": StemMix(reverb_send=1.0)}))["piano"]
+    after_release = slice(int(1.6 * SR), int(2.5 * SR))
+
+    def energy(a: np.ndarray) -> float:
+        seg = a[after_release]
+        return float(np.sum(seg.astype(np.float64) ** 2)) if seg.size else 0.0
+
+    assert energy(wet) > 4 * energy(dry)
+    assert wet.shape[0] > dry.shape[0]
+
+
+def test_soundfont_loads_once_and_renders_do_not_bleed_into_each_other(renderer: FluidRenderer) -> None:
+    loads = renderer.soundfont_loads
+    quiet = make_score(Track("flute", 73, 0, notes((1, 1, 72))), length_beats=4.0)
+    loud = make_score(
+        Track("drums", 0, 9, notes(*[(b / 2, 0.5, 36 + (b % 3)) for b in range(16)])),
+        Track("pads", 89, 1, notes((0, 8, 48), (0, 8, 55), (0, 8, 64))),
+        length_beats=8.0,
+    )
+    big_reverb = MixProfile(stems={"pads": StemMix(reverb_send=1.0, chorus_send=1.0)},
+                            reverb=ReverbProfile(room_size=1.0, damping=0.0, level=1.0))
+    first = renderer.render(quiet, MixProfile())["flute"]
+    renderer.render(loud, big_reverb)
+    second = renderer.render(quiet, MixProfile())["flute"]
+    assert renderer.soundfont_loads == loads
+    assert first.shape == second.shape
+    assert np.array_equal(first, second)
+    assert np.abs(second[: SR // 2]).max() < SILENT  # nothing before the flute's first note
+
+
+def test_drum_tracks_play_the_gm_drum_kit(renderer: FluidRenderer) -> None:
+    kick = renderer.render(make_score(Track("drums", 0, 9, notes((0, 0.5, 36)))), MixProfile())["drums"]
+    piano = renderer.render(make_score(Track("drums", 0, 0, notes((0, 0.5, 36)))), MixProfile())["drums"]
+    assert np.abs(kick).max() > 0.01
+    assert not np.allclose(kick[:SR], piano[:SR], atol=1e-3)
+
+
+def test_more_tracks_than_stem_outputs_loads_another_synth() -> None:
+    with FluidRenderer(default_soundfont(), SR, max_stems=2, threads=1) as small:
+        tracks = [Track(f"t{i}", 0, i, notes((0, 0.5, 60 + i))) for i in range(3)]
+        stems = small.render(make_score(*tracks, length_beats=1.0), MixProfile())
+        assert small.soundfont_loads == 2
+        assert all(np.abs(s).max() > 0.001 for s in stems.values())
+
+
+def test_duplicate_track_names_are_rejected(renderer: FluidRenderer) -> None:
+    score = make_score(Track("a", 0, 0, notes((0, 1, 60))), Track("a", 0, 1, notes((0, 1, 64))))
+    with pytest.raises(RenderError, match="unique"):
+        renderer.render(score, MixProfile())
+
+
+def test_manifest_info_names_fluidsynth_and_the_soundfont(renderer: FluidRenderer) -> None:
+    info = renderer.manifest_info
+    assert info["fluidsynth_version"].startswith("2.")
+    assert info["soundfont_name"] == "FluidR3_GM"
+    assert info["soundfont_load_s"] > 0
+
+
+def test_missing_soundfont_says_how_to_install_one(tmp_path: Path) -> None:
+    with pytest.raises(ResourceMissingError, match="apt-get install fluid-soundfont-gm"):
+        default_soundfont(env={}, candidates=(tmp_path / "none.sf2",))
+    with pytest.raises(ResourceMissingError, match=SOUNDFONT_ENV):
+        default_soundfont(env={SOUNDFONT_ENV: str(tmp_path / "gone.sf2")})
+    with pytest.raises(ResourceMissingError, match="soundfont:"):
+        resolve_soundfont(tmp_path / "gone.sf2")
+    with pytest.raises(ResourceMissingError, match="does not exist"):
+        FluidRenderer(tmp_path / "gone.sf2")
+
+
+def test_corrupt_soundfont_is_reported(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.sf2"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00not a soundfont")
+    with pytest.raises(ResourceMissingError, match="not a valid"):
+        FluidRenderer(broken, threads=1)
+
+
+def test_soundfont_choice_prefers_the_environment_then_the_defaults(tmp_path: Path) -> None:
+    custom = tmp_path / "custom.sf2"
+    custom.write_bytes(b"x")
+    assert default_soundfont(env={SOUNDFONT_ENV: str(custom)}) == custom
+    assert default_soundfont(env={}) == Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+    fallback = tmp_path / "MuseScore_General.sf3"
+    fallback.write_bytes(b"x")
+    assert default_soundfont(env={}, candidates=(tmp_path / "missing.sf2", fallback)) == fallback
+    assert soundfont_info(custom).format == "sf2"
+
