@@ -81,7 +81,8 @@ class _Espeak:
     def synth(self, text: str, voice: str, pitch: int = 40) -> np.ndarray:
         with self.lock:
             if (voice, pitch) != self._voice:
-                if self.lib.espeak_SetVoiceByName(voice.encode()) != _EE_OK:
+                if not any(self.lib.espeak_SetVoiceByName(name.encode()) == _EE_OK
+                           for name in _voice_candidates(voice)):
                     raise ResourceMissingError(
                         f"espeak-ng has no voice {voice!r}; `espeak-ng --voices` lists them")
                 self._voice = (voice, pitch)
@@ -96,6 +97,16 @@ class _Espeak:
         if not chunks:
             return np.zeros(0, np.float32)
         return np.concatenate(chunks).astype(np.float32) / 32768.0
+
+
+def _voice_candidates(voice: str) -> list[str]:
+    """The name, then its language without the region ("fr-fr+f3" -> "fr+f3"): the library
+    looks voices up by file name, where the command line also matches languages."""
+    name, plus, variant = voice.partition("+")
+    names = [voice, name.split("-")[0] + plus + variant]
+    if plus:
+        names += [name, name.split("-")[0]]
+    return list(dict.fromkeys(names))
 
 
 _instance: _Espeak | None = None
