@@ -4,6 +4,7 @@ idle unloading, the out-of-memory policy, and the same with the tiny real models
 from __future__ import annotations
 
 import threading
+import weakref
 
 import pytest
 
@@ -176,6 +177,23 @@ def test_out_of_memory_during_work_retries_once():
 
     assert cache.run(key("a"), Loader("a"), work) == "done"
     assert len(attempts) == 2 and attempts[0] is not attempts[1]  # reloaded after the unload
+
+
+def test_the_failed_attempts_model_is_freed_before_the_retry():
+    cache = ModelCache()
+    loaded = []
+
+    def loader() -> Model:
+        model = Model(f"attempt {len(loaded) + 1}")
+        loaded.append(weakref.ref(model))
+        return model
+
+    def work(model: Model) -> bool:
+        if len(loaded) == 1:
+            raise MemoryError("injected")
+        return loaded[0]() is None  # nothing (not even the traceback) kept the first copy alive
+
+    assert cache.run(key("m"), loader, work) is True
 
 
 def test_out_of_memory_twice_is_a_clean_error_and_the_cache_stays_usable():

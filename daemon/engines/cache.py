@@ -54,6 +54,11 @@ class ModelUse:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class _OutOfMemory:
+    message: str
+
+
 @dataclass
 class _Entry:
     key: ModelKey
@@ -127,22 +132,28 @@ class ModelCache:
             size_hint: int = 0) -> T:
         """`work(model)` with the out-of-memory policy: unload all, retry once, then fail cleanly."""
         for attempt in (1, 2):
-            try:
-                with self.use(key, loader, size_hint) as model:
-                    return work(model)
-            except (MemoryError, RuntimeError) as error:
-                if not is_out_of_memory(error):
-                    raise
-                log.warning("%s ran out of memory (attempt %d): %s; unloading all models",
-                            key.engine, attempt, error)
-                self.unload_all()
-                if attempt == 2:
-                    raise ModelOutOfMemoryError(
-                        f"{key.engine} ran out of memory on {key.device} even with every other "
-                        f"model unloaded ({error}); use a smaller model, a shorter texture, "
-                        f"lower models.cache.reserve_gb or engines.texture: procedural"
-                    ) from error
-        raise AssertionError("unreachable")
+            failure = self._run_once(key, loader, work, size_hint)
+            if not isinstance(failure, _OutOfMemory):
+                return failure
+            # The failed attempt's frames (and their references to models) are gone by now,
+            # so unloading really frees the memory before the retry.
+            log.warning("%s ran out of memory (attempt %d): %s; unloading all models",
+                        key.engine, attempt, failure.message)
+            self.unload_all()
+        raise ModelOutOfMemoryError(
+            f"{key.engine} ran out of memory on {key.device} even with every other model unloaded "
+            f"({failure.message}); use a smaller model, a shorter texture, a lower "
+            f"models.cache.reserve_gb or engines.texture: procedural")
+
+    def _run_once(self, key: ModelKey, loader: Callable[[], Any], work: Callable[[Any], T],
+                  size_hint: int) -> T | _OutOfMemory:
+        try:
+            with self.use(key, loader, size_hint) as model:
+                return work(model)
+        except (MemoryError, RuntimeError) as error:
+            if not is_out_of_memory(error):
+                raise
+            return _OutOfMemory(f"{type(error).__name__}: {error}")
 
     def preload(self, key: ModelKey, loader: Callable[[], Any], size_hint: int = 0) -> ModelUse:
         """Load a model at start-up and pin it against idle unloading."""

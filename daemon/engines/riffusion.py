@@ -202,7 +202,8 @@ class RiffusionEngine:
                     result = pipe(height=params.n_mels, width=settings.clip_width_px, **common)
                 else:
                     if img2img is None:
-                        img2img = StableDiffusionImg2ImgPipeline(**pipe.components)
+                        img2img = StableDiffusionImg2ImgPipeline(**pipe.components,
+                                                                 requires_safety_checker=False)
                         img2img.set_progress_bar_config(disable=True)
                     result = img2img(image=image[None], strength=settings.img2img_strength, **common)
             image = np.asarray(result.images[0], dtype=np.float32)
