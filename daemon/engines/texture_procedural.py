@@ -198,11 +198,13 @@ def _energy_curve(sections: tuple[Section, ...], n: int, sample_rate: float, bar
                      times, smoothed).astype(np.float32)
 
 
-def _pump_envelope(loop: _Loop, beats: int, depth: float) -> np.ndarray:
-    """Gain dipping by `depth` on each beat and recovering within the beat (sidechain feel)."""
+def _pump_envelope(loop: _Loop, beats: int, depth: float, attack_s: float = 0.006) -> np.ndarray:
+    """Gain ducking by `depth` on each beat (a few ms attack) and recovering within the beat."""
     position = (loop.position * beats) % 1.0
-    recovery = np.clip(position / 0.6, 0.0, 1.0)
-    return (1.0 - depth * (1.0 - recovery) ** 2).astype(np.float32)
+    attack = attack_s * beats / loop.seconds  # in beats
+    duck = np.where(position < attack, position / attack,
+                    (1.0 - np.clip((position - attack) / 0.6, 0.0, 1.0)) ** 2)
+    return (1.0 - depth * duck).astype(np.float32)
 
 
 # ---------------------------------------------------------------- layers
