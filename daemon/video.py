@@ -240,13 +240,13 @@ def _green_plane(rgba: Stream) -> Stream:
 
 def _waveform(audio: Stream, width: int, height: int, palette: Palette, duration_s: float) -> Stream:
     """A filled centre-line waveform (square-root amplitude scale): a body in the first accent
-    around a core at 2/3 of its size in the last. Drawn at half height, stretched vertically."""
-    small_height = height // 4 * 2
+    around a core at 2/3 of its size in the last. Drawn at half size and scaled up."""
+    small_width, small_height = width // 4 * 2, height // 4 * 2
     mono = audio.filter("aformat", channel_layouts="mono").filter_multi_output("asplit", 2)
-    body = mono[0].filter("showwaves", s=f"{width}x{small_height}", mode="cline", rate=FRAME_RATE,
+    body = mono[0].filter("showwaves", s=f"{small_width}x{small_height}", mode="cline", rate=FRAME_RATE,
                           scale="sqrt", draw="full", colors="0x808080")
     core = (mono[1].filter("volume", 0.45)
-            .filter("showwaves", s=f"{width}x{small_height}", mode="cline", rate=FRAME_RATE,
+            .filter("showwaves", s=f"{small_width}x{small_height}", mode="cline", rate=FRAME_RATE,
                     scale="sqrt", draw="full", colors="white"))
     grey = ffmpeg.filter([_green_plane(body), _green_plane(core)], "blend", all_mode="lighten")
     return colourise(grey, palette).filter("scale", width, height, flags="bilinear")
