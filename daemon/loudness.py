@@ -29,7 +29,7 @@ OVERSAMPLING = 4
 # 32 taps per phase (Kaiser): reads broadband true peaks within ~0.05 dB of ffmpeg's ebur128, where
 # the 12-tap-per-phase filter of BS.1770 Annex 2 reads up to 0.3 dB low. Odd length: a whole-sample
 # delay, so phase 0 reproduces the input exactly.
-_INTERPOLATOR_TAPS = 129
+INTERPOLATOR_TAPS = 129
 BLOCK_S = 0.4  # BS.1770 gating block
 BLOCK_STEP_S = 0.1  # 75 % overlap
 ABSOLUTE_GATE_LUFS = -70.0
@@ -69,7 +69,7 @@ def _as_frames(audio: np.ndarray) -> np.ndarray:
 @functools.lru_cache(maxsize=4)
 def _interpolator_phases() -> tuple[np.ndarray, ...]:
     """The polyphase branches (1..3) of a 4x windowed-sinc interpolator, float32."""
-    taps = signal.firwin(_INTERPOLATOR_TAPS, 1.0 / OVERSAMPLING, window=("kaiser", 8.0)) * OVERSAMPLING
+    taps = signal.firwin(INTERPOLATOR_TAPS, 1.0 / OVERSAMPLING, window=("kaiser", 8.0)) * OVERSAMPLING
     return tuple(taps[p::OVERSAMPLING].astype(np.float32) for p in range(1, OVERSAMPLING))
 
 
@@ -79,8 +79,9 @@ def oversampled_peak_envelope(audio: np.ndarray) -> np.ndarray:
     The maximum of the envelope is the true peak (ITU-R BS.1770 Annex 2 method).
     """
     frames = _as_frames(audio).astype(np.float32, copy=False)
-    n = frames.shape[0]
-    envelope = np.abs(frames).max(axis=1)
+    envelope = np.abs(frames[:, 0])
+    for ch in range(1, frames.shape[1]):
+        np.maximum(envelope, np.abs(frames[:, ch]), out=envelope)
     for interpolated in _interpolated_phases(frames):
         np.abs(interpolated, out=interpolated)
         np.maximum(envelope, interpolated, out=envelope)
@@ -90,7 +91,7 @@ def oversampled_peak_envelope(audio: np.ndarray) -> np.ndarray:
 def _interpolated_phases(frames: np.ndarray):  # -> Iterator[np.ndarray]
     """The 4x interpolator's in-between phases (1/4, 2/4, 3/4), one (n,) array per phase and channel."""
     n = frames.shape[0]
-    delay = (_INTERPOLATOR_TAPS - 1) // (2 * OVERSAMPLING)
+    delay = (INTERPOLATOR_TAPS - 1) // (2 * OVERSAMPLING)
     for phase_taps in _interpolator_phases():
         for ch in range(frames.shape[1]):
             yield np.convolve(frames[:, ch], phase_taps)[delay:delay + n]
@@ -104,6 +105,25 @@ def true_peak_db(audio: np.ndarray) -> float:
     peak = max(float(frames.max()), -float(frames.min()))
     for interpolated in _interpolated_phases(frames):
         peak = max(peak, float(interpolated.max()), -float(interpolated.min()))
+    return amplitude_to_db(peak)
+
+
+def true_peak_at_db(audio: np.ndarray, positions: np.ndarray) -> float:
+    """True peak (dBTP) of the 4x-oversampled signal on [n, n+1) for the given sample positions only."""
+    frames = _as_frames(audio).astype(np.float32, copy=False)
+    positions = np.asarray(positions, dtype=np.int64)
+    if positions.size == 0:
+        return SILENCE_DB
+    peak = float(np.abs(frames[positions]).max())
+    half = (INTERPOLATOR_TAPS - 1) // (2 * OVERSAMPLING)  # taps per phase reach this far each way
+    padded = np.pad(frames, ((half, half), (0, 0)))
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=0)[positions]
+    for phase, taps in enumerate(_interpolator_phases(), start=1):
+        # phase p at n + p/4 uses samples n - half + 1 .. n + half (taps reversed for convolution)
+        kernel = np.zeros(2 * half + 1, np.float32)
+        kernel[1:1 + taps.size] = taps[::-1]
+        values = windows @ kernel
+        peak = max(peak, float(np.abs(values).max()))
     return amplitude_to_db(peak)
 
 
@@ -130,7 +150,7 @@ def sosfilt_guarded(sos: np.ndarray, audio: np.ndarray, axis: int = 0) -> np.nda
 
 
 @functools.lru_cache(maxsize=8)
-def _k_weighting_sos(sample_rate: int) -> np.ndarray:
+def k_weighting_sos(sample_rate: int) -> np.ndarray:
     """BS.1770 K-weighting (shelf + high-pass) as two biquads, designed like pyloudnorm's meter."""
 
     def biquad(kind: str, gain_db: float, q: float, fc: float) -> list[float]:
@@ -157,7 +177,7 @@ def _k_weighting_sos(sample_rate: int) -> np.ndarray:
 def block_powers(audio: np.ndarray, sample_rate: int, block_s: float = BLOCK_S) -> np.ndarray:
     """Mean-square K-weighted power of each `block_s` block (100 ms hop), channels summed."""
     frames = _as_frames(audio).astype(np.float32, copy=False)
-    weighted = sosfilt_guarded(_k_weighting_sos(sample_rate), frames)
+    weighted = sosfilt_guarded(k_weighting_sos(sample_rate), frames)
     step = int(round(BLOCK_STEP_S * sample_rate))
     per_block = int(round(block_s / BLOCK_STEP_S))
     n_steps = weighted.shape[0] // step

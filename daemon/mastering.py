@@ -27,14 +27,17 @@ from daemon.errors import RenderError
 from daemon.loudness import (
     BLOCK_S,
     BLOCK_STEP_S,
-    _k_weighting_sos,
+    INTERPOLATOR_TAPS,
+    OVERSAMPLING,
     amplitude_to_db,
     gated_loudness,
     integrated_lufs,
+    k_weighting_sos,
     oversampled_peak_envelope,
     sosfilt_guarded,
-    true_peak_db as measure_true_peak_db,
+    true_peak_at_db,
 )
+from daemon.loudness import true_peak_db as measure_true_peak_db
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +50,7 @@ RELEASE_DB_PER_S = 60.0
 # silence) needs a faster limiter to gain loudness, the last ones acting almost like a soft clipper.
 LIMITER_STAGES = ((RELEASE_DB_PER_S, LOOKAHEAD_MS), (300.0, 3.0), (1500.0, 1.5), (8000.0, 0.7))
 MAX_ITERATIONS = 12
+_INTERPOLATOR_REACH = (INTERPOLATOR_TAPS - 1) // (2 * OVERSAMPLING)  # samples each side
 
 
 @dataclass(frozen=True)
@@ -133,11 +137,32 @@ def _search_gain(estimator: _LoudnessEstimator, peak_envelope_db: np.ndarray, sa
     return best
 
 
+def _limited_true_peak_db(output: np.ndarray, gain_curve: np.ndarray, peak_envelope: np.ndarray,
+                          ceiling_db: float) -> float:
+    """True peak of `output` = gain_curve * input, interpolating only where that can differ from
+    gain_curve * (the input's oversampled peak envelope).
+
+    Where the gain is constant across the interpolator's reach, the output's oversampled peak is
+    exactly the gain times the input's; only samples near gain changes need their own
+    interpolation, and only those close enough to the ceiling to matter.
+    """
+    estimate = peak_envelope * gain_curve
+    reach = 2 * _INTERPOLATOR_REACH + 1
+    changing = np.zeros(gain_curve.size, dtype=np.uint8)
+    changing[1:] = gain_curve[1:] != gain_curve[:-1]
+    near_change = ndimage.maximum_filter1d(changing, size=reach, mode="constant").astype(bool)
+    worth_checking = near_change & (estimate > np.float32(10.0 ** ((ceiling_db - 6.0) / 20.0)))
+    candidates = np.flatnonzero(worth_checking)
+    if candidates.size > 0.25 * gain_curve.size:
+        return measure_true_peak_db(output)
+    return max(amplitude_to_db(float(estimate.max())), true_peak_at_db(output, candidates))
+
+
 class _LoudnessEstimator:
     """Integrated loudness of `gain_curve * audio` from the K-weighted input, without re-filtering."""
 
     def __init__(self, audio: np.ndarray, sample_rate: int) -> None:
-        weighted = sosfilt_guarded(_k_weighting_sos(sample_rate), audio)
+        weighted = sosfilt_guarded(k_weighting_sos(sample_rate), audio)
         self.energy = np.einsum("ij,ij->i", weighted, weighted)  # K-weighted power, channels summed
         self.step = int(round(BLOCK_STEP_S * sample_rate))
         self.per_block = int(round(BLOCK_S / BLOCK_STEP_S))
@@ -207,7 +232,7 @@ def master(mix: np.ndarray, sample_rate: int, target_lufs: float = -14.0, true_p
         else:
             output = audio * (curve * gain)[:, None]
             measured = integrated_lufs(output, sample_rate)
-            peak_db = measure_true_peak_db(output)
+            peak_db = _limited_true_peak_db(output, curve * gain, peak_envelope, ceiling_db)
         if peak_db > true_peak_db - safety_margin_db / 2:
             ceiling_db -= peak_db - ceiling_db  # the limiter fell short of its ceiling: aim lower
         elif abs(measured - target_lufs) <= tolerance_lu:

@@ -97,6 +97,8 @@ def test_master_reaches_a_louder_target_with_a_higher_ceiling(
     assert measured.integrated_lufs == pytest.approx(-9.0, abs=0.5)
     assert measured.true_peak_db <= -0.5
     assert result.limiter_reduction_db > 1.0  # this loud, peaks must have been limited
+    # the reported true peak (checked only near gain changes) equals a full measurement
+    assert result.true_peak_db == pytest.approx(true_peak_db(result.audio), abs=0.01)
 
 
 def test_master_on_peaky_material_limits_instead_of_missing_the_ceiling(renderer: FluidRenderer) -> None:
