@@ -181,23 +181,31 @@ def clean_title(title: str) -> str:
     return "".join(ch for ch in text if ch.isprintable())
 
 
-def title_font_size(title: str, frame_width: int, *, largest: int, smallest: int) -> int:
-    """A font size that fits the title on one line (DejaVu Sans Bold averages ~0.62 em per glyph)."""
-    margin = 2 * 48
-    size = int((frame_width - margin) / (0.62 * max(len(title), 1)))
-    return max(smallest, min(largest, size))
+TITLE_MARGIN = 48
+GLYPH_WIDTH_EM = 0.62  # DejaVu Sans Bold's average advance; wide glyphs (W, M) run over
+
+
+def fit_title(title: str, frame_width: int, *, largest: int, smallest: int) -> tuple[str, int]:
+    """The title on one line and its font size: as large as fits up to `largest`; below
+    `smallest` the text is cut and ends in an ellipsis instead."""
+    text = clean_title(title)
+    room = frame_width - 2 * TITLE_MARGIN
+    size = int(room / (GLYPH_WIDTH_EM * max(len(text), 1)))
+    if size >= smallest:
+        return text, min(largest, size)
+    max_chars = int(room / (GLYPH_WIDTH_EM * smallest))
+    return text[: max_chars - 1].rstrip() + "\u2026", smallest
 
 
 def draw_title(stream: Stream, title: str, palette: Palette, *, y: int, frame_width: int,
                largest: int, smallest: int) -> Stream:
     """drawtext with the title taken literally: expansion=none turns off %{...} and \\ handling,
     and ffmpeg-python escapes the option and filtergraph levels (quotes, colons, commas, backslashes)."""
-    text = clean_title(title)
+    text, size = fit_title(title, frame_width, largest=largest, smallest=smallest)
     if not text:
         return stream
     return stream.filter(
-        "drawtext", fontfile=str(find_font_file()), text=text, expansion="none",
-        fontsize=title_font_size(text, frame_width, largest=largest, smallest=smallest),
+        "drawtext", fontfile=str(find_font_file()), text=text, expansion="none", fontsize=size,
         fontcolor=palette.text.to_ffmpeg(), x="(w-text_w)/2", y=y,
         shadowcolor="black@0.6", shadowx=2, shadowy=2)
 
@@ -207,7 +215,6 @@ def draw_title(stream: Stream, title: str, palette: Palette, *, y: int, frame_wi
 #
 # The filter graph runs on one core next to the encoder, so the styles draw
 # (and colour) at reduced sizes where that does not show, and scale up.
-
 
 
 def colourise(grey: Stream, palette: Palette, pix_fmt: str = "yuv420p") -> Stream:
@@ -369,6 +376,9 @@ def run_ffmpeg(args: list[str], *, what: str, duration_s: float,
             if fraction - last >= 0.01:
                 last = fraction
                 progress(fraction)
+    except BaseException:
+        proc.kill()  # the progress callback raised (or we were interrupted): stop ffmpeg too
+        raise
     finally:
         returncode = proc.wait()
         reader.join(timeout=10)

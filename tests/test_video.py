@@ -15,7 +15,7 @@ import soundfile as sf
 from daemon.errors import RenderError
 from daemon.profiles import VideoProfile
 from daemon.video import (FRAME_HEIGHT, FRAME_WIDTH, TITLE_BAND_HEIGHT, VIDEO_STYLES, Palette,
-                          Rgb, partial_path, render_video)
+                          Rgb, fit_title, partial_path, render_video)
 
 SAMPLE_RATE = 44100
 DURATION_S = 4.0
@@ -153,7 +153,9 @@ def test_unreadable_audio_reports_ffmpeg_and_leaves_no_file(tmp_path: Path) -> N
 
 
 def test_subtitles_are_burnt_in(audio_path: Path, tmp_path: Path) -> None:
-    srt = tmp_path / "lyrics.srt"
+    awkward_dir = tmp_path / "it's: a, [dir]"
+    awkward_dir.mkdir()
+    srt = awkward_dir / "lyr'ics;%.srt"
     srt.write_text("1\n00:00:00,500 --> 00:00:03,800\nSing it: \"la, la\" — 100%\n\n",
                    encoding="utf-8")
     plain = render_video(audio_path, tmp_path / "plain.mp4", style="scope", title="Lyrics",
@@ -187,6 +189,19 @@ def test_progress_runs_from_zero_to_one(audio_path: Path, tmp_path: Path) -> Non
     assert seen[-1] == 1.0
 
 
+def test_progress_callback_that_raises_stops_ffmpeg(audio_path: Path, tmp_path: Path) -> None:
+    class Stop(Exception):
+        pass
+
+    def stop(fraction: float) -> None:
+        raise Stop
+
+    out = tmp_path / "stopped.mp4"
+    with pytest.raises(Stop):
+        render_video(audio_path, out, style="waveform", title="T", profile=PROFILE, progress=stop)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_same_input_gives_the_same_file(audio_path: Path, tmp_path: Path) -> None:
     digests = [hashlib.sha256(render_video(audio_path, tmp_path / f"{i}.mp4", style="spectrum",
                                            title="Same", profile=PROFILE).read_bytes()).hexdigest()
@@ -215,3 +230,14 @@ def test_palette_with_one_accent_gets_a_second() -> None:
     palette = Palette.from_profile(VideoProfile(palette=("#000000", "#ff0000")))
     assert palette.background == Rgb(0, 0, 0)
     assert len(palette.accents) == 2 and palette.accents[0] == Rgb(255, 0, 0)
+
+
+def test_long_titles_are_shortened_to_fit() -> None:
+    text, size = fit_title("Short", 1280, largest=52, smallest=22)
+    assert (text, size) == ("Short", 52)
+    long_title = "A very long title " * 10
+    text, size = fit_title(long_title, 1280, largest=52, smallest=22)
+    assert size == 22 and text.endswith("\u2026") and len(text) < len(long_title)
+    assert len(text) * 0.62 * size <= 1280
+    assert fit_title("two\nlines\tand\x00control", 1280, largest=52, smallest=22)[0] == \
+        "two lines andcontrol"
