@@ -98,6 +98,11 @@ class Rgb:
         v = 128 + 112.0 * r - 93.786 * g - 18.214 * b
         return y, u, v
 
+    @property
+    def lightness(self) -> float:
+        """Approximate perceived lightness, 0 (black) .. 1 (white)."""
+        return (0.2126 * self.red + 0.7152 * self.green + 0.0722 * self.blue) / 255
+
     def mix(self, other: Rgb, amount: float) -> Rgb:
         """This colour moved `amount` (0..1) of the way towards `other`."""
         return Rgb(*(round(a + (b - a) * amount) for a, b in
@@ -105,6 +110,7 @@ class Rgb:
 
 
 WHITE = Rgb(255, 255, 255)
+BLACK = Rgb(0, 0, 0)
 
 
 @dataclass(frozen=True)
@@ -127,9 +133,21 @@ class Palette:
         return cls(background, tuple(accents))
 
     @property
+    def is_light(self) -> bool:
+        return self.background.lightness > 0.5
+
+    @property
     def text(self) -> Rgb:
-        """Title colour: the last accent lifted towards white, readable on the background."""
+        """Title colour, readable on the background: the last accent lifted towards white on a
+        dark background, the darkest accent pressed towards black on a light one."""
+        if self.is_light:
+            return min(self.accents, key=lambda c: c.lightness).mix(BLACK, 0.6)
         return self.accents[-1].mix(WHITE, 0.55)
+
+    @property
+    def shadow(self) -> str:
+        """Title shadow, as an ffmpeg colour with alpha."""
+        return "white@0.5" if self.is_light else "black@0.6"
 
 
 def _piecewise(stops: Sequence[tuple[float, float]], var: str) -> str:
@@ -207,7 +225,7 @@ def draw_title(stream: Stream, title: str, palette: Palette, *, y: int, frame_wi
     return stream.filter(
         "drawtext", fontfile=str(find_font_file()), text=text, expansion="none", fontsize=size,
         fontcolor=palette.text.to_ffmpeg(), x="(w-text_w)/2", y=y,
-        shadowcolor="black@0.6", shadowx=2, shadowy=2)
+        shadowcolor=palette.shadow, shadowx=2, shadowy=2)
 
 
 # ---------------------------------------------------------------------------
@@ -398,7 +416,8 @@ def subtitle_style(palette: Palette) -> str:
     Sizes are in libass's 384x288 script units (x2.5 on a 720p frame)."""
     return ",".join([
         f"FontName={FONT_FAMILY}", "FontSize=20", "Bold=1",
-        f"PrimaryColour={palette.text.to_ass()}", "OutlineColour=&H00000000",
+        f"PrimaryColour={palette.text.to_ass()}",
+        f"OutlineColour={(WHITE if palette.is_light else BLACK).to_ass()}",
         "BorderStyle=1", "Outline=1.2", "Shadow=0", "Alignment=2", "MarginV=14",
     ])
 

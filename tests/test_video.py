@@ -241,3 +241,10 @@ def test_long_titles_are_shortened_to_fit() -> None:
     assert len(text) * 0.62 * size <= 1280
     assert fit_title("two\nlines\tand\x00control", 1280, largest=52, smallest=22)[0] == \
         "two lines andcontrol"
+
+
+def test_title_colour_contrasts_with_light_and_dark_backgrounds() -> None:
+    dark = Palette.from_profile(VideoProfile(palette=("#101018", "#f0a050", "#50a0f0")))
+    light = Palette.from_profile(VideoProfile(palette=("#f4e9d8", "#e07a5f", "#3d405b", "#81b29a")))
+    assert dark.text.lightness - dark.background.lightness > 0.4
+    assert light.background.lightness - light.text.lightness > 0.4
