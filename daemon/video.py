@@ -5,6 +5,10 @@ lookup table then maps onto the genre palette (background, then the
 accents), all in YUV, so the 720p frames never take a trip through RGB. The
 title is drawn with drawtext, a thin progress bar runs along the bottom and
 an optional .srt is burnt in with libass.
+
+ffmpeg-python builds the filter graph and escapes every option (titles,
+paths and expressions included); the compiled command runs under
+subprocess.Popen so that `-progress pipe:1` can be read while it works.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ FRAME_WIDTH = 1280
 FRAME_HEIGHT = 720
 FRAME_RATE = 30
 AUDIO_BITRATE = "192k"
-# x264 dominates the cost. Measured on 2 cores with a 60 s track (bench/bench_video.py):
+# x264 dominates the cost. Measured on 2 cores with a 60 s track (waveform style):
 # "ultrafast" plus CABAC, 8x8 transforms (so the stream is High profile, not Baseline)
 # and the deblocking filter takes ~25 % less CPU than "superfast" and ~45 % less than
 # "veryfast" at a similar size once the bitrate is capped. The cap keeps busy styles
