@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,12 @@ import numpy as np
 
 from daemon import __version__
 from daemon.compose import compose
+from daemon.engines import (EngineConfig, ModelCache, TextureRequest, choose_texture_engine,
+                            parse_engine_config, texture_level_db)
 from daemon.cover import render_cover
 from daemon.encode import encode_audio, write_wav
 from daemon.errors import CancelledError
-from daemon.loudness import measure_file_loudness, measure_loudness
+from daemon.loudness import measure_file_loudness
 from daemon.manifest import write_manifest
 from daemon.mastering import master
 from daemon.midi import score_to_midi
@@ -34,6 +36,7 @@ from daemon.soundfont import default_soundfont
 from daemon.spec import JobSpec
 from daemon.tools import ffmpeg_version
 from daemon.video import render_video
+from daemon.vocals import VocalResult, duck_lead, sing
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +45,28 @@ KICK_PITCHES = frozenset({35, 36})
 STEM_HEADROOM_DB = -0.3  # stems keep their common gain; this is the most any may peak
 
 # Share of the whole job each stage takes, for progress percentages.
-STAGE_WEIGHTS = {"plan": 1, "compose": 2, "render": 30, "mix": 8, "master": 10, "encode": 9,
-                 "video": 40}
+STAGE_WEIGHTS = {"plan": 1, "compose": 2, "vocals": 25, "render": 30, "texture": 5, "mix": 8,
+                 "master": 10, "encode": 9, "video": 40}
+VOCAL_TAIL_S = 8.0  # room for the vocal reverb after the last note; trimmed to the mix
 
 ProgressFn = Callable[[str, float], None]
 
 
 @dataclass
 class Resources:
-    """What a worker keeps resident between jobs: the SoundFont, loaded once."""
+    """What a worker keeps resident between jobs: the SoundFont and the model cache."""
 
     renderer: FluidRenderer
+    engines: EngineConfig
+    models: ModelCache
 
     @classmethod
-    def load(cls, soundfont: Path | None = None) -> Resources:
-        return cls(renderer=FluidRenderer(soundfont or default_soundfont(), SAMPLE_RATE))
+    def load(cls, soundfont: Path | None = None,
+             models: Mapping[str, Any] | None = None) -> Resources:
+        """Load the SoundFont once; `models` is the daemon config's `models:` mapping."""
+        engines = parse_engine_config(models)
+        return cls(renderer=FluidRenderer(soundfont or default_soundfont(), SAMPLE_RATE),
+                   engines=engines, models=ModelCache.from_settings(engines.cache))
 
 
 @dataclass(frozen=True)
@@ -109,8 +119,10 @@ def run_job(spec: JobSpec, out_dir: Path, resources: Resources, *, seed: int | N
             spec_bytes: bytes | None = None) -> JobResult:
     """Render `spec` into `out_dir` (created if needed); manifest.json is written last."""
     seed = seed if seed is not None else spec.seed if spec.seed is not None else draw_seed()
-    names = ("plan", "compose", "render", "mix", "master", "encode")
-    stages = _Stages(names + (("video",) if spec.video is not None else ()), progress, should_cancel)
+    sings = bool(spec.lyrics and spec.lyrics.strip()) and spec.vocals.engine != "none"
+    names = ("plan", "compose") + (("vocals",) if sings else ()) + (
+        "render", "texture", "mix", "master", "encode") + (("video",) if spec.video else ())
+    stages = _Stages(names, progress, should_cancel)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     with stages.stage("plan"):
@@ -118,30 +130,111 @@ def run_job(spec: JobSpec, out_dir: Path, resources: Resources, *, seed: int | N
         video_styles = spec.video.styles_or(plan.video.default_style) if spec.video else ()
     with stages.stage("compose"):
         score = compose(plan)
-        midi_bytes = score_to_midi(score)
+    vocals = _no_vocals(spec, plan, seed)
+    if sings:
+        with stages.stage("vocals"):
+            tail = int((score.duration_s + VOCAL_TAIL_S) * SAMPLE_RATE)
+            vocals = sing(spec.lyrics, spec.vocals.languages, spec.vocals.voice,
+                          spec.vocals.engine, plan, SAMPLE_RATE, tail, seed,
+                          coqui_model_dir=_coqui_dir(resources), cache=resources.models)
+            score = _with_vocal_line(score, vocals)
+    midi_bytes = score_to_midi(score)
     with stages.stage("render"):
-        stems = resources.renderer.render(score, plan.mix)
+        instrumental = replace(score, tracks=tuple(t for t in score.tracks if t.name != "vocals"))
+        stems = resources.renderer.render(instrumental, plan.mix)
+        length = len(next(iter(stems.values())))
+    with stages.stage("texture"), resources.models.recording() as model_uses:
+        texture = _texture(spec, plan, score, seed, resources, length)
     with stages.stage("mix"):
         stems = mix_stems(stems, plan.mix, SAMPLE_RATE, kick_times_s(score))
+        if texture.audio is not None:
+            stems["texture"] = texture.audio
+        if vocals.audio is not None:
+            stems["vocals"] = _fit_length(vocals.audio, length)
         mix = np.sum(list(stems.values()), axis=0)
     with stages.stage("master"):
         mastered = master(mix, SAMPLE_RATE, spec.master.loudness_lufs, spec.master.true_peak_db)
     with stages.stage("encode"):
         files = _write_audio(out_dir, spec, stems, mastered, midi_bytes, spec_bytes, seed)
-        cover_title = spec.display_title
-        render_cover(files["wav"], out_dir / "cover.png", title=cover_title, profile=plan.video)
+        if vocals.track is not None:
+            files["srt"] = _write_text(out_dir / "lyrics.srt", vocals.srt_text)
+            _write_text(out_dir / "lyrics.lrc", vocals.lrc_text)
+        render_cover(files["wav"], out_dir / "cover.png", title=spec.display_title,
+                     profile=plan.video)
     if video_styles:
         with stages.stage("video"):
             for index, style in enumerate(video_styles):
                 name = "video.mp4" if index == 0 else f"video-{style}.mp4"
-                render_video(files["wav"], out_dir / name, style=style, title=cover_title,
-                             profile=plan.video)
+                render_video(files["wav"], out_dir / name, style=style, title=spec.display_title,
+                             profile=plan.video, subtitles_path=files.get("srt"))
 
-    manifest = _manifest(spec, plan, score, seed, resources, mastered, files["wav"],
+    engines = {
+        "compose": {"asked": spec.engines.melody, "used": "rules",
+                    "reason": _melody_reason(spec.engines.melody)},
+        "render": {"asked": "fluidsynth", "used": "fluidsynth", "reason": ""},
+        "texture": {**texture.record, "models": [use.to_dict() for use in model_uses]},
+        "vocals": vocals.record(),
+    }
+    manifest = _manifest(spec, plan, score, seed, resources, mastered, files["wav"], engines,
                          stages.seconds, manifest_extra)
     write_manifest(out_dir, manifest)
-    log.info("rendered %r into %s in %.2f s", cover_title, out_dir, sum(stages.seconds.values()))
+    log.info("rendered %r into %s in %.2f s", spec.display_title, out_dir,
+             sum(stages.seconds.values()))
     return JobResult(out_dir=out_dir, manifest=manifest, seed=seed)
+
+
+@dataclass(frozen=True)
+class _Texture:
+    audio: np.ndarray | None
+    record: dict[str, Any]
+
+
+def _texture(spec: JobSpec, plan: Plan, score: Score, seed: int, resources: Resources,
+             length: int) -> _Texture:
+    """The texture layer at the genre's level under the mix, `length` samples long."""
+    choice = choose_texture_engine(spec.engines.texture, resources.engines)
+    record = choice.as_record(spec.engines.texture)
+    if choice.engine is None:
+        return _Texture(None, record)
+    request = TextureRequest(
+        prompt=spec.prompt or "", genres=plan.genres, moods=plan.moods, tempo_bpm=plan.tempo_bpm,
+        key_tonic=plan.key_tonic, mode=plan.mode, meter=plan.meter, sections=plan.form,
+        duration_s=score.duration_s, sample_rate=SAMPLE_RATE, seed=seed)
+    audio = choice.engine.generate(request, resources.models)
+    level_db = texture_level_db(plan.genres)
+    record["level_db"] = level_db
+    return _Texture(_fit_length(audio * 10 ** (level_db / 20), length), record)
+
+
+def _no_vocals(spec: JobSpec, plan: Plan, seed: int) -> VocalResult:
+    """The vocals result of a job that sings nothing, with the reason."""
+    return sing(spec.lyrics, (), "auto", spec.vocals.engine, plan, SAMPLE_RATE, 0, seed)
+
+
+def _with_vocal_line(score: Score, vocals: VocalResult) -> Score:
+    """Add the vocal track to the score and let the lead instrument step back under it."""
+    if vocals.track is None:
+        return score
+    tracks = [duck_lead(t, vocals.vocal) if t.name == "melody" else t for t in score.tracks]
+    return replace(score, tracks=(*tracks, vocals.track))
+
+
+def _coqui_dir(resources: Resources) -> Path | None:
+    coqui = resources.engines.extra.get("coqui")
+    path = coqui.get("path") if isinstance(coqui, Mapping) else coqui
+    return Path(path) if path else None
+
+
+def _fit_length(audio: np.ndarray, length: int) -> np.ndarray:
+    """Trim or zero-pad (n, 2) audio to `length` samples."""
+    if len(audio) >= length:
+        return audio[:length]
+    return np.pad(audio, ((0, length - len(audio)), (0, 0)))
+
+
+def _write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def _write_audio(out_dir: Path, spec: JobSpec, stems: dict[str, np.ndarray], mastered: Any,
@@ -169,9 +262,8 @@ def _write_audio(out_dir: Path, spec: JobSpec, stems: dict[str, np.ndarray], mas
 
 
 def _manifest(spec: JobSpec, plan: Plan, score: Score, seed: int, resources: Resources,
-              mastered: Any, wav: Path, seconds: dict[str, float],
+              mastered: Any, wav: Path, engines: dict[str, Any], seconds: dict[str, float],
               extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    internal = measure_loudness(mastered.audio, SAMPLE_RATE)
     measured = measure_file_loudness(wav)
     renderer = resources.renderer
     return {
@@ -182,16 +274,7 @@ def _manifest(spec: JobSpec, plan: Plan, score: Score, seed: int, resources: Res
         "seed": seed,
         "spec": spec.to_dict(),
         "plan": plan.to_dict(),
-        "engines": {
-            "compose": {"asked": spec.engines.melody, "used": "rules",
-                        "reason": _melody_reason(spec.engines.melody)},
-            "render": {"asked": "fluidsynth", "used": "fluidsynth", "reason": ""},
-            "texture": {"asked": spec.engines.texture, "used": "none",
-                        "reason": "no texture engine is installed in this version"},
-            "vocals": {"asked": spec.vocals.engine if spec.lyrics else "none", "used": "none",
-                       "reason": "lyrics are recorded; singing is not available in this version"
-                       if spec.lyrics else "the spec has no lyrics"},
-        },
+        "engines": engines,
         "audio": {
             "duration_s": round(len(mastered.audio) / SAMPLE_RATE, 3),
             "music_duration_s": round(score.duration_s, 3),
@@ -200,13 +283,15 @@ def _manifest(spec: JobSpec, plan: Plan, score: Score, seed: int, resources: Res
             "target_true_peak_db": spec.master.true_peak_db,
             "master_gain_db": round(mastered.gain_db, 2),
             "limiter_reduction_db": round(mastered.limiter_reduction_db, 2),
+            "limited_fraction": round(mastered.limited_fraction, 4),
         },
         "loudness": {
             "integrated_lufs": round(measured.integrated_lufs, 2),
             "true_peak_db": round(measured.true_peak_db, 2),
             "lra": round(measured.lra, 2),
             "measured_by": "ffmpeg ebur128 (peak=true) on mix.wav",
-            "pyloudnorm_integrated_lufs": round(internal.integrated_lufs, 2),
+            "master_integrated_lufs": round(mastered.integrated_lufs, 2),
+            "master_true_peak_db": round(mastered.true_peak_db, 2),
         },
         "timings_s": seconds,
         "versions": {
