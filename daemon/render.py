@@ -52,6 +52,9 @@ TAIL_BLOCK = 2048  # samples rendered per step while waiting for the tail to die
 MAX_CHUNK = 16384  # longest single fluid_synth_process call (the size of the spare-output sink)
 
 
+_FluidLogFunction = ctypes.CFUNCTYPE(None, c_int, c_char_p, c_void_p)
+
+
 class _FluidApi:
     """ctypes prototypes for the parts of libfluidsynth that pyfluidsynth does not wrap."""
 
@@ -91,6 +94,7 @@ class _FluidApi:
         self.set_chorus_level = proto("fluid_synth_set_chorus_group_level", i, synth, i, d)
         self.count_audio_groups = proto("fluid_synth_count_audio_groups", i, synth)
         self.count_effects_groups = proto("fluid_synth_count_effects_groups", i, synth)
+        self.set_log_function = proto("fluid_set_log_function", c_void_p, i, _FluidLogFunction, c_void_p)
         self.get_sfont_by_id = proto("fluid_synth_get_sfont_by_id", c_void_p, synth, i)
         self.add_sfont = proto("fluid_synth_add_sfont", i, synth, c_void_p)
         self.remove_sfont = proto("fluid_synth_remove_sfont", i, synth, c_void_p)
@@ -98,7 +102,6 @@ class _FluidApi:
 
 _API: _FluidApi | None = None
 _FLUID_LOG_LEVELS = {0: logging.CRITICAL, 1: logging.ERROR, 2: logging.DEBUG, 3: logging.DEBUG, 4: logging.DEBUG}
-_FluidLogFunction = ctypes.CFUNCTYPE(None, c_int, c_char_p, c_void_p)
 
 
 @_FluidLogFunction
@@ -113,11 +116,8 @@ def _api() -> _FluidApi:
     global _API
     if _API is None:
         _API = _FluidApi()
-        set_log = getattr(_API.module._fl, "fluid_set_log_function", None)
-        if set_log is not None:
-            set_log.argtypes = [c_int, _FluidLogFunction, c_void_p]
-            for level in _FLUID_LOG_LEVELS:
-                set_log(level, _fluid_log, None)
+        for level in _FLUID_LOG_LEVELS:
+            _API.set_log_function(level, _fluid_log, None)
     return _API
 
 
@@ -184,7 +184,9 @@ class _SynthUnit:
                 "Point `soundfont:` in the daemon config (or MUSICD_SOUNDFONT) at a General MIDI SoundFont."
             )
         self.sfont = api.get_sfont_by_id(c_void_p(self.holder.synth), sfont_id)
-        self._sink = np.zeros(MAX_CHUNK, dtype=np.float32)  # outputs of unused groups land here
+        # Outputs of unused groups point here. No voice plays on them and their effects units are
+        # off, so nothing is ever added to it; it is never read.
+        self._sink = np.zeros(MAX_CHUNK, dtype=np.float32)
         self.ptr = c_void_p()
         self.sfont_id = FLUID_FAILED
 
@@ -270,8 +272,6 @@ class _SynthUnit:
                 raise RenderError("fluid_synth_process failed while rendering the score.")
             pos += step
             count -= step
-        if n_parts < groups:
-            self._sink[:] = 0.0
 
     def render(self, parts: Sequence[_Part], mix: MixProfile, tempo_bpm: float, sample_rate: int,
                end_sample: int) -> np.ndarray:
@@ -359,8 +359,15 @@ class FluidRenderer:
         self.soundfont_loads = 0
         self.load_s = 0.0
         self._units: list[_SynthUnit] = []
-        for _ in range(self.threads):
-            self._add_unit()
+        loaded = False
+        try:
+            for _ in range(self.threads):
+                self._add_unit()
+            loaded = True
+        finally:
+            if not loaded:  # free the copies already loaded before the failure
+                for unit in self._units:
+                    unit.close()
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="fluid")
         log.info("FluidSynth %s: loaded %s into %d synth(s) in %.2f s", self.fluidsynth_version,
                  self.soundfont, len(self._units), self.load_s)
