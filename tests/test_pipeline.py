@@ -98,3 +98,42 @@ def test_cancel_stops_at_a_stage_boundary(resources: Resources, tmp_path: Path) 
                 progress=lambda stage, pct: seen.append(stage),
                 should_cancel=lambda: "compose" in seen)
     assert not (tmp_path / "manifest.json").exists()
+
+
+def test_lyrics_are_sung_and_timed(resources: Resources, tmp_path: Path) -> None:
+    spec = _spec("genres: [pop]\nduration: 20\nseed: 4\n"
+                 "lyrics: |\n  Hold the light across the water\n  Carry every word we sing\n")
+    result = run_job(spec, tmp_path, resources)
+    vocals, _ = sf.read(tmp_path / "stems/vocals.wav")
+    assert abs(vocals).max() > 0.01
+    assert "[00:" in (tmp_path / "lyrics.lrc").read_text()
+    assert " --> " in (tmp_path / "lyrics.srt").read_text()
+    midi = mido.MidiFile(tmp_path / "score.mid")
+    names = [m.name for t in midi.tracks for m in t if m.type == "track_name"]
+    lyrics = [m for t in midi.tracks for m in t if m.type == "lyrics"]
+    assert "vocals" in names and len(lyrics) >= 10
+    assert result.manifest["engines"]["vocals"]["used"] == "espeak"
+
+
+def test_song_without_lyrics_has_no_vocal_stem(resources: Resources, tmp_path: Path) -> None:
+    result = run_job(_spec("genres: [techno]\nduration: 10\nseed: 4\n"), tmp_path, resources)
+    assert not (tmp_path / "stems/vocals.wav").exists()
+    assert not (tmp_path / "lyrics.lrc").exists()
+    assert result.manifest["engines"]["vocals"]["used"] == "none"
+    assert (tmp_path / "stems/texture.wav").is_file()
+    assert result.manifest["engines"]["texture"]["used"] == "procedural"
+
+
+def test_missing_texture_model_falls_back_with_the_reason(resources: Resources,
+                                                         tmp_path: Path) -> None:
+    result = run_job(_spec("genres: [ambient]\nduration: 10\nseed: 4\n"
+                           "engines: {texture: riffusion}\n"), tmp_path, resources)
+    texture = result.manifest["engines"]["texture"]
+    assert texture["asked"] == "riffusion" and texture["used"] == "procedural"
+    assert "riffusion" in texture["reason"] and "models.riffusion.path" in texture["reason"]
+
+
+def test_texture_none_leaves_no_texture_stem(resources: Resources, tmp_path: Path) -> None:
+    run_job(_spec("genres: [ambient]\nduration: 10\nseed: 4\nengines: {texture: none}\n"),
+            tmp_path, resources)
+    assert not (tmp_path / "stems/texture.wav").exists()
