@@ -31,6 +31,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from daemon.engines import EngineConfig, parse_engine_config
 from daemon.errors import ConfigError, SpecError
 from daemon.scheduler import Schedule, ScheduleError, parse_schedules
 
@@ -88,6 +89,7 @@ class Config:
     soundfont: Path | None = None
     schedules: tuple[Schedule, ...] = ()
     models: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    engines: EngineConfig = field(default_factory=EngineConfig)  # `models:`, parsed
     log_level: LogLevel = "INFO"
     config_path: Path | None = None  # the file it was read from, None for pure defaults
 
@@ -367,6 +369,12 @@ def config_from_mapping(
         problems.append(str(exc))
     if check_specs and schedules:
         _check_schedule_specs(schedules, problems)
+    models_base = Path.cwd() if ("models",) in env_origins else base_dir
+    engines = EngineConfig()
+    try:
+        engines = parse_engine_config(parsed.models, models_base)
+    except ConfigError as exc:
+        problems.extend(f"models: {problem}" for problem in exc.problems)
     if problems:
         raise ConfigError(problems, source)
 
@@ -379,6 +387,7 @@ def config_from_mapping(
         soundfont=paths.get("soundfont"),
         schedules=tuple(schedules),
         models=MappingProxyType(dict(parsed.models)),
+        engines=engines,
         log_level=parsed.log_level,  # type: ignore[arg-type]
         config_path=config_path,
     )

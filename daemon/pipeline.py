@@ -19,7 +19,7 @@ import numpy as np
 from daemon import __version__
 from daemon.compose import compose
 from daemon.engines import (EngineConfig, ModelCache, TextureRequest, choose_texture_engine,
-                            parse_engine_config, texture_level_db)
+                            preload_models, texture_level_db)
 from daemon.cover import render_cover
 from daemon.encode import encode_audio, write_wav
 from daemon.errors import CancelledError
@@ -61,12 +61,14 @@ class Resources:
     models: ModelCache
 
     @classmethod
-    def load(cls, soundfont: Path | None = None,
-             models: Mapping[str, Any] | None = None) -> Resources:
-        """Load the SoundFont once; `models` is the daemon config's `models:` mapping."""
-        engines = parse_engine_config(models)
-        return cls(renderer=FluidRenderer(soundfont or default_soundfont(), SAMPLE_RATE),
-                   engines=engines, models=ModelCache.from_settings(engines.cache))
+    def load(cls, soundfont: Path | None = None, engines: EngineConfig | None = None) -> Resources:
+        """Load the SoundFont and the models to preload (the config's `models:`, parsed)."""
+        engines = engines or EngineConfig()
+        renderer = FluidRenderer(soundfont or default_soundfont(), SAMPLE_RATE)
+        models = ModelCache.from_settings(engines.cache)
+        for loaded in preload_models(models, engines):
+            log.info("preload: %s", loaded)
+        return cls(renderer=renderer, engines=engines, models=models)
 
 
 @dataclass(frozen=True)

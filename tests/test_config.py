@@ -190,3 +190,18 @@ def test_schedules_can_come_from_the_environment_as_yaml(tmp_path: Path, monkeyp
     env = {"MUSICD_SCHEDULES": '[{name: nightly, cron: "0 3 * * *", spec: specs/n.yaml}]'}
     config = load_config(write(tmp_path / "etc" / "config.yaml", "{}\n"), env=env, check_specs=False)
     assert [(s.name, s.spec_path) for s in config.schedules] == [("nightly", tmp_path / "specs" / "n.yaml")]
+
+
+def test_models_section_is_validated_with_the_engines(tmp_path: Path) -> None:
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text("models:\n  riffusion: {path: models/riffusion, steps: -3}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(config_file, env={})
+    assert any("models:" in p and "steps" in p for p in caught.value.problems)
+
+
+def test_model_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text("models:\n  musicgen: {path: models/musicgen}\n")
+    config = load_config(config_file, env={})
+    assert config.engines.musicgen.path == tmp_path / "models/musicgen"
