@@ -6,6 +6,7 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
+from daemon.engines import EngineConfig, engine_report
 from daemon.errors import MusicdError
 from daemon.tools import program_version
 
@@ -57,7 +58,22 @@ def _torch() -> Check:
     return Check("torch", True, f"{torch.__version__}; {cuda}", optional=True)
 
 
-def run_checks(soundfont: Path | None = None) -> list[Check]:
+def _engines(engines: EngineConfig | None) -> list[Check]:
+    return [Check(f"texture engine {row['engine']}", row["usable"],
+                  f"{'usable' if row['usable'] else 'unusable'} on {row['device']}: {row['reason']}",
+                  optional=row["engine"] != "procedural")
+            for row in engine_report(engines)]
+
+
+def _singing() -> Check:
+    from daemon.vocals.espeak import espeak_unavailable_reason
+
+    problem = espeak_unavailable_reason()
+    return Check("singing engine espeak", problem is None, problem or "usable (libespeak-ng)",
+                 optional=True)
+
+
+def run_checks(soundfont: Path | None = None, engines: EngineConfig | None = None) -> list[Check]:
     """Every check, required ones first."""
     return [
         _fluidsynth(),
@@ -65,5 +81,7 @@ def run_checks(soundfont: Path | None = None) -> list[Check]:
         _program("ffmpeg", "ffmpeg"),
         _program("ffprobe", "ffmpeg"),
         _program("espeak-ng", "espeak-ng", optional=True, flag="--version"),
+        _singing(),
         _torch(),
+        *_engines(engines),
     ]

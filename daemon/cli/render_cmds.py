@@ -82,13 +82,22 @@ def schema() -> None:
 
 
 @main.command()
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, envvar="MUSICD_CONFIG",
+              help="Configuration whose SoundFont and models to check "
+                   "[default: /etc/musicd/config.yaml if present].")
 @click.option("--soundfont", type=click.Path(path_type=Path), default=None,
-              help="Check this SoundFont instead of the default.")
-def doctor(soundfont: Path | None) -> None:
+              help="Check this SoundFont instead of the configured one.")
+def doctor(config_path: Path | None, soundfont: Path | None) -> None:
     """Check FluidSynth, the SoundFont, ffmpeg, espeak-ng, torch/CUDA and the engines."""
+    from daemon.config import load_config
     from daemon.doctor import run_checks
 
-    checks = run_checks(soundfont)
+    try:
+        config = load_config(config_path, check_specs=False)
+    except MusicdError as error:
+        _fail(error)
+    checks = run_checks(soundfont or config.soundfont, config.engines)
     for check in checks:
         mark = "ok  " if check.ok else ("warn" if check.optional else "FAIL")
         click.echo(f"[{mark}] {check.name}: {check.detail}")
