@@ -18,22 +18,34 @@ system:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-venv: $(VENV)/.installed-$(EXTRAS)
+# Reinstalls only when pyproject.toml or constraints.txt changed since the last install of EXTRAS.
+venv:
+	@stamp="$(VENV)/.installed-$(EXTRAS)"; \
+	if [ ! -f "$$stamp" ] || [ pyproject.toml -nt "$$stamp" ] || [ constraints.txt -nt "$$stamp" ]; then \
+		set -e; \
+		test -x $(PY) || $(PYTHON) -m venv $(VENV); \
+		echo "installing musicd[$(EXTRAS)] into $(VENV)"; \
+		$(PIP) install -q --upgrade pip; \
+		$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"; \
+		touch "$$stamp"; \
+	fi
 
-$(VENV)/.installed-$(EXTRAS): pyproject.toml constraints.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip
-	$(PIP) install -q -c constraints.txt -e ".[$(EXTRAS)]"
-	touch $@
-
+# The demo runs the real service once over a fresh layout: inbox -> queue -> worker -> outbox.
 demo: setup
-	$(VENV)/bin/musicd demo jobspecs/examples -o demo-out
+	rm -rf demo-out
+	$(VENV)/bin/musicd init demo-out
+	cp jobspecs/examples/*.yaml demo-out/inbox/
+	$(VENV)/bin/musicd run --once --config demo-out/config.yaml
+	@echo; echo "Finished tracks (mix.wav, stems/, score.mid, manifest.json, ...):"
+	@find demo-out/outbox -mindepth 4 -maxdepth 4 -type d | sort
 
+test: EXTRAS = dev,ml
 test: setup
 	$(PY) -m pytest -q
 
 bench: setup
 	$(PY) bench/bench_render.py
+	$(PY) bench/bench_daemon.py
 
 schema: venv
 	$(VENV)/bin/musicd schema > jobspecs/schema.json
