@@ -130,7 +130,7 @@ def process_stem(audio: np.ndarray, stem: StemMix, sample_rate: int, duck: np.nd
     """EQ, gain and pan one stem (and duck it when given a gain curve); returns a new float32 array."""
     audio = as_stereo(audio)
     sos = stem_eq_sos(stem, sample_rate)
-    out = sosfilt_guarded(sos, audio) if sos is not None else audio.copy()
+    out = sosfilt_guarded(sos, audio) if sos is not None else np.array(audio, copy=True)  # keeps layout
     level = 10.0 ** (stem.gain_db / 20.0)
     left, right = pan_gains(stem.pan)
     out[:, 0] *= np.float32(level * left)

@@ -274,8 +274,9 @@ class _SynthUnit:
             count -= step
 
     def render(self, parts: Sequence[_Part], mix: MixProfile, tempo_bpm: float, sample_rate: int,
-               end_sample: int) -> np.ndarray:
-        """Play `parts`; returns planar float32 audio shaped (2 * len(parts), n)."""
+               end_sample: int) -> tuple[np.ndarray, int]:
+        """Play `parts` into a planar float32 buffer (2 * len(parts), capacity), zero past the
+        returned number of rendered samples; the capacity is the same for every unit."""
         synth = self._open_synth()
         try:
             return self._play(parts, mix, tempo_bpm, sample_rate, end_sample)
@@ -283,7 +284,7 @@ class _SynthUnit:
             self._close_synth(synth)
 
     def _play(self, parts: Sequence[_Part], mix: MixProfile, tempo_bpm: float, sample_rate: int,
-              end_sample: int) -> np.ndarray:
+              end_sample: int) -> tuple[np.ndarray, int]:
         self.configure(parts, mix)
         events = _note_events(parts, tempo_bpm, sample_rate)
         last_event = events[-1][0] if events else 0
@@ -312,7 +313,7 @@ class _SynthUnit:
             pos += TAIL_BLOCK
             if block_peak < floor:
                 break
-        return buf[:, :pos]
+        return buf, pos
 
 
 def _note_events(parts: Sequence[_Part], tempo_bpm: float, sample_rate: int) -> list[tuple[int, int, int, int, int]]:
@@ -431,7 +432,8 @@ class FluidRenderer:
         return plans
 
     def render(self, score: Score, mix: MixProfile) -> dict[str, np.ndarray]:
-        """Render every track of `score`; returns {track name: float32 (n, 2)}, all the same length.
+        """Render every track of `score`; returns {track name: float32 (n, 2)}, all the same length
+        (column-major views of the synth's output buffers, so no copy is made).
 
         The stems sum to the full synth mix. Release tails ring past the score's end until they fall
         below -80 dBFS (at most 6 s past the last note); trailing silence beyond that is trimmed.
@@ -445,7 +447,7 @@ class FluidRenderer:
         end_sample = int(round(score.duration_s * self.sample_rate))
         jobs = [(unit, parts) for unit, parts in zip(self._units, plans) if parts]
 
-        def play(job: tuple[_SynthUnit, list[_Part]]) -> np.ndarray:
+        def play(job: tuple[_SynthUnit, list[_Part]]) -> tuple[np.ndarray, int]:
             unit, parts = job
             return unit.render(parts, mix, score.tempo_bpm, self.sample_rate, end_sample)
 
@@ -453,14 +455,13 @@ class FluidRenderer:
             outputs = [play(jobs[0])]
         else:
             outputs = list(self._pool.map(play, jobs))
-        length = _audible_length(outputs, end_sample)
+        length = _audible_length([planar[:, :rendered] for planar, rendered in outputs], end_sample)
         stems: dict[str, np.ndarray] = {}
-        for (_, parts), planar in zip(jobs, outputs):
+        for (_, parts), (planar, _rendered) in zip(jobs, outputs):
             for part in parts:
-                pair = planar[2 * part.channel:2 * part.channel + 2, :length]
-                stem = np.zeros((length, 2), dtype=np.float32)
-                stem[:pair.shape[1]] = pair.T
-                stems[part.track.name] = stem
+                # (n, 2) views of the planar buffer (column-major): copying would cost more
+                # than the mix stage's whole EQ. Beyond what a unit rendered its buffer is zeros.
+                stems[part.track.name] = planar[2 * part.channel:2 * part.channel + 2, :length].T
         elapsed = time.perf_counter() - started
         log.info("rendered %d stems, %.1f s of audio in %.2f s (%.0fx real time)", len(stems),
                  length / self.sample_rate, elapsed, length / self.sample_rate / max(elapsed, 1e-9))
