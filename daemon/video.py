@@ -136,6 +136,10 @@ class Palette:
             accents.append(accents[0].mix(WHITE, 0.5))
         return cls(background, tuple(accents))
 
+    def accent_grey(self, index: int) -> int:
+        """The grey level (0..255) that colourise() turns into accents[index]."""
+        return round(255 * (index + 1) / len(self.accents))
+
     @property
     def is_light(self) -> bool:
         return self.background.lightness > 0.5
@@ -261,6 +265,10 @@ def colourise(grey: Stream, palette: Palette, pix_fmt: str = "yuv420p") -> Strea
     return merged.filter("lutyuv", **palette_lut(palette))
 
 
+def _grey_hex(level: int) -> str:
+    return f"0x{level:02x}{level:02x}{level:02x}"
+
+
 def _green_plane(rgba: Stream) -> Stream:
     """The grey level of a grey-on-transparent RGBA drawing. (swscale's rgba -> gray turns
     every opaque pixel white, and the green plane is free.)"""
@@ -269,11 +277,11 @@ def _green_plane(rgba: Stream) -> Stream:
 
 def _waveform(audio: Stream, width: int, height: int, palette: Palette, duration_s: float) -> Stream:
     """A filled centre-line waveform (square-root amplitude scale): a body in the first accent
-    around a core at 2/3 of its size in the last. Drawn at half size and scaled up."""
+    around a core at 2/3 of its size in the last accent. Drawn at half size and scaled up."""
     small_width, small_height = width // 4 * 2, height // 4 * 2
     mono = audio.filter("aformat", channel_layouts="mono").filter_multi_output("asplit", 2)
     body = mono[0].filter("showwaves", s=f"{small_width}x{small_height}", mode="cline", rate=FRAME_RATE,
-                          scale="sqrt", draw="full", colors="0x808080")
+                          scale="sqrt", draw="full", colors=_grey_hex(palette.accent_grey(0)))
     core = (mono[1].filter("volume", 0.45)
             .filter("showwaves", s=f"{small_width}x{small_height}", mode="cline", rate=FRAME_RATE,
                     scale="sqrt", draw="full", colors="white"))
@@ -305,7 +313,7 @@ def _bars(audio: Stream, width: int, height: int, palette: Palette, duration_s: 
     # a mask drawn once and repeated: a vertical ramp (bar shading) with a dark column per bar
     # (the gaps); gradients would otherwise slowly rotate, and drawgrid on every frame is slow
     mask = (ffmpeg.input(f"gradients=s={small_width}x{small_height}:r={FRAME_RATE}"
-                         f":d={1 / FRAME_RATE:.4f}:c0=0x808080:c1=white:x0=0:y0={small_height - 1}"
+                         f":d={1 / FRAME_RATE:.4f}:c0={_grey_hex(palette.accent_grey(0))}:c1=white:x0=0:y0={small_height - 1}"
                          f":x1=0:y1=0:nb_colors=2:speed=0.00001", f="lavfi")
             .filter("format", "gray")
             .filter("drawgrid", x=BAR_PIXELS - 1, w=BAR_PIXELS, h=small_height + 1, t=1, c="black")

@@ -230,6 +230,7 @@ def test_palette_with_one_accent_gets_a_second() -> None:
     palette = Palette.from_profile(VideoProfile(palette=("#000000", "#ff0000")))
     assert palette.background == Rgb(0, 0, 0)
     assert len(palette.accents) == 2 and palette.accents[0] == Rgb(255, 0, 0)
+    assert [palette.accent_grey(i) for i in range(2)] == [128, 255]
 
 
 def test_long_titles_are_shortened_to_fit() -> None:
