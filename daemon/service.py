@@ -65,7 +65,8 @@ TICK_S = 0.1  # the longest the loop sleeps when nothing happens
 STATUS_INTERVAL_S = 2.0
 CANCEL_CHECK_INTERVAL_S = 0.5
 LOAD_EXTEND_S = 120.0  # EXTEND_TIMEOUT_USEC while the worker loads, renewed every minute
-MAX_QUICK_WORKER_DEATHS = 5  # workers dying before they get ready, in a row: give up
+MAX_QUICK_WORKER_DEATHS = 5
+WORKER_START_TIMEOUT_S = 900.0  # SoundFont plus model preloading; systemd is kept informed meanwhile  # workers dying before they get ready, in a row: give up
 
 
 @dataclass
@@ -93,6 +94,12 @@ def job_time_limit_s(config: Config, job: JobRecord) -> float:
 def runner_name(config: Config, override: str | None = None) -> str:
     """The job runner ("module:function"): the override, else worker.runner, else the pipeline."""
     return override or getattr(config.worker, "runner", None) or DEFAULT_RUNNER
+
+
+def resources_kwargs(config: Config) -> dict[str, Any]:
+    """Extra arguments for Resources.load (passed where it takes them): the parsed `models:`."""
+    engines = getattr(config, "engines", None)
+    return {} if engines is None else {"engines": engines}
 
 
 class Service:
@@ -148,7 +155,8 @@ class Service:
             runner=runner_name(config, self.runner_override), soundfont=config.soundfont,
             heartbeat_interval_s=config.worker.heartbeat_interval_s,
             heartbeat_timeout_s=config.worker.heartbeat_timeout_s,
-            clock=self.monotonic,
+            start_timeout_s=WORKER_START_TIMEOUT_S, clock=self.monotonic,
+            resources_kwargs=resources_kwargs(config),
         )
         self.notifier.extend_timeout(LOAD_EXTEND_S)
         self._last_extend_s = self.monotonic()

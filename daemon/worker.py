@@ -10,8 +10,8 @@ limit.
 
 Extension point: the job runner is named "module:function" (`musicd run --runner`, or a
 `worker.runner` configuration key where present; default "daemon.pipeline:run_job"). The function takes run_job's signature; the module's
-`Resources.load(soundfont)` (if the module has a `Resources`) makes the resident
-resources passed to it. Tests and benchmarks point it at small runners that crash, hang
+`Resources.load(soundfont, **resources_kwargs)` (if the module has a `Resources`) makes the
+resident resources passed to it. Tests and benchmarks point it at small runners that crash, hang
 or finish instantly.
 """
 
@@ -151,7 +151,7 @@ class _Channel:
 
 
 def worker_main(conn: Connection, cancel_flag: Any, runner: str, soundfont: str | None,
-                heartbeat_interval_s: float) -> None:
+                heartbeat_interval_s: float, resources_kwargs: Mapping[str, Any] | None = None) -> None:
     """Entry point of the worker process: load resources, then run orders until Shutdown."""
     import signal
 
@@ -166,7 +166,10 @@ def worker_main(conn: Connection, cancel_flag: Any, runner: str, soundfont: str 
         from daemon.spec import load_spec
 
         run, resources_cls = resolve_runner(runner)
-        resources = resources_cls.load(Path(soundfont) if soundfont else None) if resources_cls else None
+        resources = None
+        if resources_cls is not None:
+            kwargs = _accepted_kwargs(resources_cls.load, resources_kwargs or {})
+            resources = resources_cls.load(Path(soundfont) if soundfont else None, **kwargs)
     except Exception as exc:  # the worker's boundary: report why it cannot start
         channel.send(WorkerStartFailed(f"{type(exc).__name__}: {exc}"))
         return
@@ -200,6 +203,16 @@ def worker_main(conn: Connection, cancel_flag: Any, runner: str, soundfont: str 
                     channel.job_id = None
     finally:
         stop.set()
+
+
+def _accepted_kwargs(func: Callable[..., Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The keyword arguments `func` takes (all of them if it has **kwargs)."""
+    import inspect
+
+    params = inspect.signature(func).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return dict(kwargs)
+    return {key: value for key, value in kwargs.items() if key in params}
 
 
 def _die_with_parent() -> None:
@@ -260,13 +273,16 @@ class WorkerSupervisor:
 
     def __init__(self, *, runner: str = DEFAULT_RUNNER, soundfont: Path | None = None,
                  heartbeat_interval_s: float = 1.0, heartbeat_timeout_s: float = 30.0,
-                 start_timeout_s: float = 300.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 start_timeout_s: float = 300.0, clock: Callable[[], float] = time.monotonic,
+                 resources_kwargs: Mapping[str, Any] | None = None) -> None:
+        """`resources_kwargs` go to `Resources.load` after the SoundFont (e.g. engines=...)."""
         self.runner = runner
         self.soundfont = soundfont
         self.heartbeat_interval_s = heartbeat_interval_s
         self.heartbeat_timeout_s = heartbeat_timeout_s
         self.start_timeout_s = start_timeout_s
         self.clock = clock
+        self.resources_kwargs = dict(resources_kwargs or {})
         self._ctx = multiprocessing.get_context("spawn")
         self.process: multiprocessing.process.BaseProcess | None = None
         self.conn: Connection | None = None
@@ -288,7 +304,8 @@ class WorkerSupervisor:
         process = self._ctx.Process(
             target=worker_main, name="musicd-worker", daemon=True,
             args=(child, self.cancel_flag, self.runner,
-                  str(self.soundfont) if self.soundfont else None, self.heartbeat_interval_s),
+                  str(self.soundfont) if self.soundfont else None, self.heartbeat_interval_s,
+                  self.resources_kwargs),
         )
         process.start()
         child.close()

@@ -29,16 +29,17 @@ class Resources:
 
     loads = 0
 
-    def __init__(self, soundfont: Path | None) -> None:
+    def __init__(self, soundfont: Path | None, label: str | None = None) -> None:
         self.soundfont = soundfont
+        self.label = label
 
     @classmethod
-    def load(cls, soundfont: Path | None = None) -> Resources:
+    def load(cls, soundfont: Path | None = None, label: str | None = None) -> Resources:
         delay_s = float(os.environ.get("MUSICD_TEST_LOAD_DELAY_S", "0"))
         if delay_s:
             time.sleep(delay_s)
         cls.loads += 1
-        return cls(soundfont)
+        return cls(soundfont, label)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,8 @@ def run_job(spec: Any, out_dir: Path, resources: Resources, *, seed: int | None 
         (out_dir / "spec.yaml").write_bytes(spec_bytes)
     used_seed = seed if seed is not None else 1
     manifest = {"title": title, "seed": used_seed, "worker_pid": os.getpid(),
-                "resource_loads": Resources.loads, **extra}
+                "resource_loads": Resources.loads,
+                "resource_label": resources.label, **extra}
     (out_dir / "manifest.json").write_text(json.dumps(manifest))
     progress("encode", 100.0)
     return Result(out_dir, manifest, used_seed)

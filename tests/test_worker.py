@@ -155,3 +155,16 @@ def test_stop_lets_the_worker_exit(supervisor) -> None:
 def test_resolve_runner_rejects_malformed_names() -> None:
     with pytest.raises(ValueError, match="module:function"):
         resolve_runner("daemon.pipeline.run_job")
+
+
+def test_resources_get_only_the_keyword_arguments_they_take(tmp_path: Path) -> None:
+    sup = WorkerSupervisor(runner=RUNNER, heartbeat_interval_s=0.2,
+                           resources_kwargs={"label": "preloaded", "engines": object.__name__})
+    sup.start()
+    try:
+        wait_for(sup, lambda _: sup.ready)
+        sup.submit(order(tmp_path, "K1", "quick"), time_limit_s=30)
+        wait_for(sup, has(JobSucceeded))
+    finally:
+        sup.stop(grace_s=2)
+    assert json.loads((tmp_path / "K1" / "manifest.json").read_text())["resource_label"] == "preloaded"
