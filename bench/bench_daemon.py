@@ -26,7 +26,7 @@ from pathlib import Path
 REPO_DIR = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO_DIR / "tests"), str(REPO_DIR)]
 
-from daemon_helpers import Daemon, job_rows, manifests, spec_yaml, wait_until, write_config  # noqa: E402
+from daemon_helpers import Daemon, job_rows, manifests, spec_yaml, write_config  # noqa: E402
 
 STABILITY_DELAY_S = 0.5
 

@@ -65,8 +65,8 @@ TICK_S = 0.1  # the longest the loop sleeps when nothing happens
 STATUS_INTERVAL_S = 2.0
 CANCEL_CHECK_INTERVAL_S = 0.5
 LOAD_EXTEND_S = 120.0  # EXTEND_TIMEOUT_USEC while the worker loads, renewed every minute
-MAX_QUICK_WORKER_DEATHS = 5
-WORKER_START_TIMEOUT_S = 900.0  # SoundFont plus model preloading; systemd is kept informed meanwhile  # workers dying before they get ready, in a row: give up
+MAX_QUICK_WORKER_DEATHS = 5  # workers dying before they get ready, in a row: give up
+WORKER_START_TIMEOUT_S = 900.0  # SoundFont plus model preloading; systemd is kept informed meanwhile
 
 
 @dataclass

@@ -9,7 +9,8 @@ and restarts a worker that died, stopped sending heartbeats, or ran past the job
 limit.
 
 Extension point: the job runner is named "module:function" (`musicd run --runner`, or a
-`worker.runner` configuration key where present; default "daemon.pipeline:run_job"). The function takes run_job's signature; the module's
+`worker.runner` configuration key where present; default "daemon.pipeline:run_job").
+The function takes run_job's signature; the module's
 `Resources.load(soundfont, **resources_kwargs)` (if the module has a `Resources`) makes the
 resident resources passed to it. Tests and benchmarks point it at small runners that crash, hang
 or finish instantly.
