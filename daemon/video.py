@@ -184,9 +184,10 @@ def palette_lut(palette: Palette) -> dict[str, str]:
 
 
 @functools.cache
-def find_font_file() -> Path:
-    """A TrueType font for drawtext: DejaVu Sans (Bold) where Debian puts it, else fontconfig's pick."""
-    for candidate in FONT_CANDIDATES:
+def find_font_file(candidates: tuple[Path, ...] = FONT_CANDIDATES) -> Path:
+    """A TrueType font for drawtext: the first of `candidates` (DejaVu Sans Bold where Debian
+    puts it) that exists, else fontconfig's pick for DejaVu Sans Bold."""
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
     try:

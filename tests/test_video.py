@@ -15,7 +15,7 @@ import soundfile as sf
 from daemon.errors import RenderError
 from daemon.profiles import VideoProfile
 from daemon.video import (FRAME_HEIGHT, FRAME_WIDTH, TITLE_BAND_HEIGHT, VIDEO_STYLES, Palette,
-                          Rgb, fit_title, partial_path, render_video)
+                          Rgb, find_font_file, fit_title, partial_path, render_video)
 
 SAMPLE_RATE = 44100
 DURATION_S = 4.0
@@ -249,3 +249,10 @@ def test_title_colour_contrasts_with_light_and_dark_backgrounds() -> None:
     light = Palette.from_profile(VideoProfile(palette=("#f4e9d8", "#e07a5f", "#3d405b", "#81b29a")))
     assert dark.text.lightness - dark.background.lightness > 0.4
     assert light.background.lightness - light.text.lightness > 0.4
+
+
+def test_font_is_found_where_debian_puts_it_or_through_fontconfig(tmp_path: Path) -> None:
+    font = find_font_file()
+    assert font.is_file() and font.suffix == ".ttf"
+    fallback = find_font_file((tmp_path / "missing.ttf",))
+    assert fallback.is_file() and "DejaVu" in fallback.name
