@@ -43,8 +43,12 @@ test: EXTRAS = dev,ml
 test: setup
 	$(PY) -m pytest -q
 
+bench: EXTRAS = dev,ml
 bench: setup
 	$(PY) bench/bench_render.py
+	$(PY) bench/bench_video.py
+	$(PY) bench/bench_vocals.py
+	$(PY) bench/bench_texture.py --quick
 	$(PY) bench/bench_daemon.py
 
 schema: venv

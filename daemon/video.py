@@ -28,11 +28,11 @@ import ffmpeg
 
 from daemon.errors import RenderError, ResourceMissingError
 from daemon.profiles import VideoProfile
+from daemon.spec.choices import VIDEO_STYLES
 from daemon.tools import require_program
 
 log = logging.getLogger(__name__)
 
-VIDEO_STYLES = ("waveform", "spectrum", "bars", "scope")
 
 FRAME_WIDTH = 1280
 FRAME_HEIGHT = 720
