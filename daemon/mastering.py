@@ -49,7 +49,7 @@ RELEASE_DB_PER_S = 60.0
 # wins. The slowest is transparent on dense material; sparse, peaky material (drum hits over
 # silence) needs a faster limiter to gain loudness, the last ones acting almost like a soft clipper.
 LIMITER_STAGES = ((RELEASE_DB_PER_S, LOOKAHEAD_MS), (300.0, 3.0), (1500.0, 1.5), (8000.0, 0.7))
-MAX_ITERATIONS = 12
+MAX_ITERATIONS = 8  # per limiter stage and loudness check
 _INTERPOLATOR_REACH = (INTERPOLATOR_TAPS - 1) // (2 * OVERSAMPLING)  # samples each side
 
 
@@ -114,7 +114,7 @@ def _gain_curve(peak_envelope_db: np.ndarray, gain_db: float, ceiling_db: float,
 
 def _search_gain(estimator: _LoudnessEstimator, peak_envelope_db: np.ndarray, sample_rate: int,
                  target_lufs: float, gain_db: float, ceiling_db: float, stage: tuple[float, float],
-                 tolerance_lu: float) -> tuple[float, np.ndarray | None, float, float, float, int]:
+                 tolerance_lu: float, saturated_slope: float = 0.15) -> tuple[float, np.ndarray | None, float, float, float, int]:
     """Secant search for the gain whose limited output is estimated at `target_lufs`."""
     previous: tuple[float, float] | None = None
     best: tuple[float, np.ndarray | None, float, float, float, int] | None = None
@@ -128,7 +128,7 @@ def _search_gain(estimator: _LoudnessEstimator, peak_envelope_db: np.ndarray, sa
         slope = 1.0
         if previous is not None and gain_db != previous[0]:
             slope = (estimate - previous[1]) / (gain_db - previous[0])
-            if error > 0 and slope < 0.15:
+            if error > 0 and slope < saturated_slope:
                 break  # more gain mostly means more limiting: the loudness is (nearly) saturated
             slope = min(1.0, max(0.05, slope))
         previous = (gain_db, estimate)
@@ -215,14 +215,17 @@ def master(mix: np.ndarray, sample_rate: int, target_lufs: float = -14.0, true_p
     for _check in range(10):
         gain_db, curve, reduction_db, limited, raw_estimate, steps = _search_gain(
             estimator, peak_envelope_db, sample_rate, target_lufs - correction, gain_db, ceiling_db,
-            stage, tolerance_lu)
+            stage, tolerance_lu, 0.15 if stage != LIMITER_STAGES[-1] else 0.02)
         iterations += steps
-        if abs(target_lufs - correction - raw_estimate) > tolerance_lu:
+        out_of_reach = abs(target_lufs - correction - raw_estimate) > tolerance_lu
+        if out_of_reach:
             faster = next(stages, None)
             if faster is not None:
                 # Sparse peaks: a slow limiter pins each hit to the ceiling and caps the loudness.
                 log.debug("%.1f LUFS out of reach with limiter %s; trying %s", target_lufs, stage, faster)
-                stage, gain_db, correction = faster, first_guess_db, 0.0
+                stage, correction = faster, 0.0
+                if not math.isfinite(raw_estimate) or raw_estimate < target_lufs - 12.0:
+                    gain_db = first_guess_db  # far off: start the faster limiter afresh
                 continue
         gain = np.float32(10.0 ** (gain_db / 20.0))
         if curve is None:  # plain gain: loudness and true peak move by exactly gain_db
@@ -235,10 +238,14 @@ def master(mix: np.ndarray, sample_rate: int, target_lufs: float = -14.0, true_p
             peak_db = _limited_true_peak_db(output, curve * gain, peak_envelope, ceiling_db)
         if peak_db > true_peak_db - safety_margin_db / 2:
             ceiling_db -= peak_db - ceiling_db  # the limiter fell short of its ceiling: aim lower
-        elif abs(measured - target_lufs) <= tolerance_lu:
-            break
+        elif abs(measured - target_lufs) <= tolerance_lu or out_of_reach:
+            break  # on target, or as close as the fastest limiter gets
         correction = measured - raw_estimate
     reached = abs(measured - target_lufs) <= 0.5 and peak_db <= true_peak_db
+    if not reached:
+        log.warning("could not master to %.1f LUFS under %.1f dBTP: reached %.2f LUFS, %.2f dBTP "
+                    "(the material's crest factor leaves no room without clipping)",
+                    target_lufs, true_peak_db, measured, peak_db)
     log.info("mastered to %.2f LUFS (target %.1f), true peak %.2f dBTP (limit %.1f): gain %+.2f dB, "
              "limiter up to %.2f dB on %.1f%% of samples, %d iterations", measured, target_lufs, peak_db,
              true_peak_db, gain_db, reduction_db, 100 * limited, iterations)
