@@ -177,3 +177,13 @@ def test_unreadable_files_and_summaries_raise_clear_errors(tmp_path: Path) -> No
         measure_file_loudness(bogus)
     with pytest.raises(RenderError, match="no summary"):
         parse_ebur128_summary("nothing here")
+
+
+def test_an_unreachable_target_is_reported_and_the_ceiling_still_holds(caplog: pytest.LogCaptureFixture) -> None:
+    t = np.arange(5 * SR) / SR
+    sine = (0.5 * np.sin(2 * np.pi * 1000 * t))[:, None].repeat(2, axis=1).astype(np.float32)
+    result = master(sine, SR, target_lufs=0.0, true_peak_db=-1.0)  # a sine can't be this loud
+    assert not result.reached_target
+    assert "could not master" in caplog.text
+    assert true_peak_db(result.audio) <= -1.0
+    assert integrated_lufs(result.audio, SR) > -2.0  # still pushed as far as the limiter goes
