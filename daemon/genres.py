@@ -151,7 +151,7 @@ SONG_FORM = _form(("intro", 4, 0.35, 0), ("verse", 8, 0.55, 0), ("pre-chorus", 4
 SIMPLE_SONG_FORM = _form(("intro", 4, 0.35, 0), ("verse", 8, 0.55, 0), ("chorus", 8, 0.85, 0),
                          ("verse", 8, 0.6, 2), ("chorus", 8, 0.9, 2), ("bridge", 8, 0.6, 1),
                          ("chorus", 8, 1.0, 0), ("outro", 4, 0.4, 0))
-EDM_FORM = _form(("intro", 8, 0.4, 0), ("build", 8, 0.65, 2), ("drop", 16, 1.0, 0),
+EDM_FORM = _form(("intro", 8, 0.4, 0), ("build", 8, 0.65, 0), ("drop", 16, 1.0, 0),
                  ("breakdown", 8, 0.45, 1), ("build", 8, 0.7, 3), ("drop", 16, 1.0, 0),
                  ("outro", 8, 0.4, 0))
 LOOP_FORM = _form(("intro", 4, 0.35, 0), ("verse", 8, 0.6, 0), ("chorus", 8, 0.85, 0),
@@ -161,10 +161,12 @@ AMBIENT_FORM = _form(("intro", 8, 0.25, 0), ("verse", 16, 0.45, 0), ("chorus", 1
 CINEMATIC_FORM = _form(("intro", 4, 0.25, 0), ("verse", 8, 0.45, 0), ("build", 4, 0.65, 3),
                        ("chorus", 8, 0.85, 0), ("bridge", 8, 0.5, 1), ("build", 4, 0.75, 2),
                        ("chorus", 8, 1.0, 0), ("outro", 4, 0.35, 0))
-BLUES_FORM = _form(("intro", 4, 0.45, 0), ("chorus", 12, 0.7, 0), ("verse", 12, 0.8, 1),
-                   ("chorus", 12, 0.9, 0), ("outro", 4, 0.5, 0))
-JAZZ_FORM = _form(("intro", 4, 0.4, 0), ("chorus", 8, 0.7, 0), ("verse", 8, 0.8, 1),
-                  ("verse", 8, 0.85, 2), ("chorus", 8, 0.8, 0), ("outro", 4, 0.45, 0))
+BLUES_FORM = _form(("intro", 4, 0.45, 0), ("verse", 12, 0.7, 0), ("chorus", 12, 0.85, 0),
+                   ("verse", 12, 0.75, 1), ("chorus", 12, 0.9, 0), ("outro", 4, 0.5, 0))
+# head, solos, head out: the head's A section is the "verse", its B section the "chorus"
+JAZZ_FORM = _form(("intro", 4, 0.4, 0), ("verse", 8, 0.65, 0), ("chorus", 8, 0.75, 0),
+                  ("bridge", 16, 0.85, 1), ("verse", 8, 0.7, 2), ("chorus", 8, 0.8, 0),
+                  ("outro", 4, 0.45, 0))
 
 SONG_LOOP = ("verse", "chorus")
 EDM_LOOP = ("breakdown", "build", "drop")
@@ -456,7 +458,7 @@ GENRES: dict[str, Genre] = {g.name: g for g in (
          _m: (("i7", "iv7", "VII7", "IIImaj7"), ("VImaj7", "iiø7", "i7", "i7")),
          "dorian": (("i7", "i7", "IV7", "IV7"), ("i7", "IV7", "v7", "i7"))},
         "seventh", "jazz-comp", "walking", _melody(1.4, 17, 72, 0.45, 0.85, 0.5),
-        JAZZ_FORM, ("verse", "chorus"), "V", phrase_bars=8, mix=_mix(0.45, 0.45, 0.5,
+        JAZZ_FORM, ("bridge", "verse", "chorus"), "V", phrase_bars=8, mix=_mix(0.45, 0.45, 0.5,
             drums=StemMix(-2.0, 0.0, 40.0, 0.0, 0.0, 0.0, 0.2)),
         video=_video("#0e1a2b", "#d4a373", "#faedcd", "#588157", style="bars"),
         keywords=("saxophone", "sax", "bebop", "trio", "quartet", "smoky", "speakeasy",
@@ -471,7 +473,7 @@ GENRES: dict[str, Genre] = {g.name: g for g in (
                    ("Idom7", "Idom7", "Idom7", "Idom7", "IVdom7", "IVdom7", "Idom7", "Idom7",
                     "Vdom7", "IVdom7", "Idom7", "Vdom7"))},
         "seventh", "shuffle-comp", "boogie", _melody(0.9, 14, 70, 0.45, 0.8, 0.5),
-        BLUES_FORM, ("verse",), "Vdom7", phrase_bars=12, mix=_mix(0.45, 0.45, 0.5),
+        BLUES_FORM, ("verse", "chorus"), "Vdom7", phrase_bars=12, mix=_mix(0.45, 0.45, 0.5),
         video=_video("#0a1628", "#3a6ea5", "#c0c0c0", "#ff9f1c", style="waveform"),
         keywords=("12-bar", "harmonica", "delta", "chicago", "shuffle", "juke")),
     Genre(

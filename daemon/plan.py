@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from daemon.compose.form import fit_form
+from daemon.compose.form import ENDING, fit_form, form_cost
 from daemon.genres import ALIASES, GENRE_NAMES, GENRES, Genre, MelodyStyle, gm_program_name
 from daemon.moods import MOODS, find_moods, prompt_words
 from daemon.profiles import MixProfile, VideoProfile
@@ -187,15 +187,27 @@ def _pool(genre: Genre, mode: str) -> tuple[tuple[str, ...], ...]:
                        for bar in loop) for loop in source)
 
 
+TEMPO_COST = 12.0  # form cost per unit of |log(tempo / desired)| (5% off ~ 0.6)
+MAX_TEMPO_CANDIDATES = 9
+
+
 def _tempo_and_bars(desired_bpm: float, lo: float, hi: float, duration_s: float,
-                    beats_per_bar: float) -> tuple[float, int]:
-    """A tempo near `desired_bpm` at which a whole number of bars lasts `duration_s`."""
+                    beats_per_bar: float, genre: Genre | None = None) -> tuple[float, int]:
+    """A tempo near `desired_bpm` at which a whole number of bars lasts `duration_s`, chosen
+    so that the genre's form fits those bars in phrase lengths."""
     exact_bars = duration_s * desired_bpm / 60.0 / beats_per_bar
     candidates = {max(1, math.floor(exact_bars)), max(1, math.ceil(exact_bars))}
+    if genre is not None:
+        low_bars = math.ceil(duration_s * lo / 60.0 / beats_per_bar)
+        high_bars = math.floor(duration_s * hi / 60.0 / beats_per_bar)
+        near = sorted(range(max(1, low_bars), high_bars + 1), key=lambda b: abs(b - exact_bars))
+        candidates |= set(near[:MAX_TEMPO_CANDIDATES])
 
     def cost(bars: int) -> tuple[int, float]:
         tempo = bars * beats_per_bar * 60.0 / duration_s
-        return (0 if lo <= tempo <= hi else 1, abs(math.log(tempo / desired_bpm)))
+        shape = form_cost(genre.form, genre.loop, bars, genre.phrase_bars) if genre else 0.0
+        return (0 if lo <= tempo <= hi else 1,
+                TEMPO_COST * abs(math.log(tempo / desired_bpm)) + shape)
 
     bars = min(sorted(candidates), key=cost)
     return round(bars * beats_per_bar * 60.0 / duration_s, 3), bars
@@ -206,6 +218,17 @@ def _symbol_with_voicing(numeral: str, voicing: str, mode: str, tonic_pc: int) -
         return numeral + "dom7"
     suffix = {"seventh": "7", "ninth": "9", "power": "5"}.get(voicing, "")
     return recase_roman(numeral + suffix, tonic_pc, mode)
+
+
+def _cadence_symbol(genre: Genre, mode: str, tonic_pc: int) -> str:
+    """The chord before the final tonic (the minor modes use VII for a major-key V)."""
+    cad = genre.cadence
+    numeral = cad.replace("dom7", "")
+    if mode_family(mode) == "minor" and numeral.upper() == "V" and mode != "blues":
+        numeral = "VII"
+    if mode == "blues" and cad.endswith("dom7"):
+        return cad
+    return _symbol_with_voicing(numeral, genre.voicing, mode, tonic_pc)
 
 
 # --- the planner --------------------------------------------------------------------------
@@ -254,7 +277,7 @@ def make_plan(spec: SpecLike, seed: int) -> Plan:
             desired = float(np.clip(desired * factor, lo * 0.92, hi * 1.08))
             decisions.append(f"tempo x{factor:.2f} from mood {', '.join(moods)}")
         tempo_bpm, bars = _tempo_and_bars(desired, lo * 0.92, hi * 1.08, spec.duration_s,
-                                          beats_per_bar)
+                                          beats_per_bar, primary)
         decisions.append(f"tempo {tempo_bpm:.2f} bpm from the {primary.name} range "
                          f"{lo:g}-{hi:g} (fitted to whole bars)")
 
@@ -313,22 +336,24 @@ def make_plan(spec: SpecLike, seed: int) -> Plan:
     chosen["build"] = chosen["pre-chorus"] if len(pool) > 3 else chosen["verse"]
     chosen["intro"] = chosen["verse"] if rng.random() < 0.5 else chosen["chorus"]
     chosen["outro"] = chosen["chorus"]
-    progressions = []
+    if len(chosen["chorus"]) == 12:  # a blues keeps one set of 12-bar changes throughout
+        chosen = {name: chosen["chorus"] for name in chosen}
+    progressions: list[tuple[str, ...]] = []
     for index, section in enumerate(form):
         loop = [recase_roman_bar(b, tonic_pc, mode) for b in chosen.get(section.name, chosen["verse"])]
         bars_seq = [b for b in loop for _ in range(primary.bars_per_chord)]
         if len(loop) == 12:  # a 12-bar form keeps its changes
             bars_seq = loop
         seq = [bars_seq[i % len(bars_seq)] for i in range(section.bars)]
+        if len(loop) == 12 and section.bars < 12 and section.name in ("intro", "outro", ENDING):
+            seq = bars_seq[12 - section.bars:]  # the turnaround: the changes' last bars
         if index == len(form) - 1:
             seq[-1] = _symbol_with_voicing("I", primary.voicing, mode, tonic_pc)
             if len(seq) >= 2:
-                cad = primary.cadence
-                numeral = cad.replace("dom7", "")
-                if mode_family(mode) == "minor" and numeral.upper() == "V" and mode != "blues":
-                    numeral = "VII"
-                seq[-2] = (cad if mode == "blues" and cad.endswith("dom7") else
-                           _symbol_with_voicing(numeral, primary.voicing, mode, tonic_pc))
+                seq[-2] = _cadence_symbol(primary, mode, tonic_pc)
+            elif progressions:  # a one-bar ending: the bar before it leads home
+                progressions[-1] = (*progressions[-1][:-1],
+                                    _cadence_symbol(primary, mode, tonic_pc))
         progressions.append(tuple(seq))
     decisions.append(f"progressions: chorus {' '.join(chosen['chorus'])}; "
                      f"verse {' '.join(chosen['verse'])}; ends on the tonic")

@@ -106,7 +106,7 @@ def test_bass_plays_the_chord_root_on_downbeats(name):
             continue
         checked += 1
         hits += note.pitch % 12 == span.chord.root_pc
-    assert checked >= len(ctx.spans) // 2 or plan.bass_style == "offbeat"
+    assert checked >= len(ctx.spans) // 2 or plan.bass_style in ("offbeat", "rolling")
     assert hits >= 0.95 * checked
 
 
