@@ -12,6 +12,7 @@ import functools
 import logging
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -56,9 +57,6 @@ def amplitude_to_db(amplitude: float) -> float:
     return 20.0 * math.log10(amplitude) if amplitude > 0 else SILENCE_DB
 
 
-def db_to_amplitude(gain_db: float) -> float:
-    return 10.0 ** (gain_db / 20.0)
-
 
 def _as_frames(audio: np.ndarray) -> np.ndarray:
     """(n, channels) view of mono (n,) or multichannel (n, c) audio."""
@@ -88,7 +86,7 @@ def oversampled_peak_envelope(audio: np.ndarray) -> np.ndarray:
     return envelope
 
 
-def _interpolated_phases(frames: np.ndarray):  # -> Iterator[np.ndarray]
+def _interpolated_phases(frames: np.ndarray) -> Iterator[np.ndarray]:
     """The 4x interpolator's in-between phases (1/4, 2/4, 3/4), one (n,) array per phase and channel."""
     n = frames.shape[0]
     delay = (INTERPOLATOR_TAPS - 1) // (2 * OVERSAMPLING)
@@ -118,7 +116,7 @@ def true_peak_at_db(audio: np.ndarray, positions: np.ndarray) -> float:
     half = (INTERPOLATOR_TAPS - 1) // (2 * OVERSAMPLING)  # taps per phase reach this far each way
     padded = np.pad(frames, ((half, half), (0, 0)))
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=0)[positions]
-    for phase, taps in enumerate(_interpolator_phases(), start=1):
+    for taps in _interpolator_phases():
         # phase p at n + p/4 uses samples n - half + 1 .. n + half (taps reversed for convolution)
         kernel = np.zeros(2 * half + 1, np.float32)
         kernel[1:1 + taps.size] = taps[::-1]
