@@ -17,6 +17,7 @@ import ctypes
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -370,6 +371,7 @@ class FluidRenderer:
                 for unit in self._units:
                     unit.close()
         self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="fluid")
+        self._lock = threading.Lock()  # one render at a time: the synth units are shared
         log.info("FluidSynth %s: loaded %s into %d synth(s) in %.2f s", self.fluidsynth_version,
                  self.soundfont, len(self._units), self.load_s)
 
@@ -442,6 +444,10 @@ class FluidRenderer:
             raise RenderError("The score has no tracks to render.")
         if score.tempo_bpm <= 0:
             raise RenderError(f"Invalid tempo {score.tempo_bpm} bpm; it must be positive.")
+        with self._lock:
+            return self._render(score, mix)
+
+    def _render(self, score: Score, mix: MixProfile) -> dict[str, np.ndarray]:
         started = time.perf_counter()
         plans = self._assign(score, mix)
         end_sample = int(round(score.duration_s * self.sample_rate))
