@@ -70,6 +70,10 @@ class Resources:
             log.info("preload: %s", loaded)
         return cls(renderer=renderer, engines=engines, models=models)
 
+    def unload_idle(self) -> list[str]:
+        """Unload models unused for models.cache.keep_alive_s; the worker calls this between jobs."""
+        return [key.engine for key in self.models.unload_idle()]
+
 
 @dataclass(frozen=True)
 class JobResult:

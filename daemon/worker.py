@@ -13,7 +13,8 @@ Extension point: the job runner is named "module:function" (`musicd run --runner
 The function takes run_job's signature; the module's
 `Resources.load(soundfont, **resources_kwargs)` (if the module has a `Resources`) makes the
 resident resources passed to it. Tests and benchmarks point it at small runners that crash, hang
-or finish instantly.
+or finish instantly. Between jobs the worker calls `resources.unload_idle()` (where the resources
+have it) every IDLE_CHECK_INTERVAL_S, so models unused for models.cache.keep_alive_s are freed.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 DEFAULT_RUNNER = "daemon.pipeline:run_job"
+IDLE_CHECK_INTERVAL_S = 1.0  # how often an idle worker lets its resources free idle models
+WORKER_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(processName)s]: %(message)s"
 
 
 # --- orders (supervisor -> worker) -------------------------------------------------------
@@ -152,9 +155,13 @@ class _Channel:
 
 
 def worker_main(conn: Connection, cancel_flag: Any, runner: str, soundfont: str | None,
-                heartbeat_interval_s: float, resources_kwargs: Mapping[str, Any] | None = None) -> None:
+                heartbeat_interval_s: float, resources_kwargs: Mapping[str, Any] | None = None,
+                log_level: int | None = None) -> None:
     """Entry point of the worker process: load resources, then run orders until Shutdown."""
     import signal
+
+    if log_level is not None:  # a spawned process starts without the service's logging set-up
+        logging.basicConfig(level=log_level, format=WORKER_LOG_FORMAT)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when the worker stops
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -190,6 +197,9 @@ def worker_main(conn: Connection, cancel_flag: Any, runner: str, soundfont: str 
     threading.Thread(target=beat, name="heartbeat", daemon=True).start()
     try:
         while True:
+            if not conn.poll(IDLE_CHECK_INTERVAL_S):
+                _unload_idle(resources)
+                continue
             try:
                 order = conn.recv()
             except EOFError:
@@ -204,6 +214,17 @@ def worker_main(conn: Connection, cancel_flag: Any, runner: str, soundfont: str 
                     channel.job_id = None
     finally:
         stop.set()
+
+
+def _unload_idle(resources: Any) -> None:
+    """Between jobs: let the resources free what has been idle too long (models past keep_alive_s)."""
+    unload = getattr(resources, "unload_idle", None)
+    if unload is None:
+        return
+    try:
+        unload()
+    except Exception:  # the worker's boundary: a failed clean-up must not end the worker
+        log.exception("unloading idle resources failed")
 
 
 def _accepted_kwargs(func: Callable[..., Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -306,7 +327,7 @@ class WorkerSupervisor:
             target=worker_main, name="musicd-worker", daemon=True,
             args=(child, self.cancel_flag, self.runner,
                   str(self.soundfont) if self.soundfont else None, self.heartbeat_interval_s,
-                  self.resources_kwargs),
+                  self.resources_kwargs, logging.getLogger().getEffectiveLevel()),
         )
         process.start()
         child.close()
