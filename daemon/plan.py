@@ -231,6 +231,48 @@ def _cadence_symbol(genre: Genre, mode: str, tonic_pc: int) -> str:
     return _symbol_with_voicing(numeral, genre.voicing, mode, tonic_pc)
 
 
+# Fallback programs per role when every listed one is already taken by another role.
+ROLE_FALLBACKS: dict[str, tuple[int, ...]] = {
+    "bass": (33, 38, 32), "chords": (0, 4, 27), "melody": (73, 11, 80),
+    "pads": (89, 88, 49, 91), "arp": (98, 46, 11),
+}
+ROLE_PRIORITY = ("bass", "chords", "melody", "pads", "arp")
+
+
+def choose_instruments(primary: Genre, secondary: Genre | None, moods: Sequence[str],
+                       rng: np.random.Generator, decisions: list[str]) -> dict[str, int]:
+    """A GM program per role: the primary genre's instruments (its first choice most of the
+    time), the secondary genre only filling a role the primary lacks, no program on two
+    roles."""
+    wanted: dict[str, tuple[int, ...]] = {}
+    for role, options in primary.programs.items():
+        if len(options) > 1 and rng.random() >= 0.65:
+            pick = int(rng.integers(1, len(options)))
+            options = (options[pick], *options[:pick], *options[pick + 1:])
+        wanted[role] = options
+    if secondary:
+        for role in ("pads", "arp"):
+            if role in secondary.programs and role not in wanted:
+                wanted[role] = secondary.programs[role]
+                decisions.append(f"{role} from {secondary.name}")
+    for m in moods:
+        for role in MOODS[m].add_roles:
+            if role not in wanted:
+                wanted[role] = ROLE_FALLBACKS[role]
+                decisions.append(f"{role} added for mood '{m}'")
+    instruments: dict[str, int] = {}
+    for role in ROLE_PRIORITY:
+        if role not in wanted:
+            continue
+        taken = set(instruments.values())
+        choice = next((p for p in (*wanted[role], *ROLE_FALLBACKS[role]) if p not in taken))
+        if choice != wanted[role][0]:
+            decisions.append(f"{role} {gm_program_name(choice)} (not "
+                             f"{gm_program_name(wanted[role][0])}, already on another part)")
+        instruments[role] = choice
+    return instruments
+
+
 # --- the planner --------------------------------------------------------------------------
 
 def make_plan(spec: SpecLike, seed: int) -> Plan:
@@ -359,22 +401,7 @@ def make_plan(spec: SpecLike, seed: int) -> Plan:
                      f"verse {' '.join(chosen['verse'])}; ends on the tonic")
 
     # instruments
-    instruments: dict[str, int] = {}
-    for role, options in primary.programs.items():
-        pick = options[0] if len(options) == 1 or rng.random() < 0.65 else \
-            options[int(rng.integers(1, len(options)))]
-        instruments[role] = pick
-    if secondary:
-        for role in ("melody", "pads", "arp"):
-            if role in secondary.programs and (role not in instruments or rng.random() < 0.5):
-                instruments[role] = secondary.programs[role][0]
-                decisions.append(f"{role} {gm_program_name(instruments[role])} from "
-                                 f"{secondary.name}")
-    for m in moods:
-        for role in MOODS[m].add_roles:
-            if role not in instruments:
-                instruments[role] = 89 if role == "pads" else 98
-                decisions.append(f"{role} added for mood '{m}'")
+    instruments = choose_instruments(primary, secondary, moods, rng, decisions)
     instruments = {r: instruments[r] for r in ("bass", "chords", "melody", "pads", "arp")
                    if r in instruments}
     swing = primary.swing if not secondary else round(

@@ -151,3 +151,78 @@ def test_blues_uses_the_twelve_bar_changes_with_a_shuffle_and_boogie_bass():
     assert plan.swing >= 1 / 3 - 0.01
     offbeats = [n.start_beat % 1 for n in score.track("bass").notes if n.start_beat % 1 > 0.01]
     assert offbeats and all(abs(o - (0.5 + plan.swing * 0.5)) < 0.01 for o in offbeats)
+
+
+def notes_per_bar(plan, score, names, roles=None):
+    bpb = plan.beats_per_bar
+    spans = [(s.start_bar * bpb, s.end_bar * bpb) for s in plan.form if s.name in names]
+    bars = sum((b - a) / bpb for a, b in spans)
+    count = sum(1 for t in score.tracks if not t.is_drums and (roles is None or t.name in roles)
+                for n in t.notes if any(a <= n.start_beat < b for a, b in spans))
+    return count / bars
+
+
+@pytest.mark.parametrize("name", GENRE_NAMES)
+def test_the_chorus_is_fuller_than_the_intro(name):
+    plan, score = song(f"genres: [{name}]\nduration: 120\n", seed=3)
+    names = {s.name for s in plan.form}
+    hook = "drop" if "drop" in names else "chorus"
+    assert "intro" in names and hook in names
+    assert notes_per_bar(plan, score, {hook}) > notes_per_bar(plan, score, {"intro"})
+    bpb = plan.beats_per_bar
+
+    def roles_in(section_name):
+        spans = [(s.start_bar * bpb, s.end_bar * bpb) for s in plan.form if s.name == section_name]
+        return {t.name for t in score.tracks if not t.is_drums
+                and any(a <= n.start_beat < b for n in t.notes for a, b in spans)}
+
+    assert roles_in(hook) > roles_in("intro")
+    assert "melody" not in roles_in("intro")
+
+
+@pytest.mark.parametrize("name", ["house", "trance", "techno"])
+def test_breakdowns_drop_drums_and_bass_and_builds_swell(name):
+    plan, score = song(f"genres: [{name}]\nduration: 150\n", seed=2)
+    assert "breakdown" in [s.name for s in plan.form]
+    assert notes_per_bar(plan, score, {"breakdown"}, {"bass"}) == 0
+    bpb = plan.beats_per_bar
+    breakdown = next(s for s in plan.form if s.name == "breakdown")
+    drums = [n for n in score.track("drums").notes
+             if breakdown.start_bar * bpb <= n.start_beat < (breakdown.end_bar - 1) * bpb]
+    assert not drums  # only a pickup fill in its last bar
+    build = next(s for s in plan.form if s.name == "build")
+    parts = [n for t in score.tracks if not t.is_drums for n in t.notes
+             if build.start_bar * bpb <= n.start_beat < build.end_bar * bpb]
+    half = (build.start_bar + build.bars / 2) * bpb
+    first = [n.velocity for n in parts if n.start_beat < half]
+    second = [n.velocity for n in parts if n.start_beat >= half]
+    assert sum(second) / len(second) > sum(first) / len(first) + 5
+
+
+def test_reggae_skanks_on_the_offbeats_with_an_organ_bubble():
+    plan, score = song("genres: [reggae]\nduration: 60\n", seed=1)
+    chords = score.track("chords").notes
+    body = [n for n in chords if n.start_beat < (plan.bars - 1) * 4]
+    assert body and all(0.95 < n.start_beat % 2 < 1.1 for n in body)  # beats 2 and 4
+    organ = score.track("arp")
+    assert organ is not None and organ.program in (16, 17)
+    off = [n for n in organ.notes if n.start_beat < (plan.bars - 1) * 4]
+    assert off and all(n.start_beat % 1 > 0.3 for n in off)  # never on the beat
+
+
+def test_funk_guitar_chops_leave_sixteenth_rests():
+    plan, score = song("genres: [funk]\nduration: 60\n", seed=1)
+    arp = score.track("arp")
+    assert arp is not None and arp.program in (27, 28)
+    chorus = next(s for s in plan.form if s.name == "chorus")
+    bar = [round(n.start_beat - chorus.start_bar * 4, 2) for n in arp.notes
+           if chorus.start_bar * 4 <= n.start_beat < chorus.start_bar * 4 + 4]
+    assert 6 <= len(bar) < 16
+
+
+def test_jazz_walks_the_bass_in_quarter_notes():
+    plan, score = song("genres: [jazz]\nduration: 90\n", seed=1)
+    chorus = next(s for s in plan.form if s.name == "chorus")
+    starts = [n.start_beat for n in score.track("bass").notes
+              if chorus.start_bar * 4 <= n.start_beat < chorus.end_bar * 4]
+    assert len(starts) == chorus.bars * 4

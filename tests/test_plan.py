@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.genres import GENRE_NAMES
+from daemon.genres import GENRE_NAMES, GENRES
 from daemon.plan import make_plan
 from daemon.spec import load_spec
 from daemon.theory import mode_family
@@ -109,3 +109,66 @@ def test_plan_to_dict_has_bars_seconds_and_chords():
     assert data["form"][-1]["chords"][-1].startswith("Bb")
     assert data["instruments"]["bass"]["name"] == "Acoustic Bass"
     assert data["decisions"] and data["seed"] == 1
+
+
+FORM_DURATIONS_S = [5, 10, 15, 20, 30, 40, 45, 60, 90, 120, 180, 300, 600]
+
+
+@pytest.mark.parametrize("name", GENRE_NAMES)
+def test_sections_come_in_phrase_lengths_with_a_verse_before_the_first_chorus(name):
+    blues = GENRES[name].phrase_bars == 12
+    for duration_s in FORM_DURATIONS_S:
+        for bpm in ("", "bpm: 131\n"):
+            plan = plan_for(f"genres: [{name}]\nduration: {duration_s}\n{bpm}", seed=3)
+            where = f"{duration_s} s {bpm.strip()}: " + " ".join(
+                f"{s.name}{s.bars}" for s in plan.form)
+            for index, section in enumerate(plan.form):
+                final_tag = section.name == "ending" and index == len(plan.form) - 1
+                phrase = section.bars in (2, 4, 8, 16, 32) or blues and section.bars in (12, 24)
+                assert phrase or final_tag and section.bars in (1, 2), where
+            names = [s.name for s in plan.form]
+            hook = "drop" if "drop" in names else "chorus"
+            lead_in = "build" if hook == "drop" else "verse"
+            if plan.bars >= {12: 28, 8: 20}.get(GENRES[name].phrase_bars, 12):
+                assert hook in names and lead_in in names, where
+                assert names.index(lead_in) < names.index(hook), where
+
+
+def test_a_thirty_second_pop_song_has_intro_verse_chorus_outro():
+    plan = plan_for("genres: [pop]\nduration: 30\n")
+    assert [s.name for s in plan.form] == ["intro", "verse", "chorus", "outro"]
+    assert abs(plan.duration_s - 30) <= 1.0
+
+
+def test_an_explicit_bpm_with_an_odd_bar_count_ends_on_a_one_bar_tonic_tag():
+    plan = plan_for("genres: [pop]\nkey: C major\nbpm: 120\nduration: 30\n")  # 15 bars
+    assert plan.bars == 15 and plan.tempo_bpm == 120
+    assert plan.form[-1].name == "ending" and plan.form[-1].bars == 1
+    assert plan.progressions[-1] == ("I",)
+    assert plan.progressions[-2][-1] == "V"  # the bar before leads home
+
+
+def test_blues_sections_are_whole_twelve_bar_passes_with_a_turnaround_intro():
+    plan = plan_for("genres: [blues]\nkey: E\nduration: 150\n")
+    middle = [s for s in plan.form if s.name in ("verse", "chorus")]
+    assert middle and all(s.bars % 12 == 0 for s in middle)
+    intro = next((p for s, p in zip(plan.form, plan.progressions) if s.name == "intro"), None)
+    if intro is not None:
+        assert intro[-1] == "Vdom7"
+
+
+@pytest.mark.parametrize("name", GENRE_NAMES)
+def test_no_program_plays_two_parts(name):
+    for seed in range(8):
+        plan = plan_for(f"genres: [{name}]\nprompt: calm dreamy\n", seed)
+        programs = list(plan.instruments.values())
+        assert len(programs) == len(set(programs)), plan.instruments
+
+
+def test_the_primary_genre_keeps_its_instruments_in_a_blend():
+    for seed in range(10):
+        plan = plan_for("genres: [lofi, hip-hop]\n", seed)
+        lofi = GENRES["lofi"].programs
+        for role in ("bass", "chords", "melody", "pads"):
+            assert plan.instruments[role] in lofi[role], (role, plan.instruments)
+        assert plan.instruments["melody"] != 48  # not hip-hop's string section

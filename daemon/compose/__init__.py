@@ -7,6 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from daemon.compose.accompaniment import arp_part, chords_part, pads_part
+from daemon.compose.arrangement import arrange
 from daemon.compose.bass import bass_part
 from daemon.compose.harmony import make_context
 from daemon.compose.melody import melody_part
@@ -41,7 +42,7 @@ def compose(plan: Plan) -> Score:
         tracks["drums"] = Track("drums", 0, DRUM_CHANNEL, _sorted(tuple(drums)))
     for role, program in plan.instruments.items():
         composer = PART_COMPOSERS[role]
-        notes = composer(ctx, stage_rng(plan.seed, f"compose.{role}"))
+        notes = arrange(plan, role, composer(ctx, stage_rng(plan.seed, f"compose.{role}")))
         if notes:
             tracks[role] = Track(role, program, CHANNELS[role], _sorted(notes))
     ordered = tuple(tracks[name] for name in TRACK_ORDER if name in tracks)

@@ -128,6 +128,16 @@ ARP_SHAPES = {
 }
 
 
+# Grooves whose arpeggio is a rhythm part: 16th-step masks (x plays) ...
+ARP_MASKS: dict[str, str] = {
+    "funk": "x.xx.x.xx.xx.x.x",  # muted-guitar chops around the clav
+}
+# ... or short off-beat chords: (offsets in a 4/4 bar, length in beats).
+ARP_CHORD_STABS: dict[str, tuple[tuple[float, ...], float]] = {
+    "reggae": ((0.5, 0.75, 1.5, 2.5, 2.75, 3.5), 0.18),  # the organ bubble
+}
+
+
 def arp_part(ctx: Context, rng: np.random.Generator) -> tuple[Note, ...]:
     """Broken chords: 16ths for electronic genres, an 8th-note picking pattern for acoustic
     ones, in sections with enough energy (all but the intro for folk, country and ambient)."""
@@ -152,8 +162,23 @@ def arp_part(ctx: Context, rng: np.random.Generator) -> tuple[Note, ...]:
         if section.energy < wanted or section.name == "intro" and not acoustic:
             continue
         tones = list(voicing) + [voicing[0] + 12]
+        if plan.groove in ARP_CHORD_STABS:  # the organ bubble: short chords off the beat
+            offsets, length = ARP_CHORD_STABS[plan.groove]
+            scale_to_bar = ctx.beats_per_bar / 4.0
+            for o in offsets:
+                at = o * scale_to_bar - (span.start_beat - span.bar * ctx.beats_per_bar)
+                if not 0 <= at < span.duration_beats - 1e-9:
+                    continue
+                start = swing_beat(span.start_beat + at, plan.swing, unit)
+                for pitch in voicing:
+                    notes.append(Note(round(start, 4), length, int(pitch),
+                                      velocity(58, section.energy, 0, float(rng.normal(0, 3)))))
+            continue
+        mask = ARP_MASKS.get(plan.groove, "")
         count = int(round(span.duration_beats / step))
         for i in range(count):
+            if mask and mask[i % len(mask)] == ".":
+                continue
             pitch = tones[shape[i % len(shape)] % len(tones)]
             start = span.start_beat + i * step
             on_beat = abs((start - span.start_beat) - round(start - span.start_beat)) < 1e-9

@@ -2,8 +2,9 @@
 
 Times are quarter-note beats from the song start (GM drum pitches, channel 10).
 
-Energy picks a tier per section: intros, outros and breakdowns play "sparse" (or rest
-when very quiet), verses "medium", choruses and drops "full" with a crash on their
+Energy picks a tier per section: intros and outros play "sparse" (or rest when very
+quiet), breakdowns rest (a pickup fill leads back in), verses "medium", choruses and
+drops "full" with a crash on their
 first downbeat. The last bar of every 4-bar phrase may carry a small fill and every
 8th a big one; a section always ends with a fill when a louder one follows. A "build"
 section is a snare roll that doubles its rate and swells into what comes next. The
@@ -160,6 +161,8 @@ def section_tier(section: Section) -> str | None:
     energy = section.energy
     if section.name == "build":
         return "build"
+    if section.name == "breakdown":
+        return None  # the drums drop out; a pickup fill leads back in
     if section.name in FULL_SECTIONS:
         return "full" if energy >= 0.35 else "medium"
     if energy < 0.15:
