@@ -21,11 +21,11 @@ from daemon.compose import compose
 from daemon.engines import (EngineConfig, ModelCache, TextureRequest, choose_texture_engine,
                             preload_models, texture_level_db)
 from daemon.cover import render_cover
-from daemon.encode import encode_audio, write_wav
+from daemon.encode import EncodeResult, encode_audio, write_wav
 from daemon.errors import CancelledError
 from daemon.loudness import measure_file_loudness
 from daemon.manifest import write_manifest
-from daemon.mastering import master
+from daemon.mastering import MasterResult, master
 from daemon.midi import score_to_midi
 from daemon.mixing import mix_stems
 from daemon.plan import Plan, make_plan
@@ -161,18 +161,19 @@ def run_job(spec: JobSpec, out_dir: Path, resources: Resources, *, seed: int | N
     with stages.stage("master"):
         mastered = master(mix, SAMPLE_RATE, spec.master.loudness_lufs, spec.master.true_peak_db)
     with stages.stage("encode"):
-        files = _write_audio(out_dir, spec, stems, mastered, midi_bytes, spec_bytes, seed)
+        wav = out_dir / "mix.wav"
+        encodes = _write_audio(out_dir, spec, stems, mastered, midi_bytes, spec_bytes, seed)
+        subtitles = None
         if vocals.track is not None:
-            files["srt"] = _write_text(out_dir / "lyrics.srt", vocals.srt_text)
+            subtitles = _write_text(out_dir / "lyrics.srt", vocals.srt_text)
             _write_text(out_dir / "lyrics.lrc", vocals.lrc_text)
-        render_cover(files["wav"], out_dir / "cover.png", title=spec.display_title,
-                     profile=plan.video)
+        render_cover(wav, out_dir / "cover.png", title=spec.display_title, profile=plan.video)
     if video_styles:
         with stages.stage("video"):
             for index, style in enumerate(video_styles):
                 name = "video.mp4" if index == 0 else f"video-{style}.mp4"
-                render_video(files["wav"], out_dir / name, style=style, title=spec.display_title,
-                             profile=plan.video, subtitles_path=files.get("srt"))
+                render_video(wav, out_dir / name, style=style, title=spec.display_title,
+                             profile=plan.video, subtitles_path=subtitles)
 
     engines = {
         "compose": {"asked": spec.engines.melody, "used": "rules",
@@ -181,7 +182,7 @@ def run_job(spec: JobSpec, out_dir: Path, resources: Resources, *, seed: int | N
         "texture": {**texture.record, "models": [use.to_dict() for use in model_uses]},
         "vocals": vocals.record(),
     }
-    manifest = _manifest(spec, plan, score, seed, resources, mastered, files["wav"], engines,
+    manifest = _manifest(spec, plan, score, seed, resources, mastered, wav, encodes, engines,
                          stages.seconds, manifest_extra)
     write_manifest(out_dir, manifest)
     log.info("rendered %r into %s in %.2f s", spec.display_title, out_dir,
@@ -243,15 +244,14 @@ def _write_text(path: Path, text: str) -> Path:
     return path
 
 
-def _write_audio(out_dir: Path, spec: JobSpec, stems: dict[str, np.ndarray], mastered: Any,
-                 midi_bytes: bytes, spec_bytes: bytes | None, seed: int) -> dict[str, Path]:
+def _write_audio(out_dir: Path, spec: JobSpec, stems: dict[str, np.ndarray],
+                 mastered: MasterResult, midi_bytes: bytes, spec_bytes: bytes | None,
+                 seed: int) -> list[EncodeResult]:
     """mix.wav and the other formats, stems at the master's gain, score.mid and spec.yaml."""
     wav = out_dir / "mix.wav"
     write_wav(wav, mastered.audio, SAMPLE_RATE, bits=16, rng=np.random.default_rng(seed))
-    files = {"wav": wav}
-    for fmt in spec.output.formats:
-        if fmt != "wav":
-            files[fmt] = encode_audio(wav, out_dir / f"mix.{fmt}", fmt)
+    encodes = [encode_audio(wav, out_dir / f"mix.{fmt}", fmt)
+               for fmt in spec.output.formats if fmt != "wav"]
     if spec.output.stems:
         stem_dir = out_dir / "stems"
         stem_dir.mkdir(exist_ok=True)
@@ -264,11 +264,12 @@ def _write_audio(out_dir: Path, spec: JobSpec, stems: dict[str, np.ndarray], mas
         (out_dir / "score.mid").write_bytes(midi_bytes)
     if spec_bytes is not None:
         (out_dir / "spec.yaml").write_bytes(spec_bytes)
-    return files
+    return encodes
 
 
 def _manifest(spec: JobSpec, plan: Plan, score: Score, seed: int, resources: Resources,
-              mastered: Any, wav: Path, engines: dict[str, Any], seconds: dict[str, float],
+              mastered: MasterResult, wav: Path, encodes: list[EncodeResult],
+              engines: dict[str, Any], seconds: dict[str, float],
               extra: Mapping[str, Any] | None) -> dict[str, Any]:
     measured = measure_file_loudness(wav)
     renderer = resources.renderer
@@ -290,6 +291,9 @@ def _manifest(spec: JobSpec, plan: Plan, score: Score, seed: int, resources: Res
             "master_gain_db": round(mastered.gain_db, 2),
             "limiter_reduction_db": round(mastered.limiter_reduction_db, 2),
             "limited_fraction": round(mastered.limited_fraction, 4),
+            "reached_target": mastered.reached_target,
+            "encodes": {e.format: {"gain_db": round(e.gain_db, 2),
+                                   "decoded_peak_db": e.decoded_peak_db} for e in encodes},
         },
         "loudness": {
             "integrated_lufs": round(measured.integrated_lufs, 2),
@@ -304,7 +308,7 @@ def _manifest(spec: JobSpec, plan: Plan, score: Score, seed: int, resources: Res
             "musicd": __version__,
             "fluidsynth": renderer.fluidsynth_version,
             "ffmpeg": ffmpeg_version(),
-            "soundfont": renderer.soundfont.name,
+            "soundfont": renderer.soundfont_name,
         },
     }
 
