@@ -5,8 +5,9 @@ Only the sung passages are processed: the dry take is cut into windows (each run
 the reverb and delay tail; runs closer than a tail share a window), the windows are processed
 back to back as one signal and put back in place. Between windows the signal is silent for at
 least a tail, so the filters, the compressor and the reverb start each window at rest: the result
-is the same as processing the whole take. The reverb is an FFT convolution (float32) with a
-synthetic impulse response made once per (length, sample rate), i.e. once per genre, and cached.
+is the same as processing the whole take. The reverb is an overlap-add FFT convolution (float32)
+with a synthetic impulse response made and transformed once per (length, sample rate), i.e. once
+per genre, and cached.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import butter, fftconvolve, lfilter, sosfilt
+from scipy.fft import irfft, next_fast_len, rfft
+from scipy.signal import butter, lfilter, sosfilt
 
 HIGHPASS_HZ = 100.0
 PRESENCE_HZ = 4000.0
@@ -138,16 +140,57 @@ def reverb_ir(sample_rate: int, length_s: float) -> np.ndarray:
     return ir
 
 
-def _delay(audio: np.ndarray, sample_rate: int, delay_s: float, feedback: float, repeats: int = 4) -> np.ndarray:
-    """Ping-pong echoes of a mono signal: (n, 2)."""
-    out = np.zeros((len(audio), 2), np.float32)
+@dataclass(frozen=True)
+class ReverbKernel:
+    """The impulse response's spectrum for block convolution (overlap-add)."""
+
+    ir_len: int
+    fft_size: int
+    spectrum: np.ndarray  # complex64 (2, fft_size // 2 + 1), one row per channel
+
+    @property
+    def block(self) -> int:
+        """Input samples per block: each block's output spills into the next one only."""
+        return self.fft_size - self.ir_len + 1
+
+
+@lru_cache(maxsize=32)
+def reverb_kernel(sample_rate: int, length_s: float) -> ReverbKernel:
+    """The room of `reverb_ir`, transformed once (blocks of about the IR's own length)."""
+    ir = reverb_ir(sample_rate, length_s)
+    fft_size = next_fast_len(2 * len(ir), real=True)
+    spectrum = rfft(ir, fft_size, axis=0).T.astype(np.complex64)
+    spectrum.flags.writeable = False
+    return ReverbKernel(len(ir), fft_size, spectrum)
+
+
+def _reverb(dry: np.ndarray, kernel: ReverbKernel) -> np.ndarray:
+    """`dry` (float32) through the room: (2, len(dry)) float32, overlap-add FFT convolution
+    with the cached spectrum (only the signal's blocks are transformed per call)."""
+    block, n = kernel.block, len(dry)
+    blocks = -(-n // block)
+    padded = np.zeros(blocks * block, np.float32)
+    padded[:n] = dry
+    spectra = rfft(padded.reshape(blocks, block), kernel.fft_size, axis=1)
+    out = np.zeros((2, (blocks + 1) * block), np.float32)
+    spill = kernel.fft_size - block
+    for channel in range(2):
+        wet = irfft(spectra * kernel.spectrum[channel], kernel.fft_size, axis=1)
+        out[channel, : blocks * block] += wet[:, :block].ravel()
+        later = out[channel, block:].reshape(blocks, block)
+        later[:, :spill] += wet[:, block:]
+    return out[:, :n]
+
+
+def _add_delay(stereo: np.ndarray, dry: np.ndarray, sample_rate: int, delay_s: float,
+               feedback: float, wet: float, repeats: int = 4) -> None:
+    """Add ping-pong echoes of `dry` to `stereo` (2, n) in place."""
     step = int(delay_s * sample_rate)
     for k in range(1, repeats + 1):
         shift = k * step
-        if shift >= len(audio):
+        if shift >= len(dry):
             break
-        out[shift:, k % 2] += audio[: len(audio) - shift] * np.float32(feedback ** (k - 1))
-    return out
+        stereo[k % 2, shift:] += dry[: len(dry) - shift] * np.float32(wet * feedback ** (k - 1))
 
 
 def process_vocal_bus(audio: np.ndarray, sample_rate: int, genres: Sequence[str],
@@ -186,17 +229,19 @@ def sung_windows(mono: np.ndarray, tail: int) -> list[tuple[int, int]]:
 
 
 def _process(mono: np.ndarray, sample_rate: int, space: VocalSpace, tempo_bpm: float) -> np.ndarray:
+    """The bus over one stretch of audio: (n, 2) float32, peak at VOCAL_PEAK_DBFS."""
     # A -300 dB offset keeps the filters' decaying state out of subnormal floats, which are
     # many times slower to compute with; the high-pass removes it again.
     dry = _highpass(mono.astype(np.float64) + DENORMAL_GUARD, sample_rate)
     dry = _compress(dry, sample_rate)
     dry = _peaking(dry, sample_rate, PRESENCE_HZ, PRESENCE_DB).astype(np.float32)
-    wet = fftconvolve(dry[:, None], reverb_ir(sample_rate, space.reverb_s), axes=0)[: len(dry)]
-    stereo = dry[:, None] + np.float32(space.reverb_wet) * wet
+    stereo = _reverb(dry, reverb_kernel(sample_rate, space.reverb_s))
+    stereo *= np.float32(space.reverb_wet)
+    stereo += dry
     if space.delay_beats > 0:
-        delay_s = space.delay_beats * 60.0 / tempo_bpm
-        stereo += np.float32(space.delay_wet) * _delay(dry, sample_rate, delay_s, space.delay_feedback)
-    peak = float(np.max(np.abs(stereo)))
+        _add_delay(stereo, dry, sample_rate, space.delay_beats * 60.0 / tempo_bpm,
+                   space.delay_feedback, space.delay_wet)
+    peak = max(float(stereo.max()), -float(stereo.min()))
     if peak > 0:
         stereo *= np.float32(10 ** (VOCAL_PEAK_DBFS / 20) / peak)
-    return stereo.astype(np.float32, copy=False)
+    return stereo.T
