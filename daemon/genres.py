@@ -259,7 +259,7 @@ GENRES: dict[str, Genre] = {g.name: g for g in (
         122, 135, 128, {_m: 0.6, "phrygian": 0.2, "dorian": 0.2}, SYNTH_KEYS, (4, 4), 0.0,
         "four-on-floor",
         {"bass": (38, 39), "chords": (90, 81), "melody": (80, 81), "pads": (95, 89),
-         "arp": (81, 80, 98)},
+         "arp": (81, 80)},
         {_m: (("i", "i", "i", "i"), ("i", "i", "VII", "VII"), ("i", "VI", "i", "VII")),
          "phrygian": (("i", "i", "II", "i"),), "dorian": (("i7", "i7", "IV", "IV"),)},
         "triad", "offbeat-stabs", "rolling", _melody(0.5, 10, 72, 0.5, 0.5, 0.25),

@@ -261,9 +261,8 @@ def choose_instruments(primary: Genre, secondary: Genre | None, moods: Sequence[
                 wanted[role] = ROLE_FALLBACKS[role]
                 decisions.append(f"{role} added for mood '{m}'")
     instruments: dict[str, int] = {}
-    for role in ROLE_PRIORITY:
-        if role not in wanted:
-            continue
+    own = [r for r in ROLE_PRIORITY if r in primary.programs]
+    for role in (*own, *(r for r in ROLE_PRIORITY if r in wanted and r not in own)):
         taken = set(instruments.values())
         choice = next((p for p in (*wanted[role], *ROLE_FALLBACKS[role]) if p not in taken))
         if choice != wanted[role][0]:

@@ -172,3 +172,10 @@ def test_the_primary_genre_keeps_its_instruments_in_a_blend():
         for role in ("bass", "chords", "melody", "pads"):
             assert plan.instruments[role] in lofi[role], (role, plan.instruments)
         assert plan.instruments["melody"] != 48  # not hip-hop's string section
+
+
+def test_a_secondary_genre_only_fills_parts_the_primary_lacks():
+    for seed in range(10):
+        plan = plan_for("genres: [reggae, afrobeat]\n", seed)
+        assert plan.instruments["arp"] in GENRES["reggae"].programs["arp"]
+        assert plan.instruments["pads"] not in (16, 17)  # the organ is reggae's bubble

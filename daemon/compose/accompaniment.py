@@ -39,6 +39,7 @@ CALM = {"pop-pulse": (((0, 1.9), (2, 1.9)),), "power-eighths": (((0, 3.9),),),
         "disco-offbeat": (((0, 1.9), (2, 1.9)),)}
 STRUMMED = {"strum", "boom-chick", "power-eighths", "lazy", "bossa", "skank"}
 
+HOOK_SECTIONS = frozenset({"chorus", "drop"})
 CHORD_RANGE = {"power": (40, 62, 48), "open": (48, 79, 62)}
 DEFAULT_CHORD_RANGE = (53, 76, 64)
 PAD_RANGE = (55, 79, 67)
@@ -59,6 +60,11 @@ def chords_part(ctx: Context, rng: np.random.Generator) -> tuple[Note, ...]:
     for span, voicing in zip(ctx.spans, voicings):
         energy = plan.form[span.section_index].energy
         final = span.bar == ctx.final_bar
+        if plan.form[span.section_index].name in HOOK_SECTIONS and plan.voicing != "power":
+            top = max(voicing) + 1  # the chorus opens up: the root doubled above the voicing
+            while top % 12 != span.chord.root_pc:
+                top += 1
+            voicing = (*voicing, top) if top - max(voicing) <= 9 else voicing
         if final:
             hits: tuple[tuple[float, float], ...] = ((0.0, span.duration_beats),)
         else:
