@@ -1,4 +1,4 @@
-"""Ingest one spec file from the inbox: validate it, queue its jobs, move it out of the inbox.
+"""Ingest spec files from the inbox: validate them, queue their jobs, move them out of the inbox.
 
 Valid file: its job rows and a `spec_sources` row (where the file lay, its
 sha256, the path it will be kept at) are committed in ONE transaction; then the
@@ -13,6 +13,14 @@ same path and the same content) find that row and only finish the move, so the
 file is never queued twice. Dropping the same content again after a completed
 ingest is a new job (another take). A failed move (permissions, full disk) is
 retried the same way on the next scan, without queuing again.
+
+Bursts: `ingest_files` takes many files at once with the same guarantees and
+far fewer fsyncs. Each file is validated on its own (a bad or unreadable file
+never holds the others back; within a file it is still all or nothing); the
+jobs and source rows of every valid file are committed in ONE transaction; the
+files are then renamed and each folder touched is fsynced once; only then are
+the sources marked kept, again in one transaction. A crash anywhere in between
+leaves unmarked source rows that `recover_ingests` finishes, as for one file.
 """
 
 from __future__ import annotations
@@ -41,6 +49,9 @@ log = logging.getLogger(__name__)
 
 ERROR_SUFFIX = ".error.txt"
 TITLE_WORDS = 6
+# The second read of a file (to split a `jobs:` list) needs no line numbers: libyaml's
+# safe loader where PyYAML was built with it, about ten times faster.
+_FAST_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class IngestStatus(str, enum.Enum):
@@ -50,6 +61,7 @@ class IngestStatus(str, enum.Enum):
     REJECTED = "rejected"  # invalid: moved to inbox/rejected/ with an error file
     RECOVERED = "recovered"  # an earlier, interrupted ingest of this file was finished; nothing new queued
     SKIPPED = "skipped"  # the file vanished before it could be read
+    DEFERRED = "deferred"  # `ingest_files` only: a read error; the file stays in the inbox for the next scan
 
 
 @dataclass(frozen=True)
@@ -80,7 +92,71 @@ def ingest_file(
     renders the same track. Raises OSError only for read or move errors that are
     worth retrying later (the file stays in the inbox).
     """
-    path = Path(os.path.abspath(path))
+    prepared = _prepare(Path(os.path.abspath(path)), store, config, clock, seed_source, None)
+    if isinstance(prepared, IngestOutcome):
+        return prepared
+    (jobs,) = store.add_job_batches([(prepared.new_jobs, prepared.source)])
+    return _keep_all([(prepared, jobs)], store)[0]
+
+
+def ingest_files(
+    paths: Sequence[Path],
+    store: Store,
+    config: Config,
+    clock: Clock = utc_now,
+    *,
+    seed_source: Callable[[], int] = draw_seed,
+) -> list[IngestOutcome]:
+    """Ingest many inbox files at once; one outcome per path, in the order given.
+
+    Same guarantees as `ingest_file` for each file, with two durable commits and
+    one fsync per folder for the whole burst (see the module docstring). A read
+    error on one file gives that file a DEFERRED outcome (it stays in the inbox)
+    and never stops the others; this function raises only for database errors.
+    """
+    outcomes: dict[int, IngestOutcome] = {}
+    accepted: list[tuple[int, _Accepted]] = []
+    touched: set[Path] = set()
+    for index, raw_path in enumerate(paths):
+        path = Path(os.path.abspath(raw_path))
+        try:
+            prepared = _prepare(path, store, config, clock, seed_source, touched)
+        except OSError as exc:
+            log.error("could not ingest %s: %s; it stays in the inbox for the next scan", path, exc)
+            outcomes[index] = IngestOutcome(path, IngestStatus.DEFERRED, problems=(str(exc),))
+            continue
+        if isinstance(prepared, IngestOutcome):
+            outcomes[index] = prepared
+        else:
+            accepted.append((index, prepared))
+    if accepted:
+        job_lists = store.add_job_batches([(a.new_jobs, a.source) for _, a in accepted])
+        kept = _keep_all([(a, jobs) for (_, a), jobs in zip(accepted, job_lists)], store, touched)
+        outcomes.update((index, outcome) for (index, _), outcome in zip(accepted, kept))
+    else:
+        _fsync_dirs(touched)
+    return [outcomes[index] for index in range(len(paths))]
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    """A valid file, parsed and ready to commit."""
+
+    path: Path
+    source: SpecSource
+    new_jobs: list[NewJob]
+
+
+def _prepare(
+    path: Path,
+    store: Store,
+    config: Config,
+    clock: Clock,
+    seed_source: Callable[[], int],
+    touched: set[Path] | None,
+) -> _Accepted | IngestOutcome:
+    """Read and validate one file: an _Accepted to commit, or its final outcome (skipped,
+    rejected, or an interrupted ingest finished). Raises OSError for errors worth retrying."""
     name = path.name
     try:
         data = path.read_bytes()
@@ -92,7 +168,7 @@ def ingest_file(
         return IngestOutcome(path, IngestStatus.SKIPPED)
     except PermissionError as exc:
         problem = f"musicd cannot read the file ({exc.strerror}); make it readable by the service user"
-        return _reject(path, config, clock, [problem], None)
+        return _reject(path, config, clock, [problem], None, touched)
     spec_hash = hashlib.sha256(data).hexdigest()
 
     pending = store.find_pending_source(path, spec_hash)
@@ -107,19 +183,35 @@ def ingest_file(
     try:
         new_jobs = _parse(data, name, spec_hash, seed_source)
     except _Invalid as invalid:
-        return _reject(path, config, clock, invalid.problems, spec_hash)
+        return _reject(path, config, clock, invalid.problems, spec_hash, touched)
 
     now = clock()
     source_id = new_id(now)
-    kept_path = _kept_path_for(config, now, source_id, name)
     source = SpecSource(
         id=source_id, source_path=path, source_name=name, spec_hash=spec_hash,
-        kept_path=kept_path, ingested_at=now,
+        kept_path=_kept_path_for(config, now, source_id, name), ingested_at=now,
     )
-    jobs = store.add_jobs(new_jobs, source=source)
-    log.info("queued %d job(s) from %s: %s", len(jobs), name, ", ".join(j.id for j in jobs))
-    kept = _finish_keep(store, source)
-    return IngestOutcome(path, IngestStatus.QUEUED, tuple(jobs), kept_path=kept, spec_hash=spec_hash)
+    return _Accepted(path, source, new_jobs)
+
+
+def _keep_all(
+    committed: Sequence[tuple[_Accepted, list[JobRecord]]], store: Store, touched: set[Path] | None = None
+) -> list[IngestOutcome]:
+    """After the commit: move each file to its kept path, fsync every folder touched once,
+    then mark the moved sources kept in one transaction."""
+    touched = set() if touched is None else touched
+    settled: list[str] = []
+    outcomes = []
+    for accepted, jobs in committed:
+        log.info("queued %d job(s) from %s: %s", len(jobs), accepted.path.name, ", ".join(j.id for j in jobs))
+        done, kept = _settle(accepted.source, touched)
+        if done:
+            settled.append(accepted.source.id)
+        outcomes.append(IngestOutcome(accepted.path, IngestStatus.QUEUED, tuple(jobs), kept_path=kept,
+                                      spec_hash=accepted.source.spec_hash))
+    _fsync_dirs(touched)
+    store.mark_sources_kept(settled)
+    return outcomes
 
 
 def recover_ingests(store: Store) -> list[SpecSource]:
@@ -195,7 +287,10 @@ def _job_texts(data: bytes) -> tuple[list[str], bool]:
     A single-job file keeps its text as written (comments included); each entry
     of a `jobs:` list is re-dumped on its own (load_jobs allows nothing beside `jobs:`).
     """
-    raw: Any = yaml.safe_load(data)
+    try:
+        raw: Any = yaml.load(data, Loader=_FAST_SAFE_LOADER)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:  # load_jobs read it already; libyaml may still disagree
+        raise _Invalid([_yaml_problem(exc)]) from None
     if isinstance(raw, dict) and isinstance(raw.get("jobs"), list):
         return [_dump(entry) for entry in raw["jobs"]], True
     try:
@@ -225,6 +320,13 @@ def _kept_path_for(config: Config, now: datetime, source_id: str, name: str) -> 
     return config.specs_dir / f"{now:%Y}" / f"{now:%m}" / f"{source_id}-{name}"
 
 
+def _fsync_dirs(folders: set[Path]) -> None:
+    """fsync each folder once (the renames into and out of them become durable); empties the set."""
+    for folder in sorted(folders):
+        _fsync_dir(folder)
+    folders.clear()
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
@@ -238,14 +340,18 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def move_file(src: Path, dst: Path) -> None:
+def move_file(src: Path, dst: Path, *, touched: set[Path] | None = None) -> None:
     """Move `src` to `dst` (which must not exist) without ever losing or overwriting data.
 
     Same filesystem: one rename. Across filesystems: copy to a hidden temporary
     name beside `dst`, fsync, rename into place, then remove `src`. Raises
-    FileExistsError if `dst` exists.
+    FileExistsError if `dst` exists. With `touched`, the folders a same-filesystem
+    rename changed are added to it for the caller to fsync once (`_fsync_dirs`)
+    instead of at once; the cross-filesystem path always syncs in order.
     """
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    if not dst.parent.is_dir():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        _fsync_dir(dst.parent.parent)  # the new folder's own entry
     if dst.exists():
         raise FileExistsError(errno.EEXIST, "refusing to overwrite", str(dst))
     try:
@@ -264,8 +370,11 @@ def move_file(src: Path, dst: Path) -> None:
         os.unlink(src)
         _fsync_dir(src.parent)
         return
-    _fsync_dir(dst.parent)
-    _fsync_dir(src.parent)
+    if touched is not None:
+        touched.update((dst.parent, src.parent))
+    else:
+        _fsync_dir(dst.parent)
+        _fsync_dir(src.parent)
 
 
 def _same_content(a: Path, b: Path) -> bool:
@@ -277,21 +386,35 @@ def _same_content(a: Path, b: Path) -> bool:
 
 def _finish_keep(store: Store, source: SpecSource) -> Path | None:
     """Move the source's inbox file to its kept path and mark it kept; None if the move failed."""
+    done, kept = _settle(source, None)
+    if done:
+        store.mark_source_kept(source.id)
+    return kept
+
+
+def _settle(source: SpecSource, touched: set[Path] | None) -> tuple[bool, Path | None]:
+    """Bring the source's file to its kept path (see `move_file` for `touched`).
+
+    Returns (whether the source may now be marked kept, the kept path if the file is there).
+    An OSError leaves it unmarked, to be finished on the next scan or start-up.
+    """
     src, dst = source.source_path, source.kept_path
     try:
         if src.exists() and dst.exists():
             if not _same_content(src, dst):
                 # The inbox file was replaced by different content after the crash: leave
                 # it for a fresh ingest and close this source (its copy is already kept).
-                store.mark_source_kept(source.id)
-                return dst
+                return True, dst
             os.unlink(src)  # a cross-filesystem copy finished but the original was not removed
+            if touched is None:
+                _fsync_dir(src.parent)
+            else:
+                touched.add(src.parent)
         elif src.exists():
             if hashlib.sha256(src.read_bytes()).hexdigest() != source.spec_hash:
                 log.warning("%s changed since it was queued; its queued text is in the database", src)
-                store.mark_source_kept(source.id)
-                return None
-            move_file(src, dst)
+                return True, None
+            move_file(src, dst, touched=touched)
         elif not dst.exists():
             log.warning(
                 "the spec file of ingest %s (%s) is gone from the inbox and was never kept; "
@@ -302,9 +425,8 @@ def _finish_keep(store: Store, source: SpecSource) -> Path | None:
             "queued jobs from %s but could not move it to %s: %s; it will be moved on the next scan "
             "(it will not be queued twice)", src, dst, exc,
         )
-        return None
-    store.mark_source_kept(source.id)
-    return dst if dst.exists() else None
+        return False, None
+    return True, dst if dst.exists() else None
 
 
 def _unique_path(folder: Path, name: str) -> Path:
@@ -336,12 +458,13 @@ def error_text(name: str, problems: Sequence[str], inbox: Path, when: datetime) 
 
 
 def _reject(
-    path: Path, config: Config, clock: Clock, problems: list[str], spec_hash: str | None
+    path: Path, config: Config, clock: Clock, problems: list[str], spec_hash: str | None,
+    touched: set[Path] | None = None,
 ) -> IngestOutcome:
     """Move an invalid file into inbox/rejected/ and write its error file beside it."""
     target = _unique_path(config.rejected_dir, path.name)
     try:
-        move_file(path, target)
+        move_file(path, target, touched=touched)
     except FileNotFoundError:
         log.info("%s vanished before it could be rejected; skipped", path)
         return IngestOutcome(path, IngestStatus.SKIPPED, problems=tuple(problems), spec_hash=spec_hash)

@@ -120,6 +120,7 @@ class Store:
         self.path = Path(db_path)
         self._clock = clock
         self._lock = threading.RLock()
+        self.commits = 0  # write transactions this instance committed (each costs a full fsync)
         _check_local_filesystem(self.path.parent, allow_network_fs, mountinfo_text)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -177,6 +178,7 @@ class Store:
                     self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+            self.commits += 1
 
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
         with self._lock:
@@ -239,49 +241,38 @@ class Store:
         All rows are written or none is. Jobs are claimed in the order given
         (within the same priority). Returns the new records, in that order.
         """
-        if not new_jobs:
-            raise ValueError("add_jobs needs at least one job")
+        return self.add_job_batches([(new_jobs, source)])[0]
+
+    def add_job_batches(
+        self, batches: Sequence[tuple[Sequence[NewJob], SpecSource | None]]
+    ) -> list[list[JobRecord]]:
+        """Queue several files' jobs, each with its spec `source` (or None), in ONE transaction.
+
+        What ingesting a burst of files commits at once: one durable commit instead
+        of one per file. All rows of all batches are written or none is; jobs are
+        claimed in the order given. Returns each batch's new records, in order.
+        """
+        if not batches or any(not new_jobs for new_jobs, _ in batches):
+            raise ValueError("add_job_batches needs at least one job in every batch")
         clock_now = self._clock()
         now = datetime_to_text(clock_now)
         with self._write() as db:
-            if source is not None:
-                db["spec_sources"].insert(
-                    {
-                        "id": source.id,
-                        "source_path": str(source.source_path),
-                        "source_name": source.source_name,
-                        "spec_hash": source.spec_hash,
-                        "kept_path": str(source.kept_path),
-                        "ingested_at": datetime_to_text(source.ingested_at),
-                        "kept_at": datetime_to_text(source.kept_at) if source.kept_at else None,
-                    }
-                )
             next_seq = db.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM jobs").fetchone()[0]
-            ids = [new_id(clock_now) for _ in new_jobs]
-            db["jobs"].insert_all(
-                {
-                    "id": job_id,
-                    "seq": next_seq + index,
-                    "state": JobState.QUEUED.value,
-                    "priority": job.priority,
-                    "attempts": 0,
-                    "title": job.title,
-                    "source_name": job.source_name,
-                    "spec_hash": job.spec_hash,
-                    "spec_text": job.spec_text,
-                    "seed": job.seed,
-                    "cancel_requested": 0,
-                    "source_id": source.id if source else None,
-                    "created_at": now,
-                    "queued_at": now,
-                    "updated_at": now,
-                }
-                for index, (job_id, job) in enumerate(zip(ids, new_jobs))
-            )
-            for job_id, job in zip(ids, new_jobs):
-                self._event(db, job_id, now, f"queued from {job.source_name}")
-            rows = [self._job_row(db, job_id) for job_id in ids]
-        return [_row_to_job(r) for r in rows]
+            all_ids: list[list[str]] = []
+            for new_jobs, source in batches:
+                if source is not None:
+                    db["spec_sources"].insert(_source_row(source))
+                ids = [new_id(clock_now) for _ in new_jobs]
+                db["jobs"].insert_all(
+                    _new_job_row(job_id, next_seq + index, job, source, now)
+                    for index, (job_id, job) in enumerate(zip(ids, new_jobs))
+                )
+                next_seq += len(ids)
+                for job_id, job in zip(ids, new_jobs):
+                    self._event(db, job_id, now, f"queued from {job.source_name}")
+                all_ids.append(ids)
+            rows = [[self._job_row(db, job_id) for job_id in ids] for ids in all_ids]
+        return [[_row_to_job(r) for r in batch] for batch in rows]
 
     # ------------------------------------------------------- spec sources
 
@@ -301,9 +292,15 @@ class Store:
 
     def mark_source_kept(self, source_id: str) -> None:
         """Record that the spec file of ingest `source_id` now lies at its kept path."""
+        self.mark_sources_kept([source_id])
+
+    def mark_sources_kept(self, source_ids: Sequence[str]) -> None:
+        """`mark_source_kept` for many ingests in ONE transaction (nothing to do for none)."""
+        if not source_ids:
+            return
         now = self._now()
         with self._write() as db:
-            db.execute("UPDATE spec_sources SET kept_at = ? WHERE id = ?", [now, source_id])
+            db.conn.executemany("UPDATE spec_sources SET kept_at = ? WHERE id = ?", [(now, i) for i in source_ids])
 
     def get_source(self, source_id: str) -> SpecSource:
         """The spec source recorded under `source_id` (StoreError if there is none)."""
@@ -432,8 +429,13 @@ class Store:
             row = self._job_row(db, job_id)
         return _row_to_job(row)
 
-    def requeue(self, job_id: str, reason: str) -> JobRecord:
-        """Put a running job back in the queue (e.g. the worker was restarted); attempts stay counted."""
+    def requeue(self, job_id: str, reason: str, *, refund_attempt: bool = False) -> JobRecord:
+        """Put a running job back in the queue (e.g. the worker was restarted).
+
+        The attempt counted by `claim_next` stays counted (a crash or a hang counts
+        towards max_attempts), unless `refund_attempt`: for a run the service itself
+        interrupted (stopped with the job still running), which says nothing about the job.
+        """
         now = self._now()
         with self._write() as db:
             row = self._job_row(db, job_id)
@@ -441,10 +443,26 @@ class Store:
                 raise StoreError(f"job {job_id} is {row['state']}, not running; it cannot be requeued")
             db.execute(
                 "UPDATE jobs SET state = 'queued', queued_at = ?, updated_at = ?, started_at = NULL, "
-                "stage = NULL, percent = NULL WHERE id = ?",
-                [now, now, job_id],
+                "stage = NULL, percent = NULL, "
+                "attempts = CASE WHEN ? THEN MAX(attempts - 1, 0) ELSE attempts END WHERE id = ?",
+                [now, now, int(refund_attempt), job_id],
             )
-            self._event(db, job_id, now, f"requeued: {reason}", level="warning")
+            message = f"requeued: {reason}" + ("; this attempt is not counted" if refund_attempt else "")
+            self._event(db, job_id, now, message, level="warning")
+            row = self._job_row(db, job_id)
+        return _row_to_job(row)
+
+    def set_outbox_path(self, job_id: str, outbox_path: Path) -> JobRecord:
+        """Record where a finished job was published (e.g. the -failed folder of a job that
+        start-up recovery failed after too many interrupted attempts)."""
+        now = self._now()
+        with self._write() as db:
+            row = self._job_row(db, job_id)
+            if not JobState(row["state"]).is_final:
+                raise StoreError(f"job {job_id} is {row['state']}; only a finished job has an outbox folder")
+            db.execute("UPDATE jobs SET outbox_path = ?, updated_at = ? WHERE id = ?",
+                       [str(outbox_path), now, job_id])
+            self._event(db, job_id, now, f"published at {outbox_path}")
             row = self._job_row(db, job_id)
         return _row_to_job(row)
 
@@ -558,6 +576,38 @@ class Store:
         for row in self._rows("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state"):
             result[JobState(row["state"])] = row["n"]
         return result
+
+
+def _source_row(source: SpecSource) -> dict[str, Any]:
+    return {
+        "id": source.id,
+        "source_path": str(source.source_path),
+        "source_name": source.source_name,
+        "spec_hash": source.spec_hash,
+        "kept_path": str(source.kept_path),
+        "ingested_at": datetime_to_text(source.ingested_at),
+        "kept_at": datetime_to_text(source.kept_at) if source.kept_at else None,
+    }
+
+
+def _new_job_row(job_id: str, seq: int, job: NewJob, source: SpecSource | None, now: str) -> dict[str, Any]:
+    return {
+        "id": job_id,
+        "seq": seq,
+        "state": JobState.QUEUED.value,
+        "priority": job.priority,
+        "attempts": 0,
+        "title": job.title,
+        "source_name": job.source_name,
+        "spec_hash": job.spec_hash,
+        "spec_text": job.spec_text,
+        "seed": job.seed,
+        "cancel_requested": 0,
+        "source_id": source.id if source else None,
+        "created_at": now,
+        "queued_at": now,
+        "updated_at": now,
+    }
 
 
 def _check_local_filesystem(folder: Path, allow_network_fs: bool, mountinfo_text: str | None) -> None:

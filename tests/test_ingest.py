@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from daemon.config import Config
-from daemon.ingest import IngestStatus, ingest_file, move_file, recover_ingests
+from daemon.ingest import IngestStatus, ingest_file, ingest_files, move_file, recover_ingests
 from daemon.jobs import JobState
 from daemon.spec import load_spec
 from daemon.store import Store
@@ -185,7 +185,7 @@ def test_crash_between_commit_and_move_is_recovered_at_start_up(config: Config, 
         import daemon.ingest as ingest
         from daemon.config import Config
         from daemon.store import Store
-        ingest._finish_keep = lambda store, source: os._exit(9)  # die right after the commit
+        ingest._keep_all = lambda *args, **kwargs: os._exit(9)  # die right after the commit
         config = Config(inbox=Path({str(config.inbox)!r}), outbox=Path({str(config.outbox)!r}),
                         state_dir=Path({str(config.state_dir)!r}))
         ingest.ingest_file(Path({str(path)!r}), Store.open(config.state_dir), config)
@@ -253,3 +253,75 @@ def test_move_across_filesystems_copies_then_removes(tmp_path: Path) -> None:
         assert [p.name for p in dst.parent.iterdir()] == ["song.yaml"]  # no temporary left behind
     finally:
         src.unlink(missing_ok=True)
+
+
+def test_burst_commits_every_valid_file_at_once_and_a_bad_file_blocks_none(config: Config, store: Store) -> None:
+    paths = [drop(config, f"song-{i:02d}.yaml", VALID.replace(b"Morning Drift", f"Song {i}".encode()))
+             for i in range(12)]
+    paths.insert(3, drop(config, "bad.yaml", INVALID))
+    paths.insert(7, drop(config, "three.yaml", THREE_JOBS))
+    paths.insert(9, config.inbox / "gone.yaml")
+    commits_before = store.commits
+    outcomes = ingest_files(paths, store, config, clock, seed_source=lambda: 3)
+    assert store.commits - commits_before == 2  # jobs + sources, then "kept": not two per file
+    assert [o.path for o in outcomes] == paths
+    statuses = [o.status for o in outcomes]
+    assert statuses.count(IngestStatus.QUEUED) == 13
+    assert statuses[3] is IngestStatus.REJECTED and statuses[9] is IngestStatus.SKIPPED
+    assert (config.rejected_dir / "bad.yaml.error.txt").exists()
+    assert [j.title for j in outcomes[7].jobs] == ["One", "Two", "Three"]
+    assert len(store.list_jobs(limit=100)) == 12 + 3
+    assert store.pending_sources() == []
+    assert list(config.inbox.glob("*.yaml")) == []
+    for outcome in outcomes:
+        if outcome.status is IngestStatus.QUEUED:
+            assert outcome.kept_path is not None and outcome.kept_path.exists()
+            assert store.jobs_from_source(outcome.jobs[0].source_id) == list(outcome.jobs)
+    claimed = [store.claim_next().title for _ in range(15)]
+    assert claimed[:3] == ["Song 0", "Song 1", "Song 2"] and claimed[6:9] == ["One", "Two", "Three"]
+
+
+def test_burst_whose_moves_fail_is_finished_later_without_queuing_twice(config: Config, store: Store) -> None:
+    blocker = config.state_dir / "specs"
+    blocker.write_text("not a folder")
+    paths = [drop(config, f"s{i}.yaml", VALID + f"seed: {i}\n".encode()) for i in range(4)]
+    first = ingest_files(paths, store, config, clock)
+    assert [o.status for o in first] == [IngestStatus.QUEUED] * 4 and all(o.kept_path is None for o in first)
+    assert all(p.exists() for p in paths) and len(store.pending_sources()) == 4
+    blocker.unlink()
+    again = ingest_files(paths, store, config, clock)
+    assert [o.status for o in again] == [IngestStatus.RECOVERED] * 4
+    assert [o.jobs[0].id for o in again] == [o.jobs[0].id for o in first]
+    assert len(store.list_jobs()) == 4 and store.pending_sources() == []
+    assert not any(p.exists() for p in paths)
+
+
+def test_crash_midway_through_a_burst_is_recovered_at_start_up(config: Config, store: Store) -> None:
+    paths = [drop(config, f"s{i}.yaml", VALID + f"seed: {i}\n".encode()) for i in range(5)]
+    child = textwrap.dedent(f"""
+        import os
+        from pathlib import Path
+        import daemon.ingest as ingest
+        from daemon.config import Config
+        from daemon.store import Store
+        real_move, moves = ingest.move_file, []
+        def move_then_die(src, dst, **kwargs):  # dies after two renames, before any fsync or "kept"
+            if len(moves) == 2:
+                os._exit(9)
+            moves.append(src)
+            real_move(src, dst, **kwargs)
+        ingest.move_file = move_then_die
+        config = Config(inbox=Path({str(config.inbox)!r}), outbox=Path({str(config.outbox)!r}),
+                        state_dir=Path({str(config.state_dir)!r}))
+        ingest.ingest_files(sorted(config.inbox.glob("*.yaml")), Store.open(config.state_dir), config)
+    """)
+    result = subprocess.run([sys.executable, "-c", child], cwd=Path(__file__).parent.parent, timeout=120)
+    assert result.returncode == 9
+    assert [p.exists() for p in paths] == [False, False, True, True, True]
+    assert len(store.list_jobs()) == 5 and len(store.pending_sources()) == 5
+
+    assert len(recover_ingests(store)) == 5
+    assert store.pending_sources() == [] and len(store.list_jobs()) == 5
+    assert not any(p.exists() for p in paths)
+    kept = sorted(p.read_bytes() for p in config.specs_dir.rglob("*.yaml"))
+    assert kept == sorted(VALID + f"seed: {i}\n".encode() for i in range(5))

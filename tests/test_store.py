@@ -231,6 +231,50 @@ def test_requeue_puts_running_job_back_keeping_attempts(store: Store) -> None:
     assert "requeued: worker restarted after a time-out" in [e.message for e in store.events(job.id)]
 
 
+def test_requeue_after_a_stop_refunds_the_attempt(store: Store) -> None:
+    job = store.add_jobs([new_job()])[0]
+    for _ in range(5):  # five service restarts during one long job
+        assert store.claim_next().attempts == 1
+        requeued = store.requeue(job.id, "the service stopped", refund_attempt=True)
+        assert (requeued.state, requeued.attempts) == (JobState.QUEUED, 0)
+    assert any("not counted" in (e.message or "") for e in store.events(job.id))
+    store.claim_next()
+    assert store.recover_interrupted(max_attempts=2)[0].state is JobState.QUEUED
+
+
+def test_outbox_path_of_a_job_failed_by_recovery_can_be_recorded(store: Store, tmp_path: Path) -> None:
+    job = store.add_jobs([new_job()])[0]
+    with pytest.raises(StoreError, match="only a finished job"):
+        store.set_outbox_path(job.id, tmp_path / "early")
+    store.claim_next()
+    (failed,) = store.recover_interrupted(max_attempts=1)
+    assert failed.state is JobState.FAILED and failed.outbox_path is None
+    updated = store.set_outbox_path(job.id, tmp_path / "2026" / "x-failed")
+    assert updated.outbox_path == tmp_path / "2026" / "x-failed"
+    assert store.get(job.id).outbox_path == tmp_path / "2026" / "x-failed"
+    assert (updated.state, updated.error) == (JobState.FAILED, failed.error)
+
+
+def test_batches_of_several_files_are_one_transaction(store: Store, tmp_path: Path) -> None:
+    def source(name: str) -> SpecSource:
+        return SpecSource(id=f"01JD0000000000000000000{name}", source_path=tmp_path / f"{name}.yaml",
+                          source_name=f"{name}.yaml", spec_hash="cd" * 32,
+                          kept_path=tmp_path / "kept" / f"{name}.yaml", ingested_at=START)
+
+    before = store.commits
+    batches = store.add_job_batches([([new_job("a1"), new_job("a2")], source("AAA")),
+                                     ([new_job("b1")], source("BBB"))])
+    assert store.commits == before + 1
+    assert [[j.title for j in b] for b in batches] == [["a1", "a2"], ["b1"]]
+    assert {j.source_id for j in batches[1]} == {source("BBB").id}
+    store.mark_sources_kept([source("AAA").id, source("BBB").id])
+    assert store.commits == before + 2 and store.pending_sources() == []
+    with pytest.raises(sqlite3.IntegrityError):  # a clash anywhere writes nothing at all
+        store.add_job_batches([([new_job("c1")], source("CCC")), ([new_job("d1")], source("AAA"))])
+    assert [j.title for j in store.list_jobs()] == ["b1", "a2", "a1"]
+    assert [store.claim_next().title for _ in range(3)] == ["a1", "a2", "b1"]
+
+
 def test_get_accepts_full_id_prefix_and_short_id(store: Store) -> None:
     job = store.add_jobs([new_job()])[0]
     assert store.get(job.id).id == job.id
