@@ -177,5 +177,6 @@ def test_the_primary_genre_keeps_its_instruments_in_a_blend():
 def test_a_secondary_genre_only_fills_parts_the_primary_lacks():
     for seed in range(10):
         plan = plan_for("genres: [reggae, afrobeat]\n", seed)
-        assert plan.instruments["arp"] in GENRES["reggae"].programs["arp"]
-        assert plan.instruments["pads"] not in (16, 17)  # the organ is reggae's bubble
+        for role, programs in GENRES["reggae"].programs.items():
+            assert plan.instruments[role] in programs, (role, plan.instruments)
+        assert "pads" in plan.instruments  # reggae has none; afrobeat lends them
