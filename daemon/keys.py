@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 from daemon.errors import MusicdError
+from daemon.theory import MODE_INTERVALS as THEORY_MODES
 
 MODES: tuple[str, ...] = ("major", "minor", "dorian", "phrygian", "lydian", "mixolydian", "locrian")
 
@@ -16,16 +17,8 @@ MODE_ALIASES: dict[str, str] = {
     "mixolyd": "mixolydian", "loc": "locrian",
 }
 
-# Semitones above the tonic for each mode's seven scale degrees.
-MODE_INTERVALS: dict[str, tuple[int, ...]] = {
-    "major": (0, 2, 4, 5, 7, 9, 11),
-    "minor": (0, 2, 3, 5, 7, 8, 10),
-    "dorian": (0, 2, 3, 5, 7, 9, 10),
-    "phrygian": (0, 1, 3, 5, 7, 8, 10),
-    "lydian": (0, 2, 4, 6, 7, 9, 11),
-    "mixolydian": (0, 2, 4, 5, 7, 9, 10),
-    "locrian": (0, 1, 3, 5, 6, 8, 10),
-}
+# Semitones above the tonic for each mode's scale degrees (one table with the composer's).
+MODE_INTERVALS: dict[str, tuple[int, ...]] = {mode: THEORY_MODES[mode] for mode in MODES}
 
 NATURAL_PITCH_CLASSES: dict[str, int] = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
