@@ -22,6 +22,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,14 +30,16 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from daemon.engines import EngineConfig, parse_engine_config
 from daemon.errors import ConfigError, SpecError
-from daemon.scheduler import Schedule, ScheduleError, parse_schedules
+from daemon.scheduler import DEFAULT_GRACE_S, Schedule, ScheduleError, parse_schedules
+from daemon.worker import DEFAULT_RUNNER
 
 log = logging.getLogger(__name__)
 
+RUNNER_PATTERN = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 DEFAULT_CONFIG_PATH = Path("/etc/musicd/config.yaml")
 DEFAULT_DATA_DIR = Path("/var/lib/musicd")
 ENV_PREFIX = "MUSICD_"
@@ -71,6 +74,7 @@ class WorkerConfig:
     job_timeout_base_s: float = 300.0
     job_timeout_per_audio_s: float = 10.0
     stop_grace_s: float = 60.0
+    runner: str = DEFAULT_RUNNER  # "module:function" the worker calls for each job
 
     def job_time_limit_s(self, duration_s: float) -> float:
         """The time limit for a job producing `duration_s` seconds of audio."""
@@ -88,6 +92,7 @@ class Config:
     worker: WorkerConfig = field(default_factory=WorkerConfig)
     soundfont: Path | None = None
     schedules: tuple[Schedule, ...] = ()
+    schedule_grace_s: float = DEFAULT_GRACE_S  # a missed firing still runs this long after its time
     models: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     engines: EngineConfig = field(default_factory=EngineConfig)  # `models:`, parsed
     log_level: LogLevel = "INFO"
@@ -129,6 +134,17 @@ class _RawWorker(BaseModel):
     job_timeout_base_s: float = Field(300.0, gt=0)
     job_timeout_per_audio_s: float = Field(10.0, ge=0)
     stop_grace_s: float = Field(60.0, ge=0)
+    runner: str = DEFAULT_RUNNER
+
+    @field_validator("runner")
+    @classmethod
+    def _runner_is_module_colon_function(cls, value: str) -> str:
+        if not RUNNER_PATTERN.match(value):
+            raise ValueError(
+                f"{value!r} must name a function as 'module:function' (a dotted module path, "
+                f"a colon, the function), e.g. {DEFAULT_RUNNER}"
+            )
+        return value
 
 
 class _RawSchedule(BaseModel):
@@ -149,6 +165,7 @@ class _RawConfig(BaseModel):
     worker: _RawWorker = _RawWorker()
     soundfont: str | None = None
     schedules: list[_RawSchedule] = []
+    schedule_grace_s: float = Field(DEFAULT_GRACE_S, ge=0)
     models: dict[str, Any] = {}
     log_level: LogLevel = "INFO"
 
@@ -245,6 +262,8 @@ def _problems_from(exc: ValidationError, origins: _Origins) -> list[str]:
             problems.append(f"{origins.describe(loc)}: {err['input']!r} is not allowed; choose one of {allowed}")
         elif kind == "missing":
             problems.append(f"{origins.describe(loc)}: this key is required")
+        elif kind == "value_error":
+            problems.append(f"{origins.describe(loc)}: {err.get('ctx', {}).get('error', err['msg'])}")
         else:
             problems.append(f"{origins.describe(loc)}: {err['msg']} (got {err.get('input')!r})")
     return problems
@@ -386,6 +405,7 @@ def config_from_mapping(
         worker=WorkerConfig(**parsed.worker.model_dump()),
         soundfont=paths.get("soundfont"),
         schedules=tuple(schedules),
+        schedule_grace_s=parsed.schedule_grace_s,
         models=MappingProxyType(dict(parsed.models)),
         engines=engines,
         log_level=parsed.log_level,  # type: ignore[arg-type]
@@ -474,7 +494,8 @@ worker:
   heartbeat_timeout_s: 30
   job_timeout_base_s: 300
   job_timeout_per_audio_s: 10
-  stop_grace_s: 60
+  stop_grace_s: 60     # on stop, a running job gets this long to finish; else it is requeued
+  runner: daemon.pipeline:run_job   # module:function run for each job (an extension point)
 
 soundfont: null       # null: the system's General MIDI SoundFont
 log_level: INFO
@@ -485,6 +506,7 @@ log_level: INFO
 #     timezone: Europe/Berlin
 #     job: {genres: [lofi], duration_s: 90}
 schedules: []
+schedule_grace_s: 3600   # a firing missed while musicd was down still runs within this many seconds
 
 models: {}
 """

@@ -6,7 +6,8 @@ pipeline code runs in the worker process (daemon.worker). Signal handlers only s
 the loop acts on them:
 
 - SIGTERM / SIGINT: stop ingesting and dispatching; a running job may finish within
-  worker.stop_grace_s, else the worker is killed and the job requeued; exit 0.
+  worker.stop_grace_s, else the worker is killed and the job requeued without counting
+  that attempt (only crashes and hangs count towards worker.max_attempts); exit 0.
 - SIGHUP: reload the configuration file; schedules, worker limits and the log level take
   effect at once (changed folders, SoundFont or runner need a restart and are logged).
 
@@ -36,7 +37,7 @@ import yaml
 from daemon import outbox
 from daemon.config import Config, load_config
 from daemon.errors import ConfigError, MusicdError, SpecError
-from daemon.ingest import ingest_file, recover_ingests
+from daemon.ingest import ingest_files, recover_ingests
 from daemon.jobs import JobRecord, JobState, NewJob
 from daemon.scheduler import Firing, Scheduler
 from daemon.sdnotify import Notifier
@@ -92,8 +93,8 @@ def job_time_limit_s(config: Config, job: JobRecord) -> float:
 
 
 def runner_name(config: Config, override: str | None = None) -> str:
-    """The job runner ("module:function"): the override, else worker.runner, else the pipeline."""
-    return override or getattr(config.worker, "runner", None) or DEFAULT_RUNNER
+    """The job runner ("module:function"): the override (`--runner`), else worker.runner."""
+    return override or config.worker.runner or DEFAULT_RUNNER
 
 
 def resources_kwargs(config: Config) -> dict[str, Any]:
@@ -107,7 +108,8 @@ class Service:
 
     def __init__(self, config: Config, *, once: bool = False, clock: Callable[[], datetime] = utc_now,
                  monotonic: Callable[[], float] = time.monotonic, runner: str | None = None,
-                 notifier: Notifier | None = None, schedule_grace_s: float = 3600.0) -> None:
+                 notifier: Notifier | None = None, schedule_grace_s: float | None = None) -> None:
+        """`schedule_grace_s` overrides the configuration's (tests); None uses it."""
         self.config = config
         self.once = once
         self.clock = clock
@@ -163,11 +165,14 @@ class Service:
         self.notifier.status("starting: loading the worker")
         self.supervisor.start()
         self._recover()
-        self.scheduler = Scheduler(config.schedules, config.state_dir, grace_s=self.schedule_grace_s,
+        self.scheduler = Scheduler(config.schedules, config.state_dir, grace_s=self._schedule_grace_s(config),
                                    clock=self.clock)
         self.watcher = InboxWatcher(config.inbox, config.watch)
         self.watcher.start(self.monotonic())
         log.info("musicd watching %s (outbox %s, state %s)", config.inbox, config.outbox, config.state_dir)
+
+    def _schedule_grace_s(self, config: Config) -> float:
+        return config.schedule_grace_s if self.schedule_grace_s is None else self.schedule_grace_s
 
     def _recover(self) -> None:
         """Settle what a crash left behind, before any job runs."""
@@ -182,7 +187,9 @@ class Service:
                              error="published before an interruption" if state is JobState.FAILED else None)
         for job in store.recover_interrupted(config.worker.max_attempts):
             if job.state is JobState.FAILED:
-                self._publish_failure(job, job.error or "the worker was interrupted too often")
+                folder = self._publish_failure(job, job.error or "the worker was interrupted too often")
+                if folder is not None:
+                    store.set_outbox_path(job.id, folder)
         for source in recover_ingests(store):
             log.info("finished the interrupted ingest of %s", source.source_name)
         removed = outbox.remove_stale_staging(config.outbox)
@@ -243,13 +250,18 @@ class Service:
             supervisor.restart()
 
     def _ingest_ready(self) -> None:
+        """Ingest every file that became ready, as one batch (one commit for a whole burst)."""
         assert self.watcher is not None
-        for path in self.watcher.poll_ready(self.monotonic()):
-            try:
-                ingest_file(path, self._store(), self.config, self.clock)
-            except OSError as exc:
-                log.error("could not ingest %s: %s; it stays in the inbox for the next rescan", path, exc)
-            finally:
+        paths = self.watcher.poll_ready(self.monotonic())
+        if not paths:
+            return
+        try:
+            ingest_files(paths, self._store(), self.config, self.clock)
+        except OSError as exc:
+            log.error("could not ingest %d file(s): %s; they stay in the inbox for the next rescan",
+                      len(paths), exc)
+        finally:
+            for path in paths:
                 self.watcher.done(path)
 
     def _fire_schedules(self) -> None:
@@ -408,8 +420,8 @@ class Service:
         if job.cancel_requested:
             self._finish_failure(job.id, f"cancelled ({message.reason})", cancelled=True)
             return
-        if self._stop_deadline_s is not None:
-            store.requeue(job.id, "the service stopped before the job finished")
+        if self._stop_deadline_s is not None:  # died on its own while the service was stopping: counted
+            store.requeue(job.id, f"{message.reason} while the service was stopping")
             return
         max_attempts = self.config.worker.max_attempts
         if job.attempts >= max_attempts:
@@ -440,6 +452,7 @@ class Service:
         logging.getLogger().setLevel(new.log_level)
         self.config = new
         assert self.scheduler is not None
+        self.scheduler.grace_s = self._schedule_grace_s(new)
         self.scheduler.reload(new.schedules)
         log.info("configuration reloaded: %d schedule(s)", len(new.schedules))
         self.notifier.ready(status=self._status_text())
@@ -463,8 +476,9 @@ class Service:
             log.warning("job %s did not finish within the stop grace; requeued", job_id)
             supervisor.kill()
             job = self._store().get(job_id)
-            if job.state is JobState.RUNNING:
-                self._store().requeue(job_id, "the service stopped before the job finished")
+            if job.state is JobState.RUNNING:  # the service's doing, not the job's: not an attempt
+                self._store().requeue(job_id, "the service stopped before the job finished",
+                                      refund_attempt=True)
             shutil.rmtree(outbox.staging_dir(self.config.outbox, job_id), ignore_errors=True)
             return True
         return False

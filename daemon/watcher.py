@@ -79,6 +79,19 @@ def resolve_mode(inbox: Path, config: WatchConfig, mountinfo_text: str | None = 
     return "native"
 
 
+WATCHDOG_INOTIFY_LOGGER = "watchdog.observers.inotify"
+INACTIVE_EMITTER_MESSAGE = "called when the thread is inactive"
+
+
+class _ShutdownRaceFilter(logging.Filter):
+    """Lowers watchdog's "emitter inactive" record, logged when an event races its stop, to DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG and INACTIVE_EMITTER_MESSAGE in record.getMessage():
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
 @dataclass
 class _Candidate:
     signature: tuple[int, int, int] | None = None
@@ -136,11 +149,24 @@ class InboxWatcher:
         self._last_rescan = now
 
     def stop(self) -> None:
-        """Stop and join the observer thread (idempotent)."""
+        """Stop and join the observer thread (idempotent).
+
+        watchdog's inotify emitter may read one last event after stop() deactivated it
+        and then logs "queue_events() called when the thread is inactive" at ERROR (a
+        race inside watchdog whatever the order of stop/unschedule/join: observer.stop()
+        stops and joins the emitters itself). That record is harmless here and is
+        lowered to DEBUG while stopping.
+        """
         observer, self._observer = self._observer, None
         if observer is not None:
-            observer.stop()
-            observer.join(timeout=10)
+            quiet = _ShutdownRaceFilter()
+            inotify_log = logging.getLogger(WATCHDOG_INOTIFY_LOGGER)
+            inotify_log.addFilter(quiet)
+            try:
+                observer.stop()
+                observer.join(timeout=10)
+            finally:
+                inotify_log.removeFilter(quiet)
 
     @property
     def observer_alive(self) -> bool:

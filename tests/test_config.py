@@ -29,6 +29,22 @@ def test_missing_default_file_means_all_defaults(tmp_path: Path, monkeypatch: py
     assert config.worker.job_time_limit_s(30) == 300 + 10 * 30
     assert config.soundfont is None and config.schedules == () and dict(config.models) == {}
     assert config.log_level == "INFO" and config.config_path is None
+    assert config.worker.runner == "daemon.pipeline:run_job" and config.schedule_grace_s == 3600
+
+
+def test_worker_runner_and_schedule_grace_are_read_and_validated(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.yaml", "worker: {runner: 'my_jobs.render:run'}\nschedule_grace_s: 600\n")
+    config = load_config(path, env={})
+    assert (config.worker.runner, config.schedule_grace_s) == ("my_jobs.render:run", 600)
+    config = load_config(path, env={"MUSICD_WORKER__RUNNER": "other:go", "MUSICD_SCHEDULE_GRACE_S": "0"})
+    assert (config.worker.runner, config.schedule_grace_s) == ("other:go", 0)
+    write(path, "worker: {runner: daemon.pipeline.run_job}\nschedule_grace_s: -1\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, env={})
+    runner_problem = next(p for p in caught.value.problems if "worker.runner" in p)
+    assert "config.yaml line 1" in runner_problem and "'module:function'" in runner_problem
+    assert "daemon.pipeline:run_job" in runner_problem
+    assert any("schedule_grace_s" in p and "greater than or equal to 0" in p for p in caught.value.problems)
 
 
 def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
@@ -175,6 +191,9 @@ def test_init_layout_creates_a_working_layout(tmp_path: Path) -> None:
     assert config.inbox == tmp_path / "try" / "inbox"
     assert config.state_dir == tmp_path / "try" / "state"
     assert config.watch.mode == "auto"
+    text = config_path.read_text()
+    assert "runner: daemon.pipeline:run_job" in text and "schedule_grace_s: 3600" in text
+    assert config.worker.runner == "daemon.pipeline:run_job" and config.schedule_grace_s == 3600
 
 
 def test_init_layout_refuses_to_overwrite(tmp_path: Path) -> None:

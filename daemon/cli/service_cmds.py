@@ -207,7 +207,7 @@ def _show_schedules(config: Any) -> None:
         return
     from daemon.scheduler import Scheduler
 
-    scheduler = Scheduler(config.schedules, config.state_dir, persist=False)
+    scheduler = Scheduler(config.schedules, config.state_dir, grace_s=config.schedule_grace_s, persist=False)
     click.echo("\nschedules:")
     for name, moment in scheduler.next_fire_times().items():
         when = moment.astimezone().isoformat(timespec="minutes") if moment else "never"
