@@ -5,15 +5,19 @@ Prints
      and lengths (target: well under 0.2 s per minute);
   2. cold vs warm texture jobs through one ModelCache with the tiny random-weight
      Riffusion and MusicGen models (built offline in a temp folder) on the CPU: the
-     cold job pays the load, the warm one must show a cache hit and no load time.
+     cold job pays the load, the warm one must show a cache hit and no load time;
+  3. the same through the real worker process (WorkerSupervisor, the real pipeline, a
+     5 s song): whole-job seconds, the texture stage, load seconds and cache hits as
+     each job's manifest records them.
 
-Needs the ml extra for part 2 (skipped with a note otherwise).
+Needs the ml extra for parts 2 and 3 (skipped with a note otherwise).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import statistics
 import sys
 import tempfile
@@ -94,6 +98,68 @@ def bench_neural(quick: bool) -> None:
                     raise SystemExit("warm job loaded a model: the cache did not keep it resident")
         print(f"  resident: {', '.join(k.engine for k in cache.resident())} "
               f"({cache.resident_bytes() / 1e6:.1f} MB), loads {cache.loads}, evictions {cache.evictions}")
+        bench_through_worker(riffusion_dir, musicgen_dir, Path(tmp) / "jobs")
+
+
+def _wait_for(supervisor, done, timeout_s: float = 300.0) -> list:
+    """The worker's messages until `done(messages)`; SystemExit if the worker dies or stalls."""
+    from multiprocessing.connection import wait
+
+    from daemon.worker import WorkerDied, WorkerStartFailed
+
+    messages: list = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        wait(supervisor.wait_handles(), timeout=0.2)
+        messages += supervisor.poll()
+        failed = [m for m in messages if isinstance(m, (WorkerDied, WorkerStartFailed))]
+        if failed:
+            raise SystemExit(f"worker failed: {failed[0]}")
+        if done(messages):
+            return messages
+    raise SystemExit(f"the worker did not answer in {timeout_s:.0f} s")
+
+
+def bench_through_worker(riffusion_dir: Path, musicgen_dir: Path, jobs_dir: Path) -> None:
+    """Cold and warm real jobs through one resident worker process, as the service runs them."""
+    from daemon.worker import JobFailed, JobSucceeded, RunJob, WorkerSupervisor
+
+    engines = parse_engine_config({
+        "riffusion": {"path": str(riffusion_dir), "steps": 2, "clip_width_px": 128, "griffin_lim_iters": 8},
+        "musicgen": {"path": str(musicgen_dir), "window_s": 2.0, "prompt_s": 0.5},
+    })
+    supervisor = WorkerSupervisor(heartbeat_interval_s=0.5, resources_kwargs={"engines": engines})
+    started = time.perf_counter()
+    supervisor.start()
+    _wait_for(supervisor, lambda _: supervisor.ready)
+    print(f"\ncold vs warm jobs through the worker process (real pipeline, 5 s song, CPU); "
+          f"worker ready in {time.perf_counter() - started:.2f} s")
+    print(f"  {'engine':<10} {'job':<5} {'job s':>7} {'texture s':>10} {'load s':>7} {'cache hit':>9}")
+    try:
+        for engine in ("riffusion", "musicgen"):
+            for label in ("cold", "warm"):
+                job_id = f"{engine}-{label}"
+                spec = (f"title: {job_id}\ngenres: [lofi]\nduration: 5\nseed: 3\n"
+                        f"output: {{stems: false}}\nengines: {{texture: {engine}}}\n")
+                order = RunJob(job_id=job_id, spec_text=spec, seed=3, out_dir=str(jobs_dir / job_id))
+                started = time.perf_counter()
+                supervisor.submit(order, 600.0)
+                messages = _wait_for(supervisor, lambda ms: any(
+                    isinstance(m, (JobSucceeded, JobFailed)) and m.job_id == job_id for m in ms))
+                total = time.perf_counter() - started
+                failed = [m for m in messages if isinstance(m, JobFailed)]
+                if failed:
+                    raise SystemExit(f"{job_id} failed: {failed[0].error}")
+                manifest = json.loads((jobs_dir / job_id / "manifest.json").read_text())
+                uses = manifest["engines"]["texture"]["models"]
+                load_s = sum(u["load_s"] for u in uses)
+                hit = bool(uses) and all(u["cache_hit"] for u in uses)
+                print(f"  {engine:<10} {label:<5} {total:>7.2f} {manifest['timings_s']['texture']:>10.2f} "
+                      f"{load_s:>7.2f} {str(hit):>9}")
+                if label == "warm" and (load_s != 0.0 or not hit):
+                    raise SystemExit("warm job loaded a model: the worker did not keep it resident")
+    finally:
+        supervisor.stop(grace_s=10.0)
 
 
 def main() -> None:
