@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from daemon.errors import MusicdError
+from daemon.errors import ModelOutOfMemoryError, MusicdError, ResourceMissingError
 from daemon.score import Track
 from daemon.seeding import stage_rng
 from daemon.vocals.bus import process_vocal_bus
@@ -45,6 +46,7 @@ class VocalResult:
     engine_used: str  # espeak | coqui | none
     reason: str
     timings_s: dict[str, float] = field(default_factory=dict)
+    models: tuple[dict[str, Any], ...] = ()  # model cache uses (ModelUse.to_dict()), coqui only
 
     def record(self) -> dict[str, Any]:
         """The manifest entry: asked, used, why, and what was sung."""
@@ -53,7 +55,7 @@ class VocalResult:
                 "lines": len(self.vocal.lines), "syllables": sum(
                     1 for n in self.vocal.notes if not n.continuation),
                 "languages": sorted({line.language for line in self.vocal.lines}),
-                "timings_s": dict(self.timings_s)}
+                "timings_s": dict(self.timings_s), "models": [dict(m) for m in self.models]}
 
 
 def chords_from_plan(plan: Any) -> list[ChordTime]:
@@ -70,7 +72,8 @@ def sing(lyrics: str | None, languages: Sequence[str], voice: str, engine: str, 
 
     `plan` is a daemon.plan.Plan (form, tempo, meter, key, mode, genres, progressions are read).
     The stem is exactly `n_samples` long. Raises LyricsTooLongError when the lyrics cannot fit;
-    a missing engine falls back (coqui -> espeak -> none) and the result says why.
+    a missing engine falls back (coqui -> espeak -> none) and the result says why, as does a
+    Coqui model that fails to load or runs out of memory.
     """
     timings: dict[str, float] = {}
     languages = tuple(languages) or ("en",)
@@ -88,35 +91,65 @@ def sing(lyrics: str | None, languages: Sequence[str], voice: str, engine: str, 
     if vocal.is_empty:
         return VocalResult(None, vocal, None, lrc, srt, engine, "none",
                            "the lyrics hold no singable words", timings)
-    speaker, used, reason = _choose_speaker(engine, coqui_model_dir, cache)
-    if speaker is None:
+    singer, used, reason = _choose_singer(engine, coqui_model_dir, cache)
+    if singer is None:
         return VocalResult(vocal.to_track(), vocal, None, lrc, srt, engine, "none", reason, timings)
-    from daemon.vocals.singing import sing_vocal_line
     started = time.perf_counter()
-    dry = sing_vocal_line(vocal, speaker, sample_rate, n_samples)
+    try:
+        with _recording(cache) as models:
+            dry = singer(vocal, sample_rate, n_samples)
+    except (ResourceMissingError, ModelOutOfMemoryError) as error:
+        if used != "coqui":
+            raise
+        log.warning("the Coqui model could not sing (%s); falling back to espeak-ng", error)
+        singer, used, fallback = _choose_singer("espeak", None, None)
+        reason = f"{reason}, but it failed ({error}); " + (
+            "fell back to espeak-ng" if singer is not None else fallback)
+        if singer is None:
+            return VocalResult(vocal.to_track(), vocal, None, lrc, srt, engine, "none", reason, timings)
+        dry = singer(vocal, sample_rate, n_samples)
     timings["singing"] = round(time.perf_counter() - started, 3)
     started = time.perf_counter()
     stem = process_vocal_bus(dry, sample_rate, plan.genres, plan.tempo_bpm)
     timings["bus"] = round(time.perf_counter() - started, 3)
     log.info("sang %d lines with %s in %.2f s", len(vocal.lines), used, sum(timings.values()))
-    return VocalResult(vocal.to_track(), vocal, stem, lrc, srt, engine, used, reason, timings)
+    return VocalResult(vocal.to_track(), vocal, stem, lrc, srt, engine, used, reason, timings,
+                       tuple(use.to_dict() for use in models))
 
 
-def _choose_speaker(engine: str, coqui_model_dir: Path | None, cache: Any):
-    """(speak function or None, engine used, reason)."""
+@contextmanager
+def _recording(cache: Any) -> Iterator[list[Any]]:
+    """The model cache's uses inside the block (none without a cache)."""
+    if cache is None:
+        yield []
+        return
+    with cache.recording() as uses:
+        yield uses
+
+
+def _espeak_singer(vocal: VocalLine, sample_rate: int, n_samples: int) -> np.ndarray:
+    from daemon.vocals.espeak import speak
+    from daemon.vocals.singing import sing_vocal_line
+    return sing_vocal_line(vocal, speak, sample_rate, n_samples)
+
+
+def _choose_singer(engine: str, coqui_model_dir: Path | None, cache: Any):
+    """(sing(vocal, sample_rate, n_samples) -> dry audio, or None; engine used; reason)."""
     reasons: list[str] = []
     if engine in ("auto", "coqui"):
-        from daemon.vocals.coqui import coqui_speaker, coqui_unavailable_reason
+        from daemon.vocals.coqui import coqui_unavailable_reason, sing_with_coqui
         problem = coqui_unavailable_reason(coqui_model_dir)
         if problem is None:
-            return coqui_speaker(coqui_model_dir, cache), "coqui", (
+            def coqui_singer(vocal: VocalLine, sample_rate: int, n_samples: int) -> np.ndarray:
+                return sing_with_coqui(vocal, coqui_model_dir, cache, sample_rate, n_samples)
+            return coqui_singer, "coqui", (
                 "asked for coqui" if engine == "coqui" else "a Coqui model is configured")
         if engine == "coqui":
             reasons.append(f"coqui is not available ({problem})")
-    from daemon.vocals.espeak import espeak_unavailable_reason, speak
+    from daemon.vocals.espeak import espeak_unavailable_reason
     problem = espeak_unavailable_reason()
     if problem is None:
         reasons.append("espeak-ng is the default singing voice" if not reasons else "fell back to espeak-ng")
-        return speak, "espeak", "; ".join(reasons)
+        return _espeak_singer, "espeak", "; ".join(reasons)
     reasons.append(f"espeak-ng is not available ({problem})")
     return None, "none", "; ".join(reasons)
