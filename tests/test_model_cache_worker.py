@@ -37,12 +37,15 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def models_section(tiny_models: dict[str, Path], **cache: Any) -> dict[str, Any]:
-    """The config's `models:` for the tiny folders, with quick inference settings."""
+    """The config's `models:` for the tiny folders, with quick inference settings.
+
+    Both run on the CPU even where a GPU is present, so `budget_gb` is the budget that applies.
+    """
     return {
-        "riffusion": {"path": str(tiny_models["riffusion"]), "steps": 2, "clip_width_px": 64,
-                      "max_clips": 1, "griffin_lim_iters": 2},
-        "musicgen": {"path": str(tiny_models["musicgen"]), "window_s": 1.0, "prompt_s": 0.4,
-                     "max_windows": 1},
+        "riffusion": {"path": str(tiny_models["riffusion"]), "device": "cpu", "steps": 2,
+                      "clip_width_px": 64, "max_clips": 1, "griffin_lim_iters": 2},
+        "musicgen": {"path": str(tiny_models["musicgen"]), "device": "cpu", "window_s": 1.0,
+                     "prompt_s": 0.4, "max_windows": 1},
         "cache": cache,
     }
 
