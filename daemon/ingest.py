@@ -25,6 +25,7 @@ leaves unmarked source rows that `recover_ingests` finishes, as for one file.
 
 from __future__ import annotations
 
+import collections
 import enum
 import errno
 import hashlib
@@ -135,7 +136,12 @@ def ingest_files(
         outcomes.update((index, outcome) for (index, _), outcome in zip(accepted, kept))
     else:
         _fsync_dirs(touched)
-    return [outcomes[index] for index in range(len(paths))]
+    result = [outcomes[index] for index in range(len(paths))]
+    if len(result) > 1:
+        counts = collections.Counter(o.status.value for o in result)
+        log.info("ingested %d files in one batch: %s", len(result),
+                 ", ".join(f"{n} {status}" for status, n in sorted(counts.items())))
+    return result
 
 
 @dataclass(frozen=True)

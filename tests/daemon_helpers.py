@@ -1,7 +1,15 @@
-"""Helpers for the end-to-end service tests: a temp layout and the daemon as a real subprocess."""
+"""Helpers for the end-to-end service tests: a temp layout and the daemon as a real subprocess.
+
+No daemon may outlive its test: each `Daemon` runs in its own process group (its worker
+inherits it) and dies with the test process (PR_SET_PDEATHSIG); `no_leftover_processes`
+(an autouse fixture once imported into a test module) kills whatever a test left running,
+daemons and their workers included, and fails that test for it.
+"""
 
 from __future__ import annotations
 
+import atexit
+import ctypes
 import json
 import os
 import signal
@@ -9,10 +17,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 TESTS_DIR = Path(__file__).resolve().parent
@@ -80,8 +89,68 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
     return env
 
 
+# ------------------------------------------------------------------ processes
+
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here: the child between fork and exec only calls it
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_the_test_process() -> None:
+    """Run in the daemon's child between fork and exec: SIGKILL it when the test process dies."""
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _proc_stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, parent pid, process group) of a live process from /proc; None if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()
+    return fields[0], int(fields[1]), int(fields[2])
+
+
+def _running_processes() -> dict[int, tuple[int, int]]:
+    """Every running (not zombie) process: pid -> (parent pid, process group)."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            stat = _proc_stat(int(entry))
+            if stat is not None and stat[0] not in ("Z", "X"):
+                found[int(entry)] = (stat[1], stat[2])
+    return found
+
+
+def descendants(pid: int) -> set[int]:
+    """The running children of `pid`, their children, and so on."""
+    processes = _running_processes()
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, (parent, _) in processes.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def process_group(pgid: int) -> set[int]:
+    """The running members of process group `pgid` (a daemon and its worker, even orphaned)."""
+    return {pid for pid, (_, group) in _running_processes().items() if group == pgid}
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
+
+
 class Daemon:
-    """`musicd run` as a subprocess; output goes to a log file under the layout root."""
+    """`musicd run` as a subprocess; output goes to a log file under the layout root.
+
+    It leads its own process group, which its worker joins, so `kill_group()` ends both.
+    """
+
+    started: list[Daemon] = []  # every daemon started and not yet cleaned up
 
     def __init__(self, config_path: Path, *, runner: str | None = TEST_RUNNER, once: bool = False,
                  env: dict[str, str] | None = None) -> None:
@@ -97,7 +166,9 @@ class Daemon:
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from daemon.cli import main; main()", "-v", *args],
             cwd=REPO_DIR, env=_env(env), stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=_die_with_the_test_process,
         )
+        Daemon.started.append(self)
 
     @property
     def log(self) -> str:
@@ -118,10 +189,13 @@ class Daemon:
         self.process.send_signal(signum)
 
     def wait(self, timeout_s: float = 60) -> int:
+        """Wait for the daemon to exit; one still running after `timeout_s` is killed (with its
+        worker) and the test fails with its log."""
         try:
             return self.process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            raise AssertionError(f"the daemon did not exit in {timeout_s} s; log:\n{self.log[-4000:]}")
+            self.kill_group()
+            raise AssertionError(f"the daemon did not exit in {timeout_s} s; log:\n{self.log[-4000:]}") from None
         finally:
             self._log.close()
 
@@ -131,9 +205,64 @@ class Daemon:
         return self.wait(timeout_s)
 
     def kill(self) -> None:
+        """SIGKILL the daemon alone, as a crash would (its worker then dies by PDEATHSIG)."""
         self.process.kill()
         self.process.wait(10)
         self._log.close()
+
+    def group(self) -> set[int]:
+        """The daemon's running processes: itself and its worker (also once orphaned)."""
+        return process_group(self.process.pid)
+
+    def kill_group(self, timeout_s: float = 10) -> None:
+        """SIGKILL the daemon and its worker, reap the daemon and wait until all are gone."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.process.wait(timeout_s)
+        finally:
+            self._log.close()
+        wait_until(lambda: not self.group(), timeout_s, f"the processes of daemon {self.process.pid} to end")
+
+
+def kill_started_daemons(wind_down_s: float = 5.0) -> dict[int, str]:
+    """Kill every daemon started so far and its worker; returns the processes that were still running.
+
+    The helpers of a daemon that has exited (its worker, multiprocessing's resource tracker)
+    get `wind_down_s` to end on their own before they count as left running.
+    """
+    running: dict[int, str] = {}
+    while Daemon.started:
+        daemon = Daemon.started.pop()
+        if daemon.process.poll() is not None:
+            deadline = time.monotonic() + wind_down_s
+            while daemon.group() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        running.update((pid, command_line(pid)) for pid in daemon.group())
+        daemon.kill_group()
+    return running
+
+
+atexit.register(kill_started_daemons)
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_processes() -> Iterator[None]:
+    """After each test: kill what it left running (daemons, workers, any child) and fail if anything was."""
+    before = descendants(os.getpid())
+    yield
+    children = {pid: command_line(pid) for pid in descendants(os.getpid()) - before}
+    left = {**children, **kill_started_daemons()}
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    wait_until(lambda: not any(_proc_stat(pid) and _proc_stat(pid)[0] not in "ZX" for pid in left), 10,
+               "the leftover processes to end")
+    assert not left, f"the test left processes running (now killed): {left}"
 
 
 def published(outbox: Path) -> list[Path]:

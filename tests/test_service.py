@@ -18,11 +18,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from daemon_helpers import (
+from daemon_helpers import (  # no_leftover_processes: autouse, kills and fails on leftovers
     Daemon,
     job_rows,
+    kill_started_daemons,
     manifests,
     musicd_cli,
+    no_leftover_processes,  # noqa: F401
     published,
     spec_yaml,
     staging_left,
@@ -91,6 +93,8 @@ def test_burst_of_200_specs_is_published_exactly_once(tmp_path: Path) -> None:
         daemon.wait_for(lambda: done_count(tmp_path) >= 200, 150, "200 finished jobs")
     finally:
         assert daemon.stop() == 0
+    batches = [int(n) for n in re.findall(r"ingested (\d+) files in one batch", daemon.log)]
+    assert batches and max(batches) >= 50, batches  # a burst is ingested together, not file by file
     found = manifests(tmp_path / "outbox")
     titles = sorted(m["title"] for m in found)
     assert titles == sorted(f"burst {i}" for i in range(200))
@@ -278,20 +282,51 @@ def test_sd_notify_messages_arrive_and_sigterm_exits_cleanly(tmp_path: Path) -> 
     assert any(m.startswith("STATUS=") and "queued" in m for m in received)
 
 
-def test_sigterm_mid_job_requeues_it_and_the_next_start_finishes_it(tmp_path: Path) -> None:
-    config = write_config(tmp_path, worker={"stop_grace_s": 0.5})
-    drop(tmp_path / "inbox", "long.yaml", spec_yaml("slow", duration_s=6))
-    daemon = Daemon(config)
-    wait_until(lambda: any(r["state"] == "running" for r in job_rows(tmp_path / "state")), 30, "a running job")
-    daemon.signal(signal.SIGTERM)
-    assert daemon.wait(30) == 0
-    assert [r["state"] for r in job_rows(tmp_path / "state")] == ["queued"]
+def test_sigterm_mid_job_requeues_it_uncounted_and_the_next_start_finishes_it(tmp_path: Path) -> None:
+    config = write_config(tmp_path, worker={"stop_grace_s": 0.5, "max_attempts": 1})
+    drop(tmp_path / "inbox", "long.yaml", spec_yaml("slow", duration_s=4))
+    for _ in range(2):  # two restarts during one long job use up none of its single attempt
+        daemon = Daemon(config)
+        daemon.wait_for(lambda: any(r["state"] == "running" and r["stage"] for r in job_rows(tmp_path / "state")),
+                        30, "a running job")
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait(30) == 0
+        assert [(r["state"], r["attempts"]) for r in job_rows(tmp_path / "state")] == [("queued", 0)]
+        assert "requeued" in daemon.log
     assert staging_left(tmp_path / "outbox") == []
     assert published(tmp_path / "outbox") == []
     again = Daemon(config, once=True)
     assert again.wait(60) == 0
     (found,) = manifests(tmp_path / "outbox")
-    assert found["title"] == "slow" and found["status"] == "done"
+    assert found["title"] == "slow" and found["status"] == "done" and found["attempts"] == 1
+
+
+def test_job_failed_at_start_up_recovery_records_its_failed_folder(tmp_path: Path) -> None:
+    from daemon.jobs import NewJob
+    from daemon.store import Store
+
+    config = write_config(tmp_path, worker={"max_attempts": 1})
+    with Store.open(tmp_path / "state") as store:  # what a crash during its only attempt leaves
+        (job,) = store.add_jobs([NewJob(title="poison", source_name="poison.yaml",
+                                        spec_text=spec_yaml("poison"), spec_hash="0" * 64, seed=5)])
+        store.claim_next()
+    daemon = Daemon(config, once=True)
+    assert daemon.wait(60) == 0, daemon.log[-3000:]
+    (folder,) = published(tmp_path / "outbox")
+    assert folder.name.endswith("-failed") and "crashed 1 times" in (folder / "error.txt").read_text()
+    (row,) = job_rows(tmp_path / "state")
+    assert (row["state"], row["outbox_path"]) == ("failed", str(folder))
+
+
+def test_daemons_a_test_leaves_running_are_killed_with_their_workers(tmp_path: Path) -> None:
+    daemon = Daemon(write_config(tmp_path))
+    daemon.wait_for(lambda: "ready" in daemon.log, 30, "the worker")
+    worker_pid = int(re.search(r"worker process (\d+) starting", daemon.log).group(1))
+    assert {daemon.process.pid, worker_pid} <= daemon.group()
+    left = kill_started_daemons()  # what the autouse fixture runs after every test
+    assert {daemon.process.pid, worker_pid} <= set(left)
+    assert daemon.process.poll() is not None
+    assert daemon.group() == set() and Daemon.started == []  # the worker is gone too
 
 
 def test_cancel_and_retry_from_the_command_line(tmp_path: Path) -> None:
