@@ -163,7 +163,6 @@ def test_lrc_and_srt_time_each_line_at_its_notes_and_keep_unicode(tmp_path):
     for index, sung_line in enumerate(vocal.lines):
         notes = [n for n in vocal.notes if n.line_index == index]
         start_s = vocal.beats_to_seconds(notes[0].note.start_beat)
-        end_s = vocal.beats_to_seconds(notes[-1].note.start_beat + notes[-1].note.duration_beats)
         centis = round(start_s * 100)
         assert f"[{centis // 6000:02d}:{(centis // 100) % 60:02d}.{centis % 100:02d}]{sung_line.text}" in lrc
     cues = srt.strip().split("\n\n")

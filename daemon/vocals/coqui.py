@@ -34,12 +34,16 @@ import logging
 import pickle
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from daemon.errors import ResourceMissingError
 from daemon.vocals.espeak import trim_silence
+
+if TYPE_CHECKING:
+    from daemon.engines.cache import ModelCache
+    from daemon.vocals.melody import VocalLine
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +164,7 @@ def _model_language(code: str, names: list[str]) -> str:
     return names[0]
 
 
-def sing_with_coqui(vocal: Any, model_dir: Path, cache: Any, sample_rate: int,
+def sing_with_coqui(vocal: VocalLine, model_dir: Path, cache: ModelCache | None, sample_rate: int,
                     n_samples: int) -> np.ndarray:
     """The dry vocal (float32, `n_samples`) sung by the Coqui model, loaded through `cache`
     (a daemon.engines.cache.ModelCache; None loads a private copy for this call)."""

@@ -11,6 +11,8 @@ import torch
 
 from torchaudio import functional, transforms  # noqa: F401  (submodules, as in torchaudio)
 
+__all__ = ["functional", "load", "save", "transforms"]
+
 __version__ = "0.0+test-stand-in"
 
 
