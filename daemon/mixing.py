@@ -5,6 +5,12 @@ EQ uses the RBJ "Audio EQ Cookbook" biquads (high-pass and low-pass at Q 0.707, 
 a stem by StemMix.duck_db at each trigger time (the kick onsets) and lets it recover exponentially
 with the profile's release time; the dip ramps in over a few milliseconds just before the trigger,
 so it is in place when the kick lands and never clicks.
+
+Dynamics (daemon.dynamics): the stems named in MixProfile.transient_stems (the drums) go through
+a look-ahead peak compressor whose threshold sits a set number of dB above the stem's own gated
+RMS, so their loudest hits no longer set the master limiter's work; `mix_bus` sums the stems and
+runs a glue compressor over the sum, applying its (linked) gain to every stem as well, so the
+stems still add up exactly to the mix that goes to mastering.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from daemon.dynamics import glue_compressor_gain, gated_rms_db, peak_compressor_gain
 from daemon.errors import RenderError
 from daemon.loudness import sosfilt_guarded
 from daemon.profiles import MixProfile, StemMix
@@ -140,9 +147,65 @@ def process_stem(audio: np.ndarray, stem: StemMix, sample_rate: int, duck: np.nd
     return out
 
 
+def control_transients(audio: np.ndarray, profile: MixProfile, sample_rate: int) -> np.ndarray:
+    """The stem through the profile's transient compressor, scaled in place and returned.
+
+    The threshold sits transient_threshold_db above the stem's gated RMS, and a make-up gain
+    restores that RMS afterwards: the stem keeps its level in the mix and loses only peak.
+    """
+    level_db = gated_rms_db(audio, sample_rate)
+    if profile.transient_ratio <= 1.0 or not math.isfinite(level_db):
+        return audio
+    gain = peak_compressor_gain(audio, sample_rate, level_db + profile.transient_threshold_db,
+                                profile.transient_ratio, profile.transient_knee_db,
+                                profile.transient_attack_ms, profile.transient_release_ms)
+    audio *= gain[:, None]
+    compressed_db = gated_rms_db(audio, sample_rate)
+    if math.isfinite(compressed_db):
+        audio *= np.float32(10.0 ** ((level_db - compressed_db) / 20.0))
+    return audio
+
+
+def glue_gain(mix: np.ndarray, profile: MixProfile, sample_rate: int) -> np.ndarray | None:
+    """The glue compressor's gain curve (linear, float32, (n,)) for a summed mix, threshold
+    relative to its gated RMS; None when the glue is off or never acts."""
+    level_db = gated_rms_db(mix, sample_rate)
+    if profile.glue_ratio <= 1.0 or not math.isfinite(level_db):
+        return None
+    gain = glue_compressor_gain(mix, sample_rate, level_db + profile.glue_threshold_db,
+                                profile.glue_ratio, profile.glue_knee_db, profile.glue_attack_ms,
+                                profile.glue_release_ms, profile.glue_auto_release_ms)
+    return gain if gain.min() < 1.0 else None
+
+
+def glue(mix: np.ndarray, profile: MixProfile, sample_rate: int) -> np.ndarray:
+    """The summed mix through the profile's glue compressor (a new float32 (n, 2) array)."""
+    mix = as_stereo(mix)
+    gain = glue_gain(mix, profile, sample_rate)
+    return mix * gain[:, None] if gain is not None else mix.copy()
+
+
+def mix_bus(stems: Mapping[str, np.ndarray], profile: MixProfile,
+            sample_rate: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Sum the stems and glue the sum; returns (the stems with the glue's gain, the glued mix).
+
+    The glue's gain is one curve for the whole bus, so the returned stems add up exactly to the
+    returned mix. Float32 stereo stems (as mix_stems returns them) are scaled in place.
+    """
+    mix = sum_stems(stems)
+    gain = glue_gain(mix, profile, sample_rate)
+    glued = {name: as_stereo(audio) for name, audio in stems.items()}
+    if gain is not None:
+        for audio in glued.values():
+            audio *= gain[:audio.shape[0], None]
+        mix *= gain[:, None]
+    return glued, mix
+
+
 def mix_stems(stems: Mapping[str, np.ndarray], profile: MixProfile, sample_rate: int,
               duck_times_s: Sequence[float] = ()) -> dict[str, np.ndarray]:
-    """Process every stem by its StemMix in `profile`; the mix is the sum of the returned stems.
+    """Process every stem by its StemMix in `profile` (and the profile's transient control for
+    its transient_stems); the mix is the sum of the returned stems (see `mix_bus`).
 
     Stems may differ in length (layers from other stages): all come back padded to the longest.
     duck_times_s are the sidechain triggers (e.g. kick onsets) for stems with a duck_db.
@@ -162,7 +225,8 @@ def mix_stems(stems: Mapping[str, np.ndarray], profile: MixProfile, sample_rate:
         audio = prepared[name]
         if audio.shape[0] < length:
             audio = np.concatenate([audio, np.zeros((length - audio.shape[0], 2), np.float32)])
-        return process_stem(audio, stem, sample_rate, ducks.get(stem.duck_db))
+        out = process_stem(audio, stem, sample_rate, ducks.get(stem.duck_db))
+        return control_transients(out, profile, sample_rate) if name in profile.transient_stems else out
 
     with ThreadPoolExecutor(max_workers=_THREADS) as pool:
         processed = dict(zip(prepared, pool.map(run, prepared)))

@@ -38,6 +38,23 @@ class MixProfile:
     reverb: ReverbProfile = ReverbProfile()
     chorus_level: float = 0.8  # FluidSynth's default (2.0) is far too loud
     duck_release_ms: float = 120.0
+    # Transient control: a look-ahead peak compressor on these stems (after their EQ), so a few
+    # loud hits do not set the master limiter's work. The threshold is in dB above the stem's
+    # own gated RMS level (a crest-factor ceiling); ratio 1 turns it off.
+    transient_stems: tuple[str, ...] = ("drums",)
+    transient_threshold_db: float = 13.0
+    transient_ratio: float = 3.0
+    transient_knee_db: float = 6.0
+    transient_attack_ms: float = 1.0
+    transient_release_ms: float = 60.0
+    # Glue: a bus compressor on the summed mix before mastering. The threshold is in dB above the
+    # mix's gated RMS level; ratio 1 turns it off.
+    glue_threshold_db: float = 10.0
+    glue_ratio: float = 2.0
+    glue_knee_db: float = 6.0
+    glue_attack_ms: float = 20.0
+    glue_release_ms: float = 150.0
+    glue_auto_release_ms: float = 1000.0  # slower release after sustained compression (0 = off)
 
     def stem(self, name: str) -> StemMix:
         return self.stems.get(name, StemMix())
