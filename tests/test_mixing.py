@@ -9,7 +9,8 @@ import pytest
 from scipy import signal
 
 from daemon.errors import RenderError
-from daemon.mixing import duck_gain, mix_stems, pan_gains, process_stem, rbj_biquad, sum_stems
+from daemon.mixing import (as_stereo, duck_gain, glue, mix_bus, mix_stems, pan_gains, process_stem, rbj_biquad,
+                           sum_stems)
 from daemon.profiles import MixProfile, StemMix
 
 SR = 44100
@@ -136,3 +137,66 @@ def test_bad_stem_shapes_are_rejected() -> None:
         mix_stems({"x": np.zeros((10, 3), np.float32)}, MixProfile(), SR)
     with pytest.raises(RenderError):
         mix_stems({}, MixProfile(), SR)
+
+
+def drum_stem(seconds: float = 8.0, tempo_bpm: float = 120.0, seed: int = 1) -> np.ndarray:
+    """Kick (decaying 55 Hz sine with a click) and snare (decaying noise) on alternate beats,
+    hi-hats on eighths; a few hits accented 8 dB louder, as loud fills are."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    out = np.zeros(n, np.float64)
+    t = np.arange(int(0.4 * SR)) / SR
+    kick = np.sin(2 * np.pi * (55 * t + 40 * (1 - np.exp(-t / 0.01)))) * np.exp(-t / 0.12)
+    snare = rng.standard_normal(t.size) * np.exp(-t / 0.06) * 0.6
+    hat = rng.standard_normal(int(0.05 * SR)) * np.exp(-np.arange(int(0.05 * SR)) / (0.01 * SR)) * 0.15
+    beat = int(60 / tempo_bpm * SR)
+    for index, start in enumerate(range(0, n - kick.size, beat)):
+        accent = 10 ** (8 / 20) if index % 7 == 3 else 1.0
+        hit = kick if index % 2 == 0 else snare
+        out[start:start + hit.size] += accent * 0.3 * hit
+        out[start + beat // 2:start + beat // 2 + hat.size] += hat
+    return np.stack([out, out], axis=1).astype(np.float32)
+
+
+def crest_db(audio: np.ndarray) -> float:
+    return 20 * math.log10(float(np.abs(audio).max()) / math.sqrt(float(np.mean(audio.astype(np.float64) ** 2))))
+
+
+def test_transient_control_lowers_the_drums_crest_factor_and_keeps_their_level() -> None:
+    from daemon.dynamics import gated_rms_db
+
+    drums = drum_stem()
+    profile = MixProfile(stems={"drums": StemMix(), "keys": StemMix()})
+    mixed = mix_stems({"drums": drums, "keys": tone(440, 8.0)}, profile, SR)
+    before, after = crest_db(drums), crest_db(mixed["drums"])
+    assert before - after >= 3.0, (before, after)  # the accents no longer stick out
+    assert gated_rms_db(mixed["drums"], SR) == pytest.approx(gated_rms_db(drums, SR), abs=0.05)
+    assert np.allclose(mixed["keys"], tone(440, 8.0), atol=1e-6)  # only transient_stems
+    off = mix_stems({"drums": drums}, MixProfile(transient_ratio=1.0), SR)
+    assert np.allclose(off["drums"], drums, atol=1e-6)
+    # a gentler setting does less
+    gentle = mix_stems({"drums": drums}, MixProfile(transient_threshold_db=18.0), SR)
+    assert before > crest_db(gentle["drums"]) > after
+
+
+def test_mix_bus_glues_loud_passages_and_stems_still_add_up_to_the_mix() -> None:
+    quiet, loud = tone(440, 2.0, 0.025), tone(440, 2.0, 0.4)
+    stems = {"a": np.concatenate([quiet, loud]), "b": np.concatenate([quiet, loud])[:, 0] * 0.5}
+    profile = MixProfile(glue_threshold_db=0.0, glue_ratio=2.0, glue_knee_db=0.0,
+                         glue_auto_release_ms=0.0)
+    before = sum_stems(stems)
+    glued_stems, mix = mix_bus(stems, profile, SR)
+    assert np.allclose(sum_stems(glued_stems), mix, atol=1e-6)
+    # threshold 0 dB above the gated RMS: the loud half's peaks sit at RMS + 3 dB (the quiet
+    # half, 24 dB down, falls under the gate), so they come down by 3 dB * (1 - 1/2)
+    loud_ratio_db = 20 * math.log10(np.abs(mix[int(3.5 * SR):]).max() / np.abs(before[int(3.5 * SR):]).max())
+    assert loud_ratio_db == pytest.approx(-1.5, abs=0.05)
+    quiet_ratio_db = 20 * math.log10(np.abs(mix[:int(1.5 * SR)]).max() / np.abs(before[:int(1.5 * SR)]).max())
+    assert quiet_ratio_db == pytest.approx(0.0, abs=0.01)
+    assert np.allclose(glue(before, profile, SR), mix, atol=1e-6)
+    unchanged, plain = mix_bus(stems, MixProfile(glue_ratio=1.0), SR)
+    assert np.allclose(plain, before, atol=1e-6)
+    assert np.allclose(sum_stems(stems), before, atol=1e-6)  # the inputs are left alone
+    owned = {name: as_stereo(audio).copy() for name, audio in stems.items()}
+    in_place, mix_again = mix_bus(owned, profile, SR, in_place=True)
+    assert in_place["a"] is owned["a"] and np.allclose(mix_again, mix, atol=1e-6)
