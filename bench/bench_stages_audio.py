@@ -1,8 +1,10 @@
-"""Time the audio stages on a dense 60 s score: FluidSynth render, stem mix, master (no video).
+"""Time the audio stages on a dense 60 s score: FluidSynth render, stem mix, bus, master (no video).
 
     .venv/bin/python bench/bench_stages_audio.py [--seconds 60] [--threads 2] [--repeat 3]
 
-Prints wall and CPU seconds per stage and the real-time factor of each and of the whole.
+Prints wall and CPU seconds per stage and the real-time factor of each and of the whole, and the
+CPU seconds per minute of audio that the dynamics add: the drum transient control (inside the
+stem mix) and the glue compressor on the bus (mix_bus against a plain sum).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import time
 import numpy as np
 
 from daemon.mastering import master
-from daemon.mixing import mix_stems, sum_stems
+from dataclasses import replace
+
+from daemon.mixing import mix_bus, mix_stems, sum_stems
 from daemon.profiles import MixProfile, ReverbProfile, StemMix
 from daemon.render import FluidRenderer
 from daemon.score import Note, Score, Track
@@ -60,6 +64,9 @@ PROFILE = MixProfile(
 )
 
 
+NO_TRANSIENTS = replace(PROFILE, transient_ratio=1.0)
+
+
 class Clock:
     def __init__(self) -> None:
         self.wall, self.cpu = time.perf_counter(), time.process_time()
@@ -93,16 +100,26 @@ def main() -> None:
         clock.lap()
         stems = renderer.render(score, PROFILE)
         render = clock.lap()
-        mixed = sum_stems(mix_stems(stems, PROFILE, SR, kicks))
+        processed = mix_stems(stems, PROFILE, SR, kicks)
         mixing = clock.lap()
+        _, mixed = mix_bus(processed, PROFILE, SR, in_place=True)
+        bus = clock.lap()
+        sum_stems(processed)
+        plain_sum = clock.lap()
+        mix_stems(stems, NO_TRANSIENTS, SR, kicks)
+        plain_mix = clock.lap()
         result = master(mixed, SR, args.target_lufs, -1.0)
         mastering = clock.lap()
         audio_s = mixed.shape[0] / SR
-        total_wall = render[0] + mixing[0] + mastering[0]
+        total_wall = render[0] + mixing[0] + bus[0] + mastering[0]
+        per_minute = 60.0 / audio_s
         print(f"run {run}: render {render[0]:.2f} s wall / {render[1]:.2f} s cpu ({audio_s / render[0]:.0f}x), "
-              f"mix {mixing[0]:.2f} / {mixing[1]:.2f}, master {mastering[0]:.2f} / {mastering[1]:.2f} "
+              f"mix {mixing[0]:.2f} / {mixing[1]:.2f}, bus {bus[0]:.2f} / {bus[1]:.2f}, "
+              f"master {mastering[0]:.2f} / {mastering[1]:.2f} "
               f"({result.iterations} it, limiter {result.limiter_reduction_db:.1f} dB) -> "
               f"total {total_wall:.2f} s for {audio_s:.1f} s of audio ({audio_s / total_wall:.0f}x real time)")
+        print(f"  dynamics, cpu s per minute of audio: transient control "
+              f"{(mixing[1] - plain_mix[1]) * per_minute:.3f}, glue {(bus[1] - plain_sum[1]) * per_minute:.3f}")
     renderer.close()
 
 
