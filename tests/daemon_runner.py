@@ -7,6 +7,7 @@ It takes run_job's signature and acts on the spec's title:
   "error"   raises RenderError
   "slow"    ten stages of duration_s / 10 seconds each, honouring should_cancel
   "fail-once" crashes the worker on the first attempt (manifest_extra attempts == 1), then works
+  "heap"    fills ~200 MiB of malloc's heap and frees it all but its last block (as a render does)
   anything else: writes mix.wav and manifest.json at once.
 """
 
@@ -22,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from daemon.errors import CancelledError, RenderError
+
+
+_KEPT: list[bytearray] = []
 
 
 class Resources:
@@ -64,6 +68,10 @@ def run_job(spec: Any, out_dir: Path, resources: Resources, *, seed: int | None 
     if title == "hang":
         while True:
             time.sleep(1)
+    if title == "heap":
+        blocks = [bytearray(100 * 1024) for _ in range(2000)]  # below the mmap threshold: the heap
+        _KEPT.append(blocks[-1])  # a live block on top: free() alone cannot shrink the heap
+        del blocks
     if title == "error":
         raise RenderError("the test runner was asked to fail this job")
     if title == "slow":

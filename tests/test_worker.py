@@ -168,3 +168,14 @@ def test_resources_get_only_the_keyword_arguments_they_take(tmp_path: Path) -> N
     finally:
         sup.stop(grace_s=2)
     assert json.loads((tmp_path / "K1" / "manifest.json").read_text())["resource_label"] == "preloaded"
+
+
+def test_memory_a_job_freed_is_returned_to_the_system(supervisor, tmp_path: Path) -> None:
+    rss = [m.rss_bytes for m in wait_for(supervisor, lambda ms: sum(isinstance(m, Heartbeat) for m in ms) >= 2)
+           if isinstance(m, Heartbeat)]
+    baseline = rss[-1]
+    supervisor.submit(order(tmp_path, "M1", "heap"), time_limit_s=30)
+    wait_for(supervisor, has(JobSucceeded))
+    after = wait_for(supervisor, lambda ms: [m for m in ms if isinstance(m, Heartbeat) and m.job_id is None])
+    settled = [m.rss_bytes for m in after if isinstance(m, Heartbeat) and m.job_id is None][-1]
+    assert settled - baseline < 50 * 2**20, f"RSS grew by {(settled - baseline) / 2**20:.0f} MiB"
