@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from daemon.profiles import MixProfile, ReverbProfile, StemMix, VideoProfile
 
@@ -187,15 +187,14 @@ def _stems(**overrides: StemMix) -> dict[str, StemMix]:
 
 
 def _mix(room: float, level: float, damping: float = 0.4, width: float = 0.9, duck: float = 0.0,
-         **overrides: StemMix) -> MixProfile:
+         transients: tuple[str, ...] = ("drums",), **overrides: StemMix) -> MixProfile:
     stems = _stems(**overrides)
     if duck:
         for name in ("bass", "pads", "chords", "arp"):
             s = stems[name]
-            stems[name] = StemMix(s.gain_db, s.pan, s.highpass_hz, s.lowpass_hz, s.low_shelf_db,
-                                  s.high_shelf_db, s.reverb_send, s.chorus_send,
-                                  duck if name in ("bass", "pads") else duck / 2)
-    return MixProfile(stems=stems, reverb=ReverbProfile(room, damping, width, level))
+            stems[name] = replace(s, duck_db=duck if name in ("bass", "pads") else duck / 2)
+    return MixProfile(stems=stems, reverb=ReverbProfile(room, damping, width, level),
+                      transient_stems=transients)
 
 
 def _video(*colours: str, style: str = "spectrum") -> VideoProfile:
@@ -460,7 +459,8 @@ GENRES: dict[str, Genre] = {g.name: g for g in (
          "dorian": (("i7", "i7", "IV7", "IV7"), ("i7", "IV7", "v7", "i7"))},
         "seventh", "jazz-comp", "walking", _melody(1.4, 17, 72, 0.45, 0.85, 0.5),
         JAZZ_FORM, ("bridge", "verse", "chorus"), "V", phrase_bars=8, mix=_mix(0.45, 0.45, 0.5,
-            drums=StemMix(-2.0, 0.0, 40.0, 0.0, 0.0, 0.0, 0.2)),
+            transients=("drums", "bass"), drums=StemMix(-2.0, 0.0, 40.0, 0.0, 0.0, 0.0, 0.2),
+            bass=StemMix(-4.0, 0.0, 35.0, 0.0, -2.0, 0.0, 0.03)),
         video=_video("#0e1a2b", "#d4a373", "#faedcd", "#588157", style="bars"),
         keywords=("saxophone", "sax", "bebop", "trio", "quartet", "smoky", "speakeasy",
                   "walking", "standards")),
@@ -489,7 +489,8 @@ GENRES: dict[str, Genre] = {g.name: g for g in (
          "dorian": (("i7", "IV7", "i7", "IV7"),)},
         "ninth", "bossa", "bossa", _melody(0.8, 14, 72, 0.55, 0.85, 0.5),
         SIMPLE_SONG_FORM, SONG_LOOP, "V", bars_per_chord=1, mix=_mix(0.4, 0.4, 0.55,
-            chords=StemMix(-2.0, -0.2, 100.0, 0.0, 0.0, 0.0, 0.2)),
+            transients=("drums", "bass", "chords"), chords=StemMix(-2.0, -0.2, 100.0, 0.0, 0.0, 0.0, 0.2),
+            bass=StemMix(-3.0, 0.0, 35.0, 0.0, -2.0, 0.0, 0.03)),
         video=_video("#f4e9d8", "#e07a5f", "#3d405b", "#81b29a", style="bars"),
         keywords=("brazil", "brazilian", "ipanema", "rio", "nylon", "cafe")),
     Genre(
@@ -533,7 +534,8 @@ GENRES: dict[str, Genre] = {g.name: g for g in (
         "triad", "strum", "root-fifth", _melody(0.9, 13, 69, 0.25, 0.85, 0.5),
         SIMPLE_SONG_FORM, SONG_LOOP, "V", mix=_mix(0.45, 0.4, 0.5,
             chords=StemMix(-3.0, -0.3, 90.0, 0.0, 0.0, 1.0, 0.15),
-            arp=StemMix(-7.0, 0.35, 120.0, 0.0, 0.0, 0.0, 0.2)),
+            arp=StemMix(-7.0, 0.35, 120.0, 0.0, 0.0, 0.0, 0.2),
+            bass=StemMix(-3.0, 0.0, 35.0, 0.0, -1.5, 0.0, 0.03)),
         video=_video("#2e2a24", "#c9a66b", "#6b8f71", "#e8dcc2", style="waveform"),
         keywords=("campfire", "fingerpicking", "strumming", "woods", "cabin", "storytelling",
                   "autumn")),

@@ -27,7 +27,7 @@ from daemon.loudness import measure_file_loudness
 from daemon.manifest import write_manifest
 from daemon.mastering import MasterResult, master
 from daemon.midi import score_to_midi
-from daemon.mixing import mix_stems
+from daemon.mixing import mix_bus, mix_stems
 from daemon.plan import Plan, make_plan
 from daemon.render import FluidRenderer
 from daemon.score import Score
@@ -157,7 +157,7 @@ def run_job(spec: JobSpec, out_dir: Path, resources: Resources, *, seed: int | N
             stems["texture"] = texture.audio
         if vocals.audio is not None:
             stems["vocals"] = _fit_length(vocals.audio, length)
-        mix = np.sum(list(stems.values()), axis=0)
+        stems, mix = mix_bus(stems, plan.mix, SAMPLE_RATE, in_place=True)
     with stages.stage("master"):
         mastered = master(mix, SAMPLE_RATE, spec.master.loudness_lufs, spec.master.true_peak_db)
     with stages.stage("encode"):
