@@ -142,7 +142,7 @@ def run_job(spec: JobSpec, out_dir: Path, resources: Resources, *, seed: int | N
             tail = int((score.duration_s + VOCAL_TAIL_S) * SAMPLE_RATE)
             vocals = sing(spec.lyrics, spec.vocals.languages, spec.vocals.voice,
                           spec.vocals.engine, plan, SAMPLE_RATE, tail, seed,
-                          coqui_model_dir=_coqui_dir(resources), cache=resources.models)
+                          coqui_model_dir=resources.engines.coqui.path, cache=resources.models)
             score = _with_vocal_line(score, vocals)
     midi_bytes = score_to_midi(score)
     with stages.stage("render"):
@@ -224,12 +224,6 @@ def _with_vocal_line(score: Score, vocals: VocalResult) -> Score:
         return score
     tracks = [duck_lead(t, vocals.vocal) if t.name == "melody" else t for t in score.tracks]
     return replace(score, tracks=(*tracks, vocals.track))
-
-
-def _coqui_dir(resources: Resources) -> Path | None:
-    coqui = resources.engines.extra.get("coqui")
-    path = coqui.get("path") if isinstance(coqui, Mapping) else coqui
-    return Path(path) if path else None
 
 
 def _fit_length(audio: np.ndarray, length: int) -> np.ndarray:

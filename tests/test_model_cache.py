@@ -329,3 +329,19 @@ def test_torch_cuda_out_of_memory_in_a_real_model_is_recovered(tiny_models):
     cache.unload_all()
     with pytest.raises(ModelOutOfMemoryError):
         FlakyRiffusion(config).generate(texture_request(), cache)
+
+
+def test_unknown_models_key_is_an_error_with_a_suggestion() -> None:
+    from daemon.engines import parse_engine_config
+    from daemon.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        parse_engine_config({"musicgenn": {"path": "/m"}})
+    assert any("did you mean musicgen?" in p for p in caught.value.problems)
+
+
+def test_coqui_model_path_resolves_against_the_config_folder(tmp_path) -> None:
+    from daemon.engines import parse_engine_config
+
+    config = parse_engine_config({"coqui": {"path": "voices/vits"}}, tmp_path)
+    assert config.coqui.path == tmp_path / "voices/vits"

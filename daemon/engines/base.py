@@ -24,11 +24,12 @@ With no model folders configured, `auto` therefore means `procedural`.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
@@ -134,6 +135,11 @@ class MusicGenSettings:
 
 
 @dataclass(frozen=True)
+class CoquiSettings:
+    path: Path | None = None  # a Coqui TTS model folder (config.json + checkpoint) for vocals
+
+
+@dataclass(frozen=True)
 class CacheSettings:
     budget_gb: float = 8.0  # models resident in RAM (CPU device)
     reserve_gb: float = 1.5  # GPU memory kept free for working memory
@@ -145,14 +151,15 @@ class CacheSettings:
 class EngineConfig:
     riffusion: RiffusionSettings = RiffusionSettings()
     musicgen: MusicGenSettings = MusicGenSettings()
+    coqui: CoquiSettings = CoquiSettings()
     cache: CacheSettings = CacheSettings()
     texture_auto_order: tuple[str, ...] = DEFAULT_AUTO_ORDER
     texture_auto_on_cpu: bool = False
-    extra: Mapping[str, Any] = field(default_factory=dict)  # other engines' sections, untouched
 
 
 _SECTION_TYPES: dict[str, type] = {"riffusion": RiffusionSettings, "musicgen": MusicGenSettings,
-                                   "cache": CacheSettings}
+                                   "coqui": CoquiSettings, "cache": CacheSettings}
+_TOP_LEVEL_KEYS = (*_SECTION_TYPES, "texture_auto_order", "texture_auto_on_cpu")
 
 
 def _read_path(value: Any, where: str, base_dir: Path | None, problems: list[str]) -> Path | None:
@@ -253,10 +260,13 @@ def parse_engine_config(models: Mapping[str, Any] | None, base_dir: Path | None 
     if not isinstance(on_cpu, bool):
         problems.append(f"models.texture_auto_on_cpu: expected true or false, got {on_cpu!r}")
         on_cpu = False
+    for key in data:
+        close = difflib.get_close_matches(str(key), _TOP_LEVEL_KEYS, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        problems.append(f"models.{key}: unknown key; {hint}allowed: {', '.join(_TOP_LEVEL_KEYS)}")
     if problems:
         raise ConfigError(problems, source="models")
-    return EngineConfig(texture_auto_order=tuple(order), texture_auto_on_cpu=on_cpu, extra=data,
-                        **sections)
+    return EngineConfig(texture_auto_order=tuple(order), texture_auto_on_cpu=on_cpu, **sections)
 
 
 # ---------------------------------------------------------------- registry
