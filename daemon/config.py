@@ -445,7 +445,7 @@ def load_config(
     except FileNotFoundError:
         if explicit:
             raise ConfigError(
-                [f"the file does not exist; create it (`musicd init DIR` writes a starter one) or fix the path"],
+                ["the file does not exist; create it (`musicd init DIR` writes a starter one) or fix the path"],
                 str(path),
             ) from None
         log.info("no configuration file at %s; using the defaults", path)
