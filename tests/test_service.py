@@ -284,7 +284,7 @@ def test_sd_notify_messages_arrive_and_sigterm_exits_cleanly(tmp_path: Path) -> 
 
 def test_sigterm_mid_job_requeues_it_uncounted_and_the_next_start_finishes_it(tmp_path: Path) -> None:
     config = write_config(tmp_path, worker={"stop_grace_s": 0.5, "max_attempts": 1})
-    drop(tmp_path / "inbox", "long.yaml", spec_yaml("slow", duration_s=4))
+    drop(tmp_path / "inbox", "long.yaml", spec_yaml("slow", duration_s=5))
     for _ in range(2):  # two restarts during one long job use up none of its single attempt
         daemon = Daemon(config)
         daemon.wait_for(lambda: any(r["state"] == "running" and r["stage"] for r in job_rows(tmp_path / "state")),
