@@ -325,3 +325,12 @@ def test_crash_midway_through_a_burst_is_recovered_at_start_up(config: Config, s
     assert not any(p.exists() for p in paths)
     kept = sorted(p.read_bytes() for p in config.specs_dir.rglob("*.yaml"))
     assert kept == sorted(VALID + f"seed: {i}\n".encode() for i in range(5))
+
+
+def test_read_error_on_one_file_defers_it_and_the_others_are_queued(config: Config, store: Store) -> None:
+    unreadable = config.inbox / ("x" * 300 + ".yaml")  # ENAMETOOLONG: an OSError worth retrying, not a reject
+    good = drop(config, "good.yaml", VALID)
+    outcomes = ingest_files([unreadable, good], store, config, clock)
+    assert [o.status for o in outcomes] == [IngestStatus.DEFERRED, IngestStatus.QUEUED]
+    assert "too long" in outcomes[0].problems[0]
+    assert len(store.list_jobs()) == 1 and not good.exists()
