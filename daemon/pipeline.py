@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,7 +24,7 @@ from daemon.engines import (EngineConfig, ModelCache, TextureRequest, choose_tex
 from daemon.cover import render_cover
 from daemon.encode import EncodeResult, encode_audio, write_wav
 from daemon.errors import CancelledError
-from daemon.loudness import measure_file_loudness
+from daemon.loudness import Loudness, measure_file_loudness
 from daemon.manifest import write_manifest
 from daemon.mastering import MasterResult, master
 from daemon.midi import score_to_midi
@@ -161,13 +162,20 @@ def run_job(spec: JobSpec, out_dir: Path, resources: Resources, *, seed: int | N
     with stages.stage("master"):
         mastered = master(mix, SAMPLE_RATE, spec.master.loudness_lufs, spec.master.true_peak_db)
     with stages.stage("encode"):
-        wav = out_dir / "mix.wav"
-        encodes = _write_audio(out_dir, spec, stems, mastered, midi_bytes, spec_bytes, seed)
-        subtitles = None
-        if vocals.track is not None:
-            subtitles = _write_text(out_dir / "lyrics.srt", vocals.srt_text)
-            _write_text(out_dir / "lyrics.lrc", vocals.lrc_text)
-        render_cover(wav, out_dir / "cover.png", title=spec.display_title, profile=plan.video)
+        wav = write_wav(out_dir / "mix.wav", mastered.audio, SAMPLE_RATE, bits=16,
+                        rng=np.random.default_rng(seed))
+        # Two ffmpeg processes read mix.wav while this thread writes the other files.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            loudness = pool.submit(measure_file_loudness, wav)
+            cover = pool.submit(render_cover, wav, out_dir / "cover.png",
+                                title=spec.display_title, profile=plan.video)
+            encodes = _write_files(out_dir, spec, stems, mastered, midi_bytes, spec_bytes)
+            subtitles = None
+            if vocals.track is not None:
+                subtitles = _write_text(out_dir / "lyrics.srt", vocals.srt_text)
+                _write_text(out_dir / "lyrics.lrc", vocals.lrc_text)
+            measured = loudness.result()
+            cover.result()
     if video_styles:
         with stages.stage("video"):
             for index, style in enumerate(video_styles):
@@ -182,8 +190,8 @@ def run_job(spec: JobSpec, out_dir: Path, resources: Resources, *, seed: int | N
         "texture": {**texture.record, "models": [use.to_dict() for use in model_uses]},
         "vocals": vocals.record(),
     }
-    manifest = _manifest(spec, plan, score, seed, resources, mastered, wav, encodes, engines,
-                         stages.seconds, manifest_extra)
+    manifest = _manifest(spec, plan, score, seed, resources, mastered, measured, encodes,
+                         engines, stages.seconds, manifest_extra)
     write_manifest(out_dir, manifest)
     log.info("rendered %r into %s in %.2f s", spec.display_title, out_dir,
              sum(stages.seconds.values()))
@@ -238,12 +246,11 @@ def _write_text(path: Path, text: str) -> Path:
     return path
 
 
-def _write_audio(out_dir: Path, spec: JobSpec, stems: dict[str, np.ndarray],
-                 mastered: MasterResult, midi_bytes: bytes, spec_bytes: bytes | None,
-                 seed: int) -> list[EncodeResult]:
-    """mix.wav and the other formats, stems at the master's gain, score.mid and spec.yaml."""
+def _write_files(out_dir: Path, spec: JobSpec, stems: dict[str, np.ndarray],
+                 mastered: MasterResult, midi_bytes: bytes,
+                 spec_bytes: bytes | None) -> list[EncodeResult]:
+    """The mix's other formats, stems at the master's gain, score.mid and spec.yaml."""
     wav = out_dir / "mix.wav"
-    write_wav(wav, mastered.audio, SAMPLE_RATE, bits=16, rng=np.random.default_rng(seed))
     encodes = [encode_audio(wav, out_dir / f"mix.{fmt}", fmt)
                for fmt in spec.output.formats if fmt != "wav"]
     if spec.output.stems:
@@ -262,10 +269,9 @@ def _write_audio(out_dir: Path, spec: JobSpec, stems: dict[str, np.ndarray],
 
 
 def _manifest(spec: JobSpec, plan: Plan, score: Score, seed: int, resources: Resources,
-              mastered: MasterResult, wav: Path, encodes: list[EncodeResult],
+              mastered: MasterResult, measured: Loudness, encodes: list[EncodeResult],
               engines: dict[str, Any], seconds: dict[str, float],
               extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    measured = measure_file_loudness(wav)
     renderer = resources.renderer
     return {
         "status": "done",
