@@ -504,7 +504,7 @@ log_level: INFO
 #   - name: morning
 #     cron: "0 7 * * *"
 #     timezone: Europe/Berlin
-#     job: {genres: [lofi], duration_s: 90}
+#     job: {genres: [lofi], duration: 90}
 schedules: []
 schedule_grace_s: 3600   # a firing missed while musicd was down still runs within this many seconds
 

@@ -224,3 +224,13 @@ def test_model_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
     config_file.write_text("models:\n  musicgen: {path: models/musicgen}\n")
     config = load_config(config_file, env={})
     assert config.engines.musicgen.path == tmp_path / "models/musicgen"
+
+
+def test_commented_schedule_example_in_the_starter_config_is_valid(tmp_path: Path) -> None:
+    config_file = init_layout(tmp_path / "layout")
+    text = config_file.read_text()
+    example = text[text.index("# schedules:"):text.index("schedules: []")]
+    uncommented = "\n".join(line.removeprefix("# ") for line in example.splitlines())
+    config_file.write_text(text.replace(example, "").replace("schedules: []", uncommented))
+    config = load_config(config_file, env={})
+    assert [s.name for s in config.schedules] == ["morning"]
