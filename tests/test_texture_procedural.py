@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -163,13 +164,13 @@ def test_engine_settings_accept_a_path_or_a_mapping(tmp_path):
         "musicgen": {"path": "/srv/musicgen", "window_s": 20, "prompt_s": 5},
         "cache": {"budget_gb": 4, "preload": ["musicgen"], "keep_alive_s": 600},
         "texture_auto_order": ["musicgen", "procedural"],
-        "vocals": {"path": "/srv/tts"},
+        "coqui": {"path": "/srv/tts"},
     }, base_dir=tmp_path)
     assert config.riffusion.path == tmp_path / "models" / "riffusion"
     assert config.musicgen.window_s == 20.0 and config.musicgen.prompt_s == 5.0
     assert config.cache.preload == ("musicgen",) and config.cache.budget_gb == 4.0
     assert config.texture_auto_order == ("musicgen", "procedural")
-    assert config.extra == {"vocals": {"path": "/srv/tts"}}
+    assert config.coqui.path == Path("/srv/tts")
 
 
 def test_bad_engine_settings_are_all_reported_at_once():
