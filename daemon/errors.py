@@ -7,14 +7,24 @@ class MusicdError(Exception):
     """Base class; the message says what went wrong and how to fix it."""
 
 
-class SpecError(MusicdError):
-    """A job spec is invalid; `problems` lists every problem found, one line each."""
+class ProblemsError(MusicdError):
+    """An input with problems; `problems` lists every one found, one line each."""
 
-    def __init__(self, problems: list[str], source: str = "spec") -> None:
+    kind = "input"
+    default_source = "input"
+
+    def __init__(self, problems: list[str], source: str | None = None) -> None:
         self.problems = list(problems)
-        self.source = source
+        self.source = source or self.default_source
         lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{source} is not a valid musicd job spec:\n{lines}")
+        super().__init__(f"{self.source} is not a valid {self.kind}:\n{lines}")
+
+
+class SpecError(ProblemsError):
+    """A job spec is invalid."""
+
+    kind = "musicd job spec"
+    default_source = "spec"
 
 
 class ResourceMissingError(MusicdError):
@@ -29,14 +39,11 @@ class CancelledError(MusicdError):
     """The job was cancelled at a stage boundary."""
 
 
-class ConfigError(MusicdError):
-    """The service configuration is invalid; `problems` lists every problem found."""
+class ConfigError(ProblemsError):
+    """The service configuration is invalid."""
 
-    def __init__(self, problems: list[str], source: str = "configuration") -> None:
-        self.problems = list(problems)
-        self.source = source
-        lines = "\n".join(f"  - {p}" for p in self.problems)
-        super().__init__(f"{source} is not a valid musicd configuration:\n{lines}")
+    kind = "musicd configuration"
+    default_source = "configuration"
 
 
 class StoreError(MusicdError):
