@@ -104,6 +104,17 @@ def _gain_at_samples(reduction_db: np.ndarray, n_samples: int, block: int) -> np
     return curve.reshape(-1)[:n_samples]
 
 
+def _block_reduction_db(audio: np.ndarray, block: int, threshold_db: float, ratio: float,
+                        knee_db: float) -> np.ndarray | None:
+    """Gain reduction (dB) each block's peak needs, or None when nothing needs any."""
+    if audio.shape[0] == 0 or ratio <= 1.0:
+        return None
+    with np.errstate(divide="ignore"):
+        level_db = 20.0 * np.log10(block_peaks(audio, block))
+    required = static_reduction_db(level_db, threshold_db, ratio, knee_db)
+    return required if np.any(required > 0) else None
+
+
 def peak_compressor_gain(audio: np.ndarray, sample_rate: int, threshold_db: float, ratio: float,
                          knee_db: float = 6.0, attack_ms: float = 1.0, release_ms: float = 60.0,
                          block: int = PEAK_BLOCK) -> np.ndarray:
@@ -114,12 +125,8 @@ def peak_compressor_gain(audio: np.ndarray, sample_rate: int, threshold_db: floa
     `release_ms` after it.
     """
     n_samples = audio.shape[0]
-    if n_samples == 0 or ratio <= 1.0:
-        return np.ones(n_samples, np.float32)
-    with np.errstate(divide="ignore"):
-        level_db = 20.0 * np.log10(block_peaks(audio, block))
-    required = static_reduction_db(level_db, threshold_db, ratio, knee_db)
-    if not np.any(required > 0):
+    required = _block_reduction_db(audio, block, threshold_db, ratio, knee_db)
+    if required is None:
         return np.ones(n_samples, np.float32)
     window = max(1, int(round(attack_ms * 1e-3 * sample_rate / block)))
     # hold each block's need over the window before it, then average over the same window: the
@@ -141,12 +148,8 @@ def glue_compressor_gain(audio: np.ndarray, sample_rate: int, threshold_db: floa
     and the reduction never falls below it; 0 turns this off).
     """
     n_samples = audio.shape[0]
-    if n_samples == 0 or ratio <= 1.0:
-        return np.ones(n_samples, np.float32)
-    with np.errstate(divide="ignore"):
-        level_db = 20.0 * np.log10(block_peaks(audio, block))
-    required = static_reduction_db(level_db, threshold_db, ratio, knee_db)
-    if not np.any(required > 0):
+    required = _block_reduction_db(audio, block, threshold_db, ratio, knee_db)
+    if required is None:
         return np.ones(n_samples, np.float32)
     blocks_per_ms = 1e-3 * sample_rate / block
     reduction = release_envelope_db(required, release_ms * blocks_per_ms)
