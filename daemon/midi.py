@@ -1,7 +1,8 @@
 """Score -> Standard MIDI File (format 1) with midiutil; the same score gives the same bytes.
 
 The first track carries tempo, time and key signature and a marker per section; then one
-named track per stem with its program change, notes and any lyric events.
+named track per stem with its program change, notes, lyric events and control changes
+(controllers and pitch bends; a track that bends first sets its bend range with RPN 0).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import math
 from midiutil import MIDIFile
 from midiutil.MidiFile import FLATS, MAJOR, MINOR, SHARPS, Text, TrackName, writeVarLength
 
-from daemon.score import Score
+from daemon.score import BEND_RANGE_SEMITONES, Score, Track
 from daemon.theory import key_signature
 
 TICKS_PER_QUARTER = 960
+RPN_MSB, RPN_LSB, DATA_ENTRY_MSB, DATA_ENTRY_LSB = 101, 100, 6, 38
 
 
 class _MetaText(Text):
@@ -67,6 +69,7 @@ def score_to_midi(score: Score) -> bytes:
             midi.addNote(index, track.channel, note.pitch, round(note.start_beat, 6),
                          round(max(note.duration_beats, 1.0 / TICKS_PER_QUARTER), 6),
                          note.velocity)
+        _add_controls(midi, index, track)
         for order, (beat, syllable) in enumerate(track.lyrics):
             midi.tracks[index + 1].eventList.append(
                 _Lyric(midi.time_to_ticks(beat), _latin1(syllable), insertion_order=order))
@@ -74,3 +77,20 @@ def score_to_midi(score: Score) -> bytes:
     midi.writeFile(buffer)
     return buffer.getvalue()
 
+
+
+def _add_controls(midi: MIDIFile, index: int, track: Track) -> None:
+    """The track's controller changes and pitch bends, in track order (equal ticks keep it)."""
+    if not track.controls:
+        return
+    if any(c.kind == "bend" for c in track.controls):
+        # RPN 0 (pitch-bend sensitivity) = BEND_RANGE_SEMITONES, then the null RPN
+        for number, value in ((RPN_MSB, 0), (RPN_LSB, 0), (DATA_ENTRY_MSB, BEND_RANGE_SEMITONES),
+                              (DATA_ENTRY_LSB, 0), (RPN_MSB, 127), (RPN_LSB, 127)):
+            midi.addControllerEvent(index, track.channel, 0, number, value)
+    for control in track.controls:
+        beat = round(max(control.beat, 0.0), 6)
+        if control.kind == "bend":
+            midi.addPitchWheelEvent(index, track.channel, beat, control.value)
+        else:
+            midi.addControllerEvent(index, track.channel, beat, control.number, control.value)

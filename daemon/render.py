@@ -5,8 +5,9 @@ effects group (reverb + chorus unit) per channel, so `fluid_synth_process` write
 signal and its own reverb and chorus returns into that track's stereo buffer. The stems therefore
 sum exactly to the full synth mix, and each stem holds only its own instrument.
 
-The synth is driven directly, without FluidSynth's sequencer or an audio driver: all note events
-are sorted by sample time and audio is rendered in the gaps between them. For speed the tracks are
+The synth is driven directly, without FluidSynth's sequencer or an audio driver: all note and
+control events (controller changes, pitch bends) are sorted by sample time and audio is rendered
+in the gaps between them. For speed the tracks are
 shared out over a few synth instances (one SoundFont load each, done once when the renderer is
 built) that render at the same time in threads; ctypes releases the GIL while FluidSynth works.
 """
@@ -30,7 +31,7 @@ import numpy as np
 
 from daemon.errors import RenderError, ResourceMissingError
 from daemon.profiles import MixProfile
-from daemon.score import Score, Track
+from daemon.score import BEND_RANGE_SEMITONES, Score, Track
 from daemon.soundfont import check_soundfont
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,8 @@ class _FluidApi:
         self.noteon = proto("fluid_synth_noteon", i, synth, i, i, i)
         self.noteoff = proto("fluid_synth_noteoff", i, synth, i, i)
         self.cc = proto("fluid_synth_cc", i, synth, i, i, i)
+        self.pitch_bend = proto("fluid_synth_pitch_bend", i, synth, i, i)
+        self.pitch_wheel_sens = proto("fluid_synth_pitch_wheel_sens", i, synth, i, i)
         self.program_select = proto("fluid_synth_program_select", i, synth, i, i, i, i)
         self.set_channel_type = proto("fluid_synth_set_channel_type", i, synth, i, i)
         self.all_sounds_off = proto("fluid_synth_all_sounds_off", i, synth, i)
@@ -245,6 +248,7 @@ class _SynthUnit:
             api.cc(ptr, ch, CC_PAN, 64)  # stems are panned in the mix
             api.cc(ptr, ch, CC_REVERB_SEND, _midi_value(part.reverb_send))
             api.cc(ptr, ch, CC_CHORUS_SEND, _midi_value(part.chorus_send))
+            api.pitch_wheel_sens(ptr, ch, BEND_RANGE_SEMITONES)
             # Effects units run only where they are heard: each costs CPU every block.
             if track.notes and part.reverb_send > 0:
                 api.reverb_on(ptr, ch, 1)
@@ -287,22 +291,22 @@ class _SynthUnit:
     def _play(self, parts: Sequence[_Part], mix: MixProfile, tempo_bpm: float, sample_rate: int,
               end_sample: int) -> tuple[np.ndarray, int]:
         self.configure(parts, mix)
-        events = _note_events(parts, tempo_bpm, sample_rate)
+        events = _events(parts, tempo_bpm, sample_rate)
         last_event = events[-1][0] if events else 0
         body = max(end_sample, last_event)
         cap = int(TAIL_CAP_S * sample_rate)
         buf = np.zeros((2 * len(parts), body + cap + TAIL_BLOCK), dtype=np.float32)  # pages fill lazily
         api, ptr, n_parts = self.api, self.ptr, len(parts)
-        noteon, noteoff = api.noteon, api.noteoff
+        handlers = {EVENT_NOTE_OFF: lambda ch, key, _value: api.noteoff(ptr, ch, key),
+                    EVENT_CC: lambda ch, number, value: api.cc(ptr, ch, number, value),
+                    EVENT_BEND: lambda ch, _number, value: api.pitch_bend(ptr, ch, value + 8192),
+                    EVENT_NOTE_ON: lambda ch, key, velocity: api.noteon(ptr, ch, key, velocity)}
         pos = 0
-        for sample, is_on, channel, key, velocity in events:
+        for sample, kind, _order, channel, number, value in events:
             if sample > pos:
                 self._process(buf, pos, sample - pos, n_parts)
                 pos = sample
-            if is_on:
-                noteon(ptr, channel, key, velocity)
-            else:
-                noteoff(ptr, channel, key)
+            handlers[kind](channel, number, value)
         if body > pos:
             self._process(buf, pos, body - pos, n_parts)
             pos = body
@@ -317,10 +321,18 @@ class _SynthUnit:
         return buf, pos
 
 
-def _note_events(parts: Sequence[_Part], tempo_bpm: float, sample_rate: int) -> list[tuple[int, int, int, int, int]]:
-    """(sample, is_on, channel, key, velocity), time-ordered with note-offs before note-ons."""
+# Event kinds, in the order they are applied when they fall on the same sample: a note ends,
+# then the controls change, then new notes start (so they begin with the new bend and level).
+EVENT_NOTE_OFF, EVENT_CC, EVENT_BEND, EVENT_NOTE_ON = 0, 1, 2, 3
+_CONTROL_EVENT = {"cc": EVENT_CC, "bend": EVENT_BEND}
+
+
+def _events(parts: Sequence[_Part], tempo_bpm: float,
+            sample_rate: int) -> list[tuple[int, int, int, int, int, int]]:
+    """(sample, kind, order, channel, key or controller, velocity or value), time-ordered; controls
+    on one sample keep their order in the track."""
     samples_per_beat = sample_rate * 60.0 / tempo_bpm
-    events: list[tuple[int, int, int, int, int]] = []
+    events: list[tuple[int, int, int, int, int, int]] = []
     append = events.append
     for part in parts:
         ch = part.channel
@@ -329,8 +341,11 @@ def _note_events(parts: Sequence[_Part], tempo_bpm: float, sample_rate: int) -> 
                 continue
             on = max(0, int(round(note.start_beat * samples_per_beat)))
             off = max(on + 1, int(round((note.start_beat + note.duration_beats) * samples_per_beat)))
-            append((on, 1, ch, note.pitch, min(note.velocity, 127)))
-            append((off, 0, ch, note.pitch, 0))
+            append((on, EVENT_NOTE_ON, 0, ch, note.pitch, min(note.velocity, 127)))
+            append((off, EVENT_NOTE_OFF, 0, ch, note.pitch, 0))
+        for order, control in enumerate(part.track.controls):
+            at = max(0, int(round(control.beat * samples_per_beat)))
+            append((at, _CONTROL_EVENT[control.kind], order, ch, control.number, control.value))
     events.sort()
     return events
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 DRUM_CHANNEL = 9
+BEND_RANGE_SEMITONES = 12  # a full pitch bend (+-8192) is this many semitones; MIDI and render agree
+BEND_MIN, BEND_MAX = -8192, 8191
+CONTROL_KINDS = ("cc", "bend")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +23,33 @@ class Note:
     velocity: int
 
 
+@dataclass(frozen=True, slots=True)
+class Control:
+    """A channel control change at a beat: kind "cc" (controller `number`, value 0..127) or
+    "bend" (pitch bend, number 0, value -8192..8191 spanning +-BEND_RANGE_SEMITONES)."""
+
+    beat: float
+    kind: str
+    number: int
+    value: int
+
+    def __post_init__(self) -> None:
+        if self.kind == "cc":
+            if not (0 <= self.number <= 127 and 0 <= self.value <= 127):
+                raise ValueError(f"controller {self.number} = {self.value}: both must be 0..127")
+        elif self.kind == "bend":
+            if not BEND_MIN <= self.value <= BEND_MAX:
+                raise ValueError(f"pitch bend {self.value} is outside {BEND_MIN}..{BEND_MAX}")
+        else:
+            raise ValueError(f"control kind {self.kind!r} is not one of {CONTROL_KINDS}")
+
+
+def semitones_to_bend(semitones: float) -> int:
+    """The pitch-bend value that shifts a note by `semitones` (clamped to the bend range)."""
+    value = int(round(semitones / BEND_RANGE_SEMITONES * 8192))
+    return min(max(value, BEND_MIN), BEND_MAX)
+
+
 @dataclass(frozen=True)
 class Track:
     """One instrument part; its name is also its stem name (drums, bass, chords, melody, pads, ...)."""
@@ -29,6 +59,7 @@ class Track:
     channel: int
     notes: tuple[Note, ...]
     lyrics: tuple[tuple[float, str], ...] = ()  # (beat, syllable) lyric events, vocal tracks only
+    controls: tuple[Control, ...] = ()  # controller and pitch-bend changes, in time order
 
     @property
     def is_drums(self) -> bool:

@@ -8,6 +8,7 @@ from daemon.compose import compose
 from daemon.compose.harmony import make_context, voice_lead
 from daemon.genres import GENRE_NAMES
 from daemon.plan import make_plan
+from daemon.score import semitones_to_bend
 from daemon.spec import load_spec
 from daemon.theory import allowed_pitch_classes, parse_roman, pitch_class
 
@@ -226,3 +227,61 @@ def test_jazz_walks_the_bass_in_quarter_notes():
     starts = [n.start_beat for n in score.track("bass").notes
               if chorus.start_bar * 4 <= n.start_beat < chorus.end_bar * 4]
     assert len(starts) == chorus.bars * 4
+
+
+def wobble_periods(controls, bar_beats):
+    """{bar: beats between the expression troughs (its lowest value) within that bar}."""
+    floor = min(c.value for c in controls)
+    peaks: dict[int, list[float]] = {}
+    for c in controls:
+        if c.value == floor:
+            peaks.setdefault(int(c.beat // bar_beats + 1e-9), []).append(c.beat)
+    return {bar: round(min(b - a for a, b in zip(beats, beats[1:])), 4)
+            for bar, beats in peaks.items() if len(beats) > 1}
+
+
+def test_dubstep_bass_wobbles_its_expression_at_a_rate_chosen_per_bar():
+    plan, score = song("genres: [dubstep]\nduration: 90\n", seed=4)
+    bass = score.track("bass")
+    assert bass.controls and {(c.kind, c.number) for c in bass.controls} == {("cc", 11)}
+    beats = [c.beat for c in bass.controls]
+    assert beats == sorted(beats)
+    assert min(c.value for c in bass.controls) <= 30 and bass.controls[-1].value == 127
+    periods = wobble_periods(bass.controls, plan.beats_per_bar)
+    assert set(periods.values()) <= {0.5, 0.3333, 1.0}
+    assert len(set(periods.values())) >= 2  # the rate changes from bar to bar
+    bass_bars = {int(n.start_beat // plan.beats_per_bar) for n in bass.notes}
+    assert set(periods) <= bass_bars | {b + 1 for b in bass_bars}  # it wobbles where the bass plays
+    assert all(b < plan.bars - 1 for b in periods)  # the final note rings unwobbled
+
+
+def test_trap_808s_glide_between_sustained_notes_and_bend_back_before_the_next():
+    plan, score = song("genres: [trap]\nduration: 90\n", seed=4)
+    bass = score.track("bass")
+    bends = [c for c in bass.controls if c.kind == "bend"]
+    assert bends and len(bends) == len(bass.controls)
+    starts = {round(n.start_beat, 4): n for n in bass.notes}
+    resets = [i for i, c in enumerate(bends) if c.value == 0]
+    assert resets and resets[-1] == len(bends) - 1  # it ends centred
+    glides, begin = 0, 0
+    for end in resets:
+        glide = bends[begin:end]
+        target = starts[round(bends[end].beat, 4)]  # the reset falls on the next note's start
+        source = max((n for n in bass.notes if n.start_beat < target.start_beat - 1e-6),
+                     key=lambda n: n.start_beat)
+        interval = target.pitch - source.pitch
+        assert glide[-1].value == semitones_to_bend(interval)  # it lands on the next note's pitch
+        assert all(abs(c.value) <= abs(glide[-1].value) for c in glide)
+        assert glide[0].beat >= source.start_beat and source.duration_beats >= 0.75
+        glides += 1
+        begin = end + 1
+    candidates = sum(1 for a, b in zip(bass.notes, bass.notes[1:])
+                     if min(a.duration_beats, b.duration_beats) >= 0.75 and a.pitch != b.pitch
+                     and 0 <= b.start_beat - a.start_beat - a.duration_beats <= 0.25)
+    assert 0 < glides < candidates  # now and then, not on every pair
+
+
+@pytest.mark.parametrize("name", [g for g in GENRE_NAMES if g not in ("dubstep", "trap")])
+def test_other_bass_styles_carry_no_controls(name):
+    _, score = song(f"genres: [{name}]\nduration: 20\n")
+    assert all(not t.controls for t in score.tracks)

@@ -10,7 +10,7 @@ import pytest
 from daemon.compose import compose
 from daemon.midi import score_to_midi
 from daemon.plan import make_plan
-from daemon.score import Note, Score, Track
+from daemon.score import BEND_RANGE_SEMITONES, Control, Note, Score, Track
 from daemon.spec import load_spec
 from daemon.theory import key_signature
 
@@ -92,3 +92,64 @@ def test_lyrics_become_lyric_events_and_meters_other_than_four_four_survive():
     ts = meta(mid, "time_signature")[0]
     assert (ts.numerator, ts.denominator) == (3, 4)
     assert [m.text for m in meta(mid, "marker")] == ["verse"]
+
+
+def controls_in(track: mido.MidiTrack) -> list[tuple[int, str, int, int]]:
+    """(absolute tick, kind, number, value) of the track's controller and pitch-bend messages."""
+    tick, out = 0, []
+    for message in track:
+        tick += message.time
+        if message.type == "control_change":
+            out.append((tick, "cc", message.control, message.value))
+        elif message.type == "pitchwheel":
+            out.append((tick, "bend", 0, message.pitch))
+    return out
+
+
+def test_control_events_are_written_in_order_with_the_bend_range_first():
+    controls = (Control(0.0, "cc", 11, 127), Control(0.5, "bend", 0, 4096), Control(0.5, "cc", 11, 40),
+                Control(1.0, "bend", 0, -8192), Control(1.5, "bend", 0, 8191), Control(2.0, "bend", 0, 0))
+    bass = Track("bass", 38, 2, (Note(0, 2, 40, 100),), controls=controls)
+    data = score_to_midi(Score(120, (4, 4), "C", "minor", (bass,), 4.0))
+    assert data == score_to_midi(Score(120, (4, 4), "C", "minor", (bass,), 4.0))
+    track = parse(data).tracks[1]
+    written = controls_in(track)
+    rpn = [(0, "cc", 101, 0), (0, "cc", 100, 0), (0, "cc", 6, BEND_RANGE_SEMITONES), (0, "cc", 38, 0),
+           (0, "cc", 101, 127), (0, "cc", 100, 127)]
+    assert written[:6] == rpn
+    assert written[6:] == [(round(c.beat * 960), c.kind, c.number, c.value) for c in controls]
+    assert {m.channel for m in track if m.type in ("control_change", "pitchwheel")} == {2}
+    first_note = next(i for i, m in enumerate(track) if m.type == "note_on")
+    first_control = next(i for i, m in enumerate(track) if m.type == "control_change")
+    assert first_control < first_note  # the bend range and level are set before the note sounds
+
+
+def test_tracks_without_bends_get_no_bend_range_and_controls_stay_optional():
+    bass = Track("bass", 38, 2, (Note(0, 2, 40, 100),), controls=(Control(1.0, "cc", 11, 64),))
+    written = controls_in(parse(score_to_midi(Score(120, (4, 4), "C", "minor", (bass,), 4.0))).tracks[1])
+    assert written == [(960, "cc", 11, 64)]
+    plain = Track("bass", 38, 2, (Note(0, 2, 40, 100),))
+    assert plain.controls == ()
+    assert controls_in(parse(score_to_midi(Score(120, (4, 4), "C", "minor", (plain,), 4.0))).tracks[1]) == []
+
+
+@pytest.mark.parametrize("genre", ["dubstep", "trap"])
+def test_composed_bass_controls_survive_into_the_midi_deterministically(genre):
+    score, data = midi_of(f"genres: [{genre}]\nduration: 40\n", 5)
+    assert data == midi_of(f"genres: [{genre}]\nduration: 40\n", 5)[1]
+    bass = score.track("bass")
+    assert bass.controls
+    track = next(t for t in parse(data).tracks if any(m.type == "track_name" and m.name == "bass" for m in t))
+    written = [c for c in controls_in(track) if not (c[0] == 0 and c[2] in (101, 100, 6, 38))]
+    assert [(c.kind, c.number, c.value) for c in bass.controls] == [w[1:] for w in written]
+    ticks = [w[0] for w in written]
+    assert ticks == sorted(ticks)
+
+
+def test_invalid_controls_are_refused():
+    with pytest.raises(ValueError):
+        Control(0.0, "cc", 11, 128)
+    with pytest.raises(ValueError):
+        Control(0.0, "bend", 0, 8192)
+    with pytest.raises(ValueError):
+        Control(0.0, "aftertouch", 0, 1)

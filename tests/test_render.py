@@ -11,7 +11,8 @@ import pytest
 from daemon.errors import RenderError, ResourceMissingError
 from daemon.profiles import MixProfile, ReverbProfile, StemMix
 from daemon.render import CC_CHORUS_SEND, CC_REVERB_SEND, DRUM_BANK, FluidRenderer, _api
-from daemon.score import Note, Score, Track
+from daemon.compose.bass import CC_EXPRESSION, wobble_level
+from daemon.score import Control, Note, Score, Track, semitones_to_bend
 from daemon.soundfont import SOUNDFONT_ENV, default_soundfont, resolve_soundfont, soundfont_info
 
 SR = 44100
@@ -261,3 +262,59 @@ def test_soundfont_choice_prefers_the_environment_then_the_defaults(tmp_path: Pa
     assert default_soundfont(env={}, candidates=(tmp_path / "missing.sf2", fallback)) == fallback
     assert soundfont_info(custom).format == "sf2"
 
+
+
+def envelope_rate_hz(mono: np.ndarray, frame: int = 441) -> float:
+    """The strongest rate (Hz) at which the RMS envelope of `mono` rises and falls."""
+    frames = mono[: len(mono) // frame * frame].reshape(-1, frame)
+    rms = np.sqrt((frames.astype(np.float64) ** 2).mean(axis=1))
+    rms -= rms.mean()
+    spectrum = np.abs(np.fft.rfft(rms * np.hanning(len(rms))))
+    rates = np.fft.rfftfreq(len(rms), frame / SR)
+    return float(rates[1 + int(np.argmax(spectrum[1:]))])
+
+
+def pitch_hz(mono: np.ndarray) -> float:
+    """The fundamental of a steady tone from its autocorrelation (parabolic peak)."""
+    x = mono.astype(np.float64) - mono.mean()
+    corr = np.fft.irfft(np.abs(np.fft.rfft(x, 2 * len(x))) ** 2)[: len(x)]
+    low, high = SR // 2000, SR // 50
+    lag = low + int(np.argmax(corr[low:high]))
+    a, b, c = corr[lag - 1], corr[lag], corr[lag + 1]
+    return SR / (lag + 0.5 * (a - c) / (a - 2 * b + c))
+
+
+@pytest.mark.parametrize("period_beats", [0.5, 1.0 / 3.0, 1.0])
+def test_an_expression_lfo_makes_the_stem_envelope_pulse_at_its_rate(renderer: FluidRenderer,
+                                                                    period_beats: float) -> None:
+    step = 1.0 / 48.0
+    lfo = tuple(Control(round(k * step, 6), "cc", CC_EXPRESSION, wobble_level((k * step / period_beats) % 1.0))
+                for k in range(int(8 / step)))
+    flat = Track("bass", 81, 0, notes((0, 8, 45)))  # a sustained saw lead: no decay of its own
+    wobbling = Track("bass", 81, 0, notes((0, 8, 45)), controls=lfo)
+    plain = renderer.render(make_score(flat), MixProfile())["bass"][:, 0]
+    wobble = renderer.render(make_score(wobbling), MixProfile())["bass"][:, 0]
+    body = slice(SR // 2, 4 * SR)  # inside the 4 s note, after the attack
+    expected_hz = 120.0 / 60.0 / period_beats
+    assert envelope_rate_hz(wobble[body]) == pytest.approx(expected_hz, abs=0.35)
+    level = np.sqrt(np.convolve(wobble[body] ** 2, np.ones(441) / 441, mode="valid"))
+    assert level.max() > 4 * level.min()  # it pulses deeply, not a ripple
+    assert abs(envelope_rate_hz(plain[body]) - expected_hz) > 0.35
+
+
+def test_a_pitch_bend_shifts_the_pitch_by_its_amount_and_resets_per_render(renderer: FluidRenderer) -> None:
+    bent = Track("lead", 80, 0, notes((0, 4, 57)), controls=(Control(0.0, "bend", 0, semitones_to_bend(7)),))
+    sample = slice(SR // 2, SR // 2 + 8192)
+    shifted = pitch_hz(renderer.render(make_score(bent, length_beats=4), MixProfile())["lead"][sample, 0])
+    assert 12 * np.log2(shifted / 220.0) == pytest.approx(7.0, abs=0.15)
+    plain = Track("lead", 80, 0, notes((0, 4, 57)))  # the next render starts unbent
+    unbent = pitch_hz(renderer.render(make_score(plain, length_beats=4), MixProfile())["lead"][sample, 0])
+    assert 12 * np.log2(unbent / 220.0) == pytest.approx(0.0, abs=0.15)
+
+
+def test_controls_take_effect_at_their_beat(renderer: FluidRenderer) -> None:
+    cut = Track("lead", 80, 0, notes((0, 4, 57)), controls=(Control(2.0, "cc", CC_EXPRESSION, 0),))
+    lead = renderer.render(make_score(cut, length_beats=4), MixProfile())["lead"][:, 0]
+    def rms(a: float, b: float) -> float:
+        return float(np.sqrt(np.mean(lead[int(a * SR):int(b * SR)] ** 2)))
+    assert rms(0.5, 0.95) > 20 * max(rms(1.05, 1.9), 1e-9)  # beat 2 at 120 bpm = 1.0 s (reverb tail remains)

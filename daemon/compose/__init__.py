@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from daemon.compose.accompaniment import arp_part, chords_part, pads_part
 from daemon.compose.arrangement import arrange
-from daemon.compose.bass import bass_part
+from daemon.compose.bass import bass_controls, bass_part
 from daemon.compose.harmony import make_context
 from daemon.compose.melody import melody_part
 from daemon.score import DRUM_CHANNEL, Note, Score, Track
@@ -44,7 +44,10 @@ def compose(plan: Plan) -> Score:
         composer = PART_COMPOSERS[role]
         notes = arrange(plan, role, composer(ctx, stage_rng(plan.seed, f"compose.{role}")))
         if notes:
-            tracks[role] = Track(role, program, CHANNELS[role], _sorted(notes))
+            notes = _sorted(notes)
+            controls = (bass_controls(plan, notes, stage_rng(plan.seed, "compose.bass.controls"))
+                        if role == "bass" else ())
+            tracks[role] = Track(role, program, CHANNELS[role], notes, controls=controls)
     ordered = tuple(tracks[name] for name in TRACK_ORDER if name in tracks)
     sections = tuple((s.name, s.start_bar * plan.beats_per_bar) for s in plan.form)
     score = Score(tempo_bpm=plan.tempo_bpm, meter=plan.meter, key_tonic=plan.key_tonic,

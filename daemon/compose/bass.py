@@ -1,12 +1,19 @@
-"""The bass line: chord roots on the downbeats in the genre's rhythm, with approach notes."""
+"""The bass line: chord roots on the downbeats in the genre's rhythm, with approach notes, and
+its genre's control curves: the dubstep wobble and the trap 808 glide."""
 
 from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from daemon.compose.harmony import ChordSpan, Context, swing_beat, swing_unit_beats, velocity
-from daemon.score import Note
+from daemon.score import BEND_RANGE_SEMITONES, Control, Note, semitones_to_bend
 from daemon.theory import nearest_pitch
+
+if TYPE_CHECKING:
+    from daemon.plan import Plan
 
 BASS_LOW, BASS_HIGH, BASS_CENTER = 28, 50, 38
 
@@ -159,3 +166,94 @@ def bass_part(ctx: Context, rng: np.random.Generator) -> tuple[Note, ...]:
             notes.append(Note(round(start, 4), round(max(0.1, length), 4), int(pitch),
                               velocity(92, energy, accent, float(rng.normal(0, 3)))))
     return tuple(notes)
+
+
+# The wobble: FluidSynth's default SoundFont modulators route expression (CC11) to the volume
+# envelope but nothing to the filter cutoff (CC74 has no default modulator in SF2 2.01), so the
+# wobble is an expression LFO, one cycle per 1/8, 1/8 triplet or 1/4 note, re-chosen every bar.
+CC_EXPRESSION = 11
+WOBBLE_PERIODS_BEATS = (0.5, 1.0 / 3.0, 1.0)  # 1/8, 1/8 triplet, 1/4
+WOBBLE_PERIOD_WEIGHTS = (0.45, 0.25, 0.30)
+WOBBLE_STEP_BEATS = 1.0 / 48.0  # divides every period above, so each cycle is sampled alike
+WOBBLE_FLOOR = 24  # expression at the trough of a wobble
+EXPRESSION_FULL = 127
+# The 808 glide: the last part of a sustained note slides to the next sustained note's pitch.
+GLIDE_MIN_NOTE_BEATS = 0.75  # both notes at least this long
+GLIDE_MAX_GAP_BEATS = 0.25  # the next note starts at most this long after the first ends
+GLIDE_BEATS = 0.375  # length of the slide
+GLIDE_STEP_BEATS = 1.0 / 32.0
+GLIDE_CHANCE = 0.4
+
+
+def wobble_level(phase: float) -> int:
+    """Expression (0..127) at `phase` (0..1) of a wobble cycle: open at the start of the cycle,
+    closing along a raised cosine with a sharpened trough."""
+    opening = 0.5 + 0.5 * math.cos(2.0 * math.pi * phase)
+    return int(round(WOBBLE_FLOOR + (EXPRESSION_FULL - WOBBLE_FLOOR) * opening ** 0.7))
+
+
+def _sounding_bars(notes: tuple[Note, ...], bar_beats: float, last_bar: int) -> list[int]:
+    bars: set[int] = set()
+    for note in notes:
+        first = int(math.floor(note.start_beat / bar_beats + 1e-9))
+        last = int(math.floor((note.start_beat + note.duration_beats) / bar_beats - 1e-9))
+        bars.update(range(first, min(last, last_bar - 1) + 1))
+    return sorted(b for b in bars if b < last_bar)
+
+
+def wobble_controls(notes: tuple[Note, ...], bar_beats: float, last_bar: int,
+                    rng: np.random.Generator) -> tuple[Control, ...]:
+    """An expression LFO over every bar (before `last_bar`) where the bass sounds, its rate drawn
+    per bar; full expression again where a run of wobbling bars ends."""
+    controls: list[Control] = []
+    bars = _sounding_bars(notes, bar_beats, last_bar)
+    steps = int(round(bar_beats / WOBBLE_STEP_BEATS))
+    for i, bar in enumerate(bars):
+        period = WOBBLE_PERIODS_BEATS[int(rng.choice(len(WOBBLE_PERIODS_BEATS), p=WOBBLE_PERIOD_WEIGHTS))]
+        start = bar * bar_beats
+        previous = -1
+        for step in range(steps):
+            offset = step * WOBBLE_STEP_BEATS
+            value = wobble_level((offset / period) % 1.0)
+            if value != previous:
+                controls.append(Control(round(start + offset, 6), "cc", CC_EXPRESSION, value))
+                previous = value
+        if i + 1 == len(bars) or bars[i + 1] != bar + 1:
+            controls.append(Control(round(start + bar_beats, 6), "cc", CC_EXPRESSION, EXPRESSION_FULL))
+    return tuple(controls)
+
+
+def glide_controls(notes: tuple[Note, ...], rng: np.random.Generator) -> tuple[Control, ...]:
+    """Now and then a pitch-bend slide from a sustained note into the next one (within the bend
+    range), bent back to centre as the next note starts."""
+    ordered = sorted(notes, key=lambda n: (n.start_beat, n.pitch))
+    controls: list[Control] = []
+    for note, following in zip(ordered, ordered[1:]):
+        end = note.start_beat + note.duration_beats
+        interval = following.pitch - note.pitch
+        if (note.duration_beats < GLIDE_MIN_NOTE_BEATS or following.duration_beats < GLIDE_MIN_NOTE_BEATS
+                or not 0 <= following.start_beat - end <= GLIDE_MAX_GAP_BEATS
+                or interval == 0 or abs(interval) > BEND_RANGE_SEMITONES):
+            continue
+        if rng.random() >= GLIDE_CHANCE:
+            continue
+        length = min(GLIDE_BEATS, note.duration_beats / 2)
+        steps = max(1, int(round(length / GLIDE_STEP_BEATS)))
+        glide_start = end - length
+        for step in range(1, steps + 1):
+            progress = step / steps
+            eased = progress * progress * (3 - 2 * progress)  # smoothstep: leaves and lands gently
+            controls.append(Control(round(glide_start + step * length / steps, 6), "bend", 0,
+                                    semitones_to_bend(interval * eased)))
+        controls.append(Control(round(following.start_beat, 6), "bend", 0, 0))
+    return tuple(controls)
+
+
+def bass_controls(plan: Plan, notes: tuple[Note, ...], rng: np.random.Generator) -> tuple[Control, ...]:
+    """The bass style's control curves for the arranged bass `notes`: the wobble for dubstep,
+    808 glides for trap, none for the other styles."""
+    if plan.bass_style == "wobble":
+        return wobble_controls(notes, plan.beats_per_bar, plan.bars - 1, rng)
+    if plan.bass_style == "808":
+        return glide_controls(notes, rng)
+    return ()
