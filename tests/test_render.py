@@ -318,3 +318,32 @@ def test_controls_take_effect_at_their_beat(renderer: FluidRenderer) -> None:
     def rms(a: float, b: float) -> float:
         return float(np.sqrt(np.mean(lead[int(a * SR):int(b * SR)] ** 2)))
     assert rms(0.5, 0.95) > 20 * max(rms(1.05, 1.9), 1e-9)  # beat 2 at 120 bpm = 1.0 s (reverb tail remains)
+
+
+def test_a_composed_dubstep_bass_stem_wobbles_at_the_planned_rate_bar_by_bar(renderer: FluidRenderer) -> None:
+    from dataclasses import replace
+
+    from daemon.compose import compose
+    from daemon.plan import make_plan
+    from daemon.spec import load_spec
+
+    plan = make_plan(load_spec("genres: [dubstep]\nduration: 45\n"), 3)
+    score = compose(plan)
+    bass = score.track("bass")
+    stem = renderer.render(replace(score, tracks=(bass,)), MixProfile())["bass"][:, 0]
+    floor = min(c.value for c in bass.controls)
+    troughs: dict[int, list[float]] = {}
+    for control in bass.controls:
+        if control.value == floor:
+            troughs.setdefault(int(control.beat // plan.beats_per_bar), []).append(control.beat)
+    seconds_per_beat = 60.0 / plan.tempo_bpm
+    matched = checked = 0
+    for bar, beats in troughs.items():
+        if len(beats) < 2:
+            continue
+        rate_hz = 1.0 / (min(b - a for a, b in zip(beats, beats[1:])) * seconds_per_beat)
+        start = int(bar * plan.beats_per_bar * seconds_per_beat * SR)
+        end = int((bar + 1) * plan.beats_per_bar * seconds_per_beat * SR)
+        checked += 1
+        matched += abs(envelope_rate_hz(stem[start:end], frame=256) - rate_hz) < 0.7
+    assert checked >= 8 and matched >= 0.8 * checked
