@@ -9,11 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from daemon_helpers import wait_until as _wait_until
+
 from daemon.config import WatchConfig
 from daemon.watcher import InboxWatcher, is_ignored_name, is_spec_candidate, resolve_mode
 
 SPEC = b"genres: [ambient]\nduration: 20\n"
 WAIT_S = 15.0
+
+
+def wait_until(condition: Callable[[], object]) -> object:
+    """Re-check `condition` until it is truthy; fail after WAIT_S of real time."""
+    return _wait_until(condition, timeout_s=WAIT_S, interval_s=0.02)
 
 
 class Ticker:
@@ -25,18 +32,6 @@ class Ticker:
     def advance(self, seconds: float) -> float:
         self.now += seconds
         return self.now
-
-
-def wait_until(condition: Callable[[], object], timeout_s: float = WAIT_S) -> object:
-    """Re-check `condition` until it is truthy; fail after `timeout_s` of real time."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout_s} s")
-        time.sleep(0.02)
 
 
 def ready_paths(watcher: InboxWatcher, ticker: Ticker, step_s: float = 1.0) -> list[Path]:
