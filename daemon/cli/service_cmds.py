@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NoReturn
@@ -38,16 +40,24 @@ def _load(config_path: Path | None, *, check_specs: bool = False) -> Any:
         _fail(error)
 
 
-def _open_store(config: Any) -> Any:
+@contextmanager
+def _store(config: Any) -> Iterator[Any]:
+    """The service's job store, closed afterwards; its errors become messages and exit 1."""
     from daemon.store import DB_FILENAME, Store
 
     if not (config.state_dir / DB_FILENAME).exists():
         _fail(f"no job database in {config.state_dir}; start the service (`musicd run`) or "
               "point --config at its configuration")
     try:
-        return Store.open(config.state_dir)
+        store = Store.open(config.state_dir)
     except MusicdError as error:
         _fail(error)
+    try:
+        yield store
+    except MusicdError as error:
+        _fail(error)
+    finally:
+        store.close()
 
 
 def _age(moment: datetime | None, now: datetime) -> str:
@@ -162,9 +172,8 @@ def _copy_into(inbox: Path, name: str, data: bytes) -> Path:
 def status(config_path: Path | None, job_id: str | None, limit: int) -> None:
     """Recent jobs, queue counts and next schedule fire times; with JOB_ID, that job's history."""
     config = _load(config_path)
-    store = _open_store(config)
     now = datetime.now(timezone.utc)
-    try:
+    with _store(config) as store:
         if job_id:
             _show_job(store, job_id, now)
             return
@@ -176,10 +185,6 @@ def status(config_path: Path | None, job_id: str | None, limit: int) -> None:
             for job in jobs:
                 click.echo(_job_line(job, now))
         _show_schedules(config)
-    except MusicdError as error:
-        _fail(error)
-    finally:
-        store.close()
 
 
 def _show_job(store: Any, job_id: str, now: datetime) -> None:
@@ -223,14 +228,10 @@ def list_cmd(config_path: Path | None, state: str | None, limit: int) -> None:
     """List jobs, newest first."""
     from daemon.jobs import JobState
 
-    config = _load(config_path)
-    store = _open_store(config)
     now = datetime.now(timezone.utc)
-    try:
+    with _store(_load(config_path)) as store:
         for job in store.list_jobs(JobState(state) if state else None, limit=limit):
             click.echo(_job_line(job, now))
-    finally:
-        store.close()
 
 
 @main.command()
@@ -238,14 +239,8 @@ def list_cmd(config_path: Path | None, state: str | None, limit: int) -> None:
 @click.argument("job_id")
 def retry(config_path: Path | None, job_id: str) -> None:
     """Queue a failed or cancelled job again (attempts reset)."""
-    config = _load(config_path)
-    store = _open_store(config)
-    try:
+    with _store(_load(config_path)) as store:
         job = store.retry(job_id)
-    except MusicdError as error:
-        _fail(error)
-    finally:
-        store.close()
     click.echo(f"{job.id}: queued again")
 
 
@@ -254,14 +249,8 @@ def retry(config_path: Path | None, job_id: str) -> None:
 @click.argument("job_id")
 def cancel(config_path: Path | None, job_id: str) -> None:
     """Cancel a queued job, or stop a running one at its next stage."""
-    config = _load(config_path)
-    store = _open_store(config)
-    try:
+    with _store(_load(config_path)) as store:
         job = store.request_cancel(job_id)
-    except MusicdError as error:
-        _fail(error)
-    finally:
-        store.close()
     if job.state.value == "cancelled":
         click.echo(f"{job.id}: cancelled")
     else:
