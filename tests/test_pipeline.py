@@ -87,7 +87,7 @@ def test_seed_is_drawn_and_recorded_when_absent(resources: Resources, tmp_path: 
     first = run_job(_spec("genres: [pop]\nduration: 8\n"), tmp_path / "a", resources)
     again = run_job(_spec(f"genres: [pop]\nduration: 8\nseed: {first.seed}\n"),
                     tmp_path / "b", resources)
-    assert first.manifest["seed"] == first.seed
+    assert first.manifest["seed"] == first.seed and again.manifest["seed"] == first.seed
     assert (tmp_path / "a/score.mid").read_bytes() == (tmp_path / "b/score.mid").read_bytes()
 
 
