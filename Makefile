@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 APT_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm ffmpeg espeak-ng rsync fonts-dejavu-core
 EXTRAS ?= dev
 
-.PHONY: setup system venv demo test bench schema clean
+.PHONY: setup system venv demo test lint quick bench schema clean
 
 setup: system venv
 
@@ -40,8 +40,20 @@ demo: setup
 	@find demo-out/outbox -mindepth 4 -maxdepth 4 -type d | sort
 
 test: EXTRAS = dev,ml
-test: setup
+test: setup lint
 	$(PY) -m pytest -q
+
+# ruff (lint and format) and mypy over the package, the tests and the benchmarks.
+lint: EXTRAS = dev,ml
+lint: venv
+	$(VENV)/bin/ruff check daemon tests bench
+	$(VENV)/bin/ruff format --check daemon tests bench
+	$(VENV)/bin/mypy
+
+# The quick local loop: everything but the slow tests.
+quick: EXTRAS = dev,ml
+quick: setup lint
+	$(PY) -m pytest -q -m "not slow"
 
 bench: EXTRAS = dev,ml
 bench: setup

@@ -67,22 +67,26 @@ def bench_pickup_latency(root: Path, samples: int) -> None:
             tmp.write_text(spec_yaml(title))
             tmp.rename(root / "inbox" / f"p{index}.yaml")
             dropped = time.time()
-            row = daemon.wait_for(lambda: (r := _rows_by_title(root / "state").get(title)) and r["started_at"]
-                                  and r, 30, title)
+            row = daemon.wait_for(
+                lambda: (r := _rows_by_title(root / "state").get(title)) and r["started_at"] and r, 30, title
+            )
             latencies.append(_parse_time(row["started_at"]) - dropped - STABILITY_DELAY_S)
     finally:
         daemon.stop()
     latencies.sort()
     p95 = latencies[max(0, int(len(latencies) * 0.95) - 1)]
-    print(f"pickup latency (stable file -> job running), {samples} files, stability delay "
-          f"{STABILITY_DELAY_S} s subtracted: median {statistics.median(latencies) * 1000:.0f} ms, "
-          f"p95 {p95 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
+    print(
+        f"pickup latency (stable file -> job running), {samples} files, stability delay "
+        f"{STABILITY_DELAY_S} s subtracted: median {statistics.median(latencies) * 1000:.0f} ms, "
+        f"p95 {p95 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+    )
 
 
 def bench_burst(root: Path, count: int) -> float:
     """One burst; prints its figures and returns the ingest rate in specs/s."""
-    config = write_config(root, watch={"stability_delay_s": STABILITY_DELAY_S, "rescan_interval_s": 600},
-                          log_level="INFO")
+    config = write_config(
+        root, watch={"stability_delay_s": STABILITY_DELAY_S, "rescan_interval_s": 600}, log_level="INFO"
+    )
     batch = root / "batch"
     batch.mkdir()
     for index in range(count):
@@ -95,8 +99,7 @@ def bench_burst(root: Path, count: int) -> float:
         copied = time.monotonic()
         daemon.wait_for(lambda: _job_count(root / "state") >= count, 300, "every spec ingested")
         ingested = time.monotonic()
-        daemon.wait_for(lambda: _job_count(root / "state", "state = 'done'") >= count, 600,
-                        "every job done")
+        daemon.wait_for(lambda: _job_count(root / "state", "state = 'done'") >= count, 600, "every job done")
         drained = time.monotonic()
     finally:
         daemon.stop()
@@ -105,16 +108,18 @@ def bench_burst(root: Path, count: int) -> float:
     lost = count - len(set(titles))
     duplicated = len(titles) - len(set(titles))
     ingest_s = ingested - copied - STABILITY_DELAY_S
-    print(f"burst of {count} specs (rsync {copied - start:.2f} s): ingested in {ingest_s:.2f} s after "
-          f"becoming stable = {count / ingest_s:.0f} specs/s; all published after {drained - copied:.1f} s; "
-          f"lost {lost}, duplicated {duplicated}, leftover inbox files "
-          f"{len(list((root / 'inbox').glob('*.yaml')))}")
+    print(
+        f"burst of {count} specs (rsync {copied - start:.2f} s): ingested in {ingest_s:.2f} s after "
+        f"becoming stable = {count / ingest_s:.0f} specs/s; all published after {drained - copied:.1f} s; "
+        f"lost {lost}, duplicated {duplicated}, leftover inbox files "
+        f"{len(list((root / 'inbox').glob('*.yaml')))}"
+    )
     return count / ingest_s
 
 
 def _render_alone(specs: list[str], out: Path) -> float:
-    from daemon.pipeline import Resources, run_job
-    from daemon.spec import load_spec
+    from musicd.pipeline import Resources, run_job
+    from musicd.spec import load_spec
 
     resources = Resources.load()
     start = time.monotonic()
@@ -133,17 +138,20 @@ def bench_overhead(root: Path, count: int) -> None:
         daemon.wait_for(lambda: "ready" in daemon.log, 120, "the worker")
         for index, text in enumerate(specs):
             (config.parent / "inbox" / f"o{index}.yaml").write_text(text)
-        daemon.wait_for(lambda: len([r for r in job_rows(state) if r["state"] == "done"]) == count, 600,
-                        "every render")
+        daemon.wait_for(
+            lambda: len([r for r in job_rows(state) if r["state"] == "done"]) == count, 600, "every render"
+        )
     finally:
         daemon.stop()
     rows = job_rows(state)
     first_start = min(_parse_time(r["started_at"]) for r in rows)
     last_finish = max(_parse_time(r["finished_at"]) for r in rows)
     through_daemon_s = (last_finish - first_start) / count
-    print(f"daemon overhead per job ({count} real 5 s renders): render alone {alone_s:.3f} s/job, "
-          f"through the daemon {through_daemon_s:.3f} s/job (first start -> last finish), "
-          f"overhead {(through_daemon_s - alone_s) * 1000:+.0f} ms/job")
+    print(
+        f"daemon overhead per job ({count} real 5 s renders): render alone {alone_s:.3f} s/job, "
+        f"through the daemon {through_daemon_s:.3f} s/job (first start -> last finish), "
+        f"overhead {(through_daemon_s - alone_s) * 1000:+.0f} ms/job"
+    )
 
 
 def _rss_kib(pid: int) -> int | None:
@@ -180,16 +188,22 @@ def bench_worker_rss(root: Path, count: int, runner: str | None) -> None:
         daemon.stop()
     after_first = [rss for done, rss in samples if done >= min(10, count // 10)]
     base, last, peak = after_first[0], after_first[-1], max(after_first)
-    print(f"worker RSS over {count} jobs ({runner or 'real pipeline'}): after warm-up {base / 1024:.1f} MiB, "
-          f"at the end {last / 1024:.1f} MiB ({(last - base) / base * 100:+.1f}%), peak {peak / 1024:.1f} MiB")
+    print(
+        f"worker RSS over {count} jobs ({runner or 'real pipeline'}): after warm-up {base / 1024:.1f} MiB, "
+        f"at the end {last / 1024:.1f} MiB ({(last - base) / base * 100:+.1f}%), peak {peak / 1024:.1f} MiB"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts (a smoke run)")
     parser.add_argument("--skip-render", action="store_true", help="skip the parts that render for real")
-    parser.add_argument("--only", choices=["pickup", "burst", "overhead", "rss"], action="append",
-                        help="run only this part (repeatable)")
+    parser.add_argument(
+        "--only",
+        choices=["pickup", "burst", "overhead", "rss"],
+        action="append",
+        help="run only this part (repeatable)",
+    )
     parser.add_argument("--burst-runs", type=int, default=3, help="bursts to run (the median is printed)")
     args = parser.parse_args()
     parts = set(args.only or ["pickup", "burst", "overhead", "rss"])
@@ -198,10 +212,14 @@ def main() -> None:
         if "pickup" in parts:
             bench_pickup_latency(root / "pickup", 5 if args.quick else 20)
         if "burst" in parts:
-            rates = [bench_burst(root / f"burst{run}", 200 if args.quick else 1000)
-                     for run in range(max(1, args.burst_runs))]
-            print(f"burst ingest rate over {len(rates)} run(s): median {statistics.median(rates):.0f} specs/s "
-                  f"({', '.join(f'{r:.0f}' for r in rates)}; target >= 200)")
+            rates = [
+                bench_burst(root / f"burst{run}", 200 if args.quick else 1000)
+                for run in range(max(1, args.burst_runs))
+            ]
+            print(
+                f"burst ingest rate over {len(rates)} run(s): median {statistics.median(rates):.0f} specs/s "
+                f"({', '.join(f'{r:.0f}' for r in rates)}; target >= 200)"
+            )
         if "overhead" in parts and not args.skip_render:
             bench_overhead(root / "overhead", 3 if args.quick else 10)
         if "rss" in parts:

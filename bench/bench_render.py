@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from daemon.pipeline import Resources, run_job
-from daemon.spec import load_spec
+from musicd.pipeline import Resources, run_job
+from musicd.spec import load_spec
 
 SPEC = """title: Benchmark
 genres: [{genre}]
@@ -27,21 +27,22 @@ output: {{formats: [wav], stems: true, midi: true}}
 STAGES = ("plan", "compose", "render", "texture", "mix", "master", "encode", "video")
 
 
-def bench_one(resources: Resources, duration_s: int, video: bool, genre: str,
-              repeats: int) -> dict[str, float]:
+def bench_one(
+    resources: Resources, duration_s: int, video: bool, genre: str, repeats: int
+) -> dict[str, float]:
     """Median per-stage seconds (and total) over `repeats` renders."""
     runs: list[dict[str, float]] = []
     for _ in range(repeats):
-        text = SPEC.format(genre=genre, duration=duration_s,
-                           video="video: {styles: [spectrum]}\n" if video else "")
+        text = SPEC.format(
+            genre=genre, duration=duration_s, video="video: {styles: [spectrum]}\n" if video else ""
+        )
         with tempfile.TemporaryDirectory() as out:
             started = time.perf_counter()
             result = run_job(load_spec(text), Path(out), resources)
             timings = dict(result.manifest["timings_s"])
             timings["total"] = time.perf_counter() - started
         runs.append(timings)
-    return {key: statistics.median(run.get(key, 0.0) for run in runs)
-            for key in (*STAGES, "total")}
+    return {key: statistics.median(run.get(key, 0.0) for run in runs) for key in (*STAGES, "total")}
 
 
 def main() -> None:
@@ -54,8 +55,9 @@ def main() -> None:
     started = time.perf_counter()
     resources = Resources.load()
     print(f"SoundFont load: {time.perf_counter() - started:.2f} s (once per worker)")
-    run_job(load_spec(SPEC.format(genre=args.genre, duration=10, video="")),
-            Path(tempfile.mkdtemp()), resources)  # warm-up: caches, imports
+    run_job(
+        load_spec(SPEC.format(genre=args.genre, duration=10, video="")), Path(tempfile.mkdtemp()), resources
+    )  # warm-up: caches, imports
 
     header = ["length", "video", *STAGES, "total", "x real time"]
     print(" | ".join(header))
@@ -63,9 +65,13 @@ def main() -> None:
     for duration in args.durations:
         for video in (False, True):
             row = bench_one(resources, duration, video, args.genre, args.repeats)
-            cells = [f"{duration} s", "yes" if video else "no",
-                     *(f"{row[s]:.2f}" for s in STAGES), f"{row['total']:.2f}",
-                     f"{duration / row['total']:.1f}x"]
+            cells = [
+                f"{duration} s",
+                "yes" if video else "no",
+                *(f"{row[s]:.2f}" for s in STAGES),
+                f"{row['total']:.2f}",
+                f"{duration / row['total']:.1f}x",
+            ]
             print(" | ".join(cells), flush=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak_mb:.0f} MB; median of {args.repeats} runs, genre {args.genre}")

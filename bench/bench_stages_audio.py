@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import numpy as np
 
-from daemon.mastering import master
-from dataclasses import replace
-
-from daemon.mixing import mix_bus, mix_stems, sum_stems
-from daemon.profiles import MixProfile, ReverbProfile, StemMix
-from daemon.render import FluidRenderer
-from daemon.score import Note, Score, Track
-from daemon.soundfont import default_soundfont
+from musicd.audio.mastering import master
+from musicd.audio.mixing import mix_bus, mix_stems, sum_stems
+from musicd.music.profiles import MixProfile, ReverbProfile, StemMix
+from musicd.music.score import Note, Score, Track
+from musicd.synth.fluidsynth import FluidRenderer
+from musicd.synth.soundfonts import default_soundfont
 
 SR = 44100
 
@@ -43,9 +42,14 @@ def dense_score(seconds: float, tempo_bpm: float = 120.0, seed: int = 1) -> Scor
         b = float(beat)
         chords += [Note(b, 3.9, p, 80) for p in (60, 64, 67, 71)]
         pads += [Note(b, 4.0, p, 70) for p in (48, 55, 64)]
-    tracks = (Track("drums", 0, 9, tuple(drums)), Track("bass", 33, 0, tuple(bass)),
-              Track("chords", 0, 1, tuple(chords)), Track("melody", 81, 2, tuple(melody)),
-              Track("pads", 89, 3, tuple(pads)), Track("arp", 25, 4, tuple(arp)))
+    tracks = (
+        Track("drums", 0, 9, tuple(drums)),
+        Track("bass", 33, 0, tuple(bass)),
+        Track("chords", 0, 1, tuple(chords)),
+        Track("melody", 81, 2, tuple(melody)),
+        Track("pads", 89, 3, tuple(pads)),
+        Track("arp", 25, 4, tuple(arp)),
+    )
     return Score(tempo_bpm, (4, 4), "A", "minor", tracks, beats)
 
 
@@ -55,8 +59,9 @@ PROFILE = MixProfile(
         "bass": StemMix(gain_db=-1.0, highpass_hz=35, low_shelf_db=2.0, reverb_send=0.05),
         "chords": StemMix(gain_db=-3.0, pan=-0.3, highpass_hz=120, reverb_send=0.25, duck_db=3.0),
         "melody": StemMix(gain_db=-2.0, pan=0.2, high_shelf_db=1.5, reverb_send=0.2),
-        "pads": StemMix(gain_db=-6.0, highpass_hz=150, lowpass_hz=9000, reverb_send=0.4,
-                        chorus_send=0.3, duck_db=4.0),
+        "pads": StemMix(
+            gain_db=-6.0, highpass_hz=150, lowpass_hz=9000, reverb_send=0.4, chorus_send=0.3, duck_db=4.0
+        ),
         "arp": StemMix(gain_db=-5.0, pan=0.4, highpass_hz=200, reverb_send=0.3),
     },
     reverb=ReverbProfile(room_size=0.6, damping=0.4, width=0.9, level=0.5),
@@ -89,9 +94,11 @@ def main() -> None:
     clock = Clock()
     renderer = FluidRenderer(default_soundfont(), SR, threads=args.threads)
     load_wall, _ = clock.lap()
-    print(f"FluidSynth {renderer.fluidsynth_version}, {renderer.soundfont_name}: "
-          f"{len(renderer.manifest_info) and renderer.manifest_info['synth_instances']} synth(s), "
-          f"loaded in {load_wall:.2f} s")
+    print(
+        f"FluidSynth {renderer.fluidsynth_version}, {renderer.soundfont_name}: "
+        f"{len(renderer.manifest_info) and renderer.manifest_info['synth_instances']} synth(s), "
+        f"loaded in {load_wall:.2f} s"
+    )
     score = dense_score(args.seconds)
     kicks = [score.beats_to_seconds(n.start_beat) for n in score.track("drums").notes if n.pitch == 36]
     notes = sum(len(t.notes) for t in score.tracks)
@@ -113,13 +120,17 @@ def main() -> None:
         audio_s = mixed.shape[0] / SR
         total_wall = render[0] + mixing[0] + bus[0] + mastering[0]
         per_minute = 60.0 / audio_s
-        print(f"run {run}: render {render[0]:.2f} s wall / {render[1]:.2f} s cpu ({audio_s / render[0]:.0f}x), "
-              f"mix {mixing[0]:.2f} / {mixing[1]:.2f}, bus {bus[0]:.2f} / {bus[1]:.2f}, "
-              f"master {mastering[0]:.2f} / {mastering[1]:.2f} "
-              f"({result.iterations} it, limiter {result.limiter_reduction_db:.1f} dB) -> "
-              f"total {total_wall:.2f} s for {audio_s:.1f} s of audio ({audio_s / total_wall:.0f}x real time)")
-        print(f"  dynamics, cpu s per minute of audio: transient control "
-              f"{(mixing[1] - plain_mix[1]) * per_minute:.3f}, glue {(bus[1] - plain_sum[1]) * per_minute:.3f}")
+        print(
+            f"run {run}: render {render[0]:.2f} s wall / {render[1]:.2f} s cpu ({audio_s / render[0]:.0f}x), "
+            f"mix {mixing[0]:.2f} / {mixing[1]:.2f}, bus {bus[0]:.2f} / {bus[1]:.2f}, "
+            f"master {mastering[0]:.2f} / {mastering[1]:.2f} "
+            f"({result.iterations} it, limiter {result.limiter_reduction_db:.1f} dB) -> "
+            f"total {total_wall:.2f} s for {audio_s:.1f} s of audio ({audio_s / total_wall:.0f}x real time)"
+        )
+        print(
+            f"  dynamics, cpu s per minute of audio: transient control "
+            f"{(mixing[1] - plain_mix[1]) * per_minute:.3f}, glue {(bus[1] - plain_sum[1]) * per_minute:.3f}"
+        )
     renderer.close()
 
 

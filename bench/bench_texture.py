@@ -27,20 +27,36 @@ from pathlib import Path
 REPO_DIR = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO_DIR / "tests"), str(REPO_DIR)]
 
-from daemon.engines import ModelCache, TextureRequest, parse_engine_config  # noqa: E402
-from daemon.engines.texture_procedural import render_procedural_texture  # noqa: E402
-from daemon.sections import Section  # noqa: E402
+from musicd.engines import ModelCache, TextureRequest, parse_engine_config  # noqa: E402
+from musicd.engines.texture_procedural import render_procedural_texture  # noqa: E402
+from musicd.music.sections import Section  # noqa: E402
 
 
-def song(genres: tuple[str, ...], duration_s: float, tempo_bpm: float = 120.0, seed: int = 1) -> TextureRequest:
+def song(
+    genres: tuple[str, ...], duration_s: float, tempo_bpm: float = 120.0, seed: int = 1
+) -> TextureRequest:
     bar_s = 240.0 / tempo_bpm
     bars = max(1, round(duration_s / bar_s))
     quarter = max(1, bars // 4)
-    sections = (Section("intro", 0, quarter, 0.3), Section("verse", quarter, quarter, 0.5),
-                Section("chorus", 2 * quarter, quarter, 0.9), Section("outro", 3 * quarter, bars - 3 * quarter, 0.4))
-    return TextureRequest(prompt="", genres=genres, moods=("warm",), tempo_bpm=tempo_bpm, key_tonic="D",
-                          mode="minor", meter=(4, 4), sections=sections, duration_s=bars * bar_s,
-                          sample_rate=44100, seed=seed)
+    sections = (
+        Section("intro", 0, quarter, 0.3),
+        Section("verse", quarter, quarter, 0.5),
+        Section("chorus", 2 * quarter, quarter, 0.9),
+        Section("outro", 3 * quarter, bars - 3 * quarter, 0.4),
+    )
+    return TextureRequest(
+        prompt="",
+        genres=genres,
+        moods=("warm",),
+        tempo_bpm=tempo_bpm,
+        key_tonic="D",
+        mode="minor",
+        meter=(4, 4),
+        sections=sections,
+        duration_s=bars * bar_s,
+        sample_rate=44100,
+        seed=seed,
+    )
 
 
 def bench_procedural(repeats: int) -> None:
@@ -56,8 +72,10 @@ def bench_procedural(repeats: int) -> None:
                 render_procedural_texture(request)
                 times.append(time.perf_counter() - started)
             best, median = min(times), statistics.median(times)
-            print(f"  {'+'.join(genres):<22} {request.duration_s:>7.0f}s {best:>8.3f} {median:>9.3f} "
-                  f"{best * 60 / request.duration_s:>13.3f}")
+            print(
+                f"  {'+'.join(genres):<22} {request.duration_s:>7.0f}s {best:>8.3f} {median:>9.3f} "
+                f"{best * 60 / request.duration_s:>13.3f}"
+            )
 
 
 def bench_neural(quick: bool) -> None:
@@ -65,24 +83,34 @@ def bench_neural(quick: bool) -> None:
     if missing:
         print(f"\nneural engines skipped: {', '.join(missing)} not installed (pip install -e '.[ml]')")
         return
+    from musicd.engines.musicgen import MusicGenEngine
+    from musicd.engines.riffusion import RiffusionEngine
     from tiny_models import build_tiny_musicgen, build_tiny_riffusion
-
-    from daemon.engines.musicgen import MusicGenEngine
-    from daemon.engines.riffusion import RiffusionEngine
 
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         riffusion_dir = build_tiny_riffusion(Path(tmp) / "riffusion")
         musicgen_dir = build_tiny_musicgen(Path(tmp) / "musicgen")
-        print(f"\ntiny models built offline in {time.perf_counter() - started:.1f} s "
-              "(first diffusers/transformers import included)")
-        config = parse_engine_config({
-            "riffusion": {"path": str(riffusion_dir), "steps": 2, "clip_width_px": 128, "griffin_lim_iters": 8},
-            "musicgen": {"path": str(musicgen_dir), "window_s": 2.0, "prompt_s": 0.5},
-        })
+        print(
+            f"\ntiny models built offline in {time.perf_counter() - started:.1f} s "
+            "(first diffusers/transformers import included)"
+        )
+        config = parse_engine_config(
+            {
+                "riffusion": {
+                    "path": str(riffusion_dir),
+                    "steps": 2,
+                    "clip_width_px": 128,
+                    "griffin_lim_iters": 8,
+                },
+                "musicgen": {"path": str(musicgen_dir), "window_s": 2.0, "prompt_s": 0.5},
+            }
+        )
         request = song(("lofi",), 8.0 if quick else 16.0)
         cache = ModelCache.from_settings(config.cache)
-        print(f"cold vs warm texture jobs, CPU (1 torch thread), tiny models, {request.duration_s:.0f} s song")
+        print(
+            f"cold vs warm texture jobs, CPU (1 torch thread), tiny models, {request.duration_s:.0f} s song"
+        )
         print(f"  {'engine':<10} {'job':<5} {'total s':>8} {'load s':>7} {'cache hit':>9}")
         for engine in (RiffusionEngine(config), MusicGenEngine(config)):
             for label in ("cold", "warm"):
@@ -96,8 +124,10 @@ def bench_neural(quick: bool) -> None:
                 print(f"  {engine.name:<10} {label:<5} {total:>8.2f} {load_s:>7.2f} {str(hit):>9}")
                 if label == "warm" and (load_s != 0.0 or not hit):
                     raise SystemExit("warm job loaded a model: the cache did not keep it resident")
-        print(f"  resident: {', '.join(k.engine for k in cache.resident())} "
-              f"({cache.resident_bytes() / 1e6:.1f} MB), loads {cache.loads}, evictions {cache.evictions}")
+        print(
+            f"  resident: {', '.join(k.engine for k in cache.resident())} "
+            f"({cache.resident_bytes() / 1e6:.1f} MB), loads {cache.loads}, evictions {cache.evictions}"
+        )
         bench_through_worker(riffusion_dir, musicgen_dir, Path(tmp) / "jobs")
 
 
@@ -105,7 +135,7 @@ def _wait_for(supervisor, done, timeout_s: float = 300.0) -> list:
     """The worker's messages until `done(messages)`; SystemExit if the worker dies or stalls."""
     from multiprocessing.connection import wait
 
-    from daemon.worker import WorkerDied, WorkerStartFailed
+    from musicd.worker import WorkerDied, WorkerStartFailed
 
     messages: list = []
     deadline = time.monotonic() + timeout_s
@@ -122,30 +152,45 @@ def _wait_for(supervisor, done, timeout_s: float = 300.0) -> list:
 
 def bench_through_worker(riffusion_dir: Path, musicgen_dir: Path, jobs_dir: Path) -> None:
     """Cold and warm real jobs through one resident worker process, as the service runs them."""
-    from daemon.worker import JobFailed, JobSucceeded, RunJob, WorkerSupervisor
+    from musicd.worker import JobFailed, JobSucceeded, RunJob, WorkerSupervisor
 
-    engines = parse_engine_config({
-        "riffusion": {"path": str(riffusion_dir), "steps": 2, "clip_width_px": 128, "griffin_lim_iters": 8},
-        "musicgen": {"path": str(musicgen_dir), "window_s": 2.0, "prompt_s": 0.5},
-    })
+    engines = parse_engine_config(
+        {
+            "riffusion": {
+                "path": str(riffusion_dir),
+                "steps": 2,
+                "clip_width_px": 128,
+                "griffin_lim_iters": 8,
+            },
+            "musicgen": {"path": str(musicgen_dir), "window_s": 2.0, "prompt_s": 0.5},
+        }
+    )
     supervisor = WorkerSupervisor(heartbeat_interval_s=0.5, resources_kwargs={"engines": engines})
     started = time.perf_counter()
     supervisor.start()
     _wait_for(supervisor, lambda _: supervisor.ready)
-    print(f"\ncold vs warm jobs through the worker process (real pipeline, 5 s song, CPU); "
-          f"worker ready in {time.perf_counter() - started:.2f} s")
+    print(
+        f"\ncold vs warm jobs through the worker process (real pipeline, 5 s song, CPU); "
+        f"worker ready in {time.perf_counter() - started:.2f} s"
+    )
     print(f"  {'engine':<10} {'job':<5} {'job s':>7} {'texture s':>10} {'load s':>7} {'cache hit':>9}")
     try:
         for engine in ("riffusion", "musicgen"):
             for label in ("cold", "warm"):
                 job_id = f"{engine}-{label}"
-                spec = (f"title: {job_id}\ngenres: [lofi]\nduration: 5\nseed: 3\n"
-                        f"output: {{stems: false}}\nengines: {{texture: {engine}}}\n")
+                spec = (
+                    f"title: {job_id}\ngenres: [lofi]\nduration: 5\nseed: 3\n"
+                    f"output: {{stems: false}}\nengines: {{texture: {engine}}}\n"
+                )
                 order = RunJob(job_id=job_id, spec_text=spec, seed=3, out_dir=str(jobs_dir / job_id))
                 started = time.perf_counter()
                 supervisor.submit(order, 600.0)
-                messages = _wait_for(supervisor, lambda ms: any(
-                    isinstance(m, (JobSucceeded, JobFailed)) and m.job_id == job_id for m in ms))
+                messages = _wait_for(
+                    supervisor,
+                    lambda ms: any(
+                        isinstance(m, (JobSucceeded, JobFailed)) and m.job_id == job_id for m in ms
+                    ),
+                )
                 total = time.perf_counter() - started
                 failed = [m for m in messages if isinstance(m, JobFailed)]
                 if failed:
@@ -154,8 +199,10 @@ def bench_through_worker(riffusion_dir: Path, musicgen_dir: Path, jobs_dir: Path
                 uses = manifest["engines"]["texture"]["models"]
                 load_s = sum(u["load_s"] for u in uses)
                 hit = bool(uses) and all(u["cache_hit"] for u in uses)
-                print(f"  {engine:<10} {label:<5} {total:>7.2f} {manifest['timings_s']['texture']:>10.2f} "
-                      f"{load_s:>7.2f} {str(hit):>9}")
+                print(
+                    f"  {engine:<10} {label:<5} {total:>7.2f} {manifest['timings_s']['texture']:>10.2f} "
+                    f"{load_s:>7.2f} {str(hit):>9}"
+                )
                 if label == "warm" and (load_s != 0.0 or not hit):
                     raise SystemExit("warm job loaded a model: the worker did not keep it resident")
     finally:

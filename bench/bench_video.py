@@ -22,9 +22,9 @@ import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from daemon.cover import render_cover  # noqa: E402
-from daemon.profiles import VideoProfile  # noqa: E402
-from daemon.video import VIDEO_STYLES, render_video  # noqa: E402
+from musicd.media.cover import render_cover  # noqa: E402
+from musicd.media.video import VIDEO_STYLES, render_video  # noqa: E402
+from musicd.music.profiles import VideoProfile  # noqa: E402
 
 SAMPLE_RATE = 44100
 
@@ -77,8 +77,10 @@ def main() -> None:
                 walls.append(time.perf_counter() - wall0)
                 cpus.append(children_cpu_s() - cpu0)
             wall = statistics.median(walls)
-            print(f"{style:<10} {wall:>14.2f} {duration_s / wall:>12.1f} "
-                  f"{statistics.median(cpus):>13.2f} {out.stat().st_size / 1e6:>6.1f}")
+            print(
+                f"{style:<10} {wall:>14.2f} {duration_s / wall:>12.1f} "
+                f"{statistics.median(cpus):>13.2f} {out.stat().st_size / 1e6:>6.1f}"
+            )
         covers = []
         for _ in range(args.runs):
             wall0 = time.perf_counter()

@@ -31,8 +31,12 @@ TEST_RUNNER = "daemon_runner:run_job"
 
 def spec_yaml(title: str, duration_s: float = 5, **extra: Any) -> str:
     """A tiny valid spec: short, no stems, no video."""
-    data: dict[str, Any] = {"title": title, "genres": ["ambient"], "duration": duration_s,
-                            "output": {"stems": False}}
+    data: dict[str, Any] = {
+        "title": title,
+        "genres": ["ambient"],
+        "duration": duration_s,
+        "output": {"stems": False},
+    }
     data.update(extra)
     return yaml.safe_dump(data, sort_keys=False)
 
@@ -40,11 +44,23 @@ def spec_yaml(title: str, duration_s: float = 5, **extra: Any) -> str:
 def write_config(root: Path, **overrides: Any) -> Path:
     """A config.yaml under `root` with fast test timings; `overrides` merge per section."""
     data: dict[str, Any] = {
-        "inbox": "inbox", "outbox": "outbox", "state_dir": "state",
-        "watch": {"mode": "native", "poll_interval_s": 0.2, "stability_delay_s": 0.3,
-                  "rescan_interval_s": 30},
-        "worker": {"max_attempts": 2, "heartbeat_interval_s": 0.2, "heartbeat_timeout_s": 5,
-                   "job_timeout_base_s": 60, "job_timeout_per_audio_s": 2, "stop_grace_s": 5},
+        "inbox": "inbox",
+        "outbox": "outbox",
+        "state_dir": "state",
+        "watch": {
+            "mode": "native",
+            "poll_interval_s": 0.2,
+            "stability_delay_s": 0.3,
+            "rescan_interval_s": 30,
+        },
+        "worker": {
+            "max_attempts": 2,
+            "heartbeat_interval_s": 0.2,
+            "heartbeat_timeout_s": 5,
+            "job_timeout_base_s": 60,
+            "job_timeout_per_audio_s": 2,
+            "stop_grace_s": 5,
+        },
         "log_level": "DEBUG",
     }
     for key, value in overrides.items():
@@ -60,8 +76,9 @@ def write_config(root: Path, **overrides: Any) -> Path:
     return path
 
 
-def wait_until(condition: Callable[[], Any], timeout_s: float = 30, what: str = "condition",
-               interval_s: float = 0.05) -> Any:
+def wait_until(
+    condition: Callable[[], Any], timeout_s: float = 30, what: str = "condition", interval_s: float = 0.05
+) -> Any:
     """Poll `condition` until it returns something truthy; fail after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -73,18 +90,25 @@ def wait_until(condition: Callable[[], Any], timeout_s: float = 30, what: str = 
         time.sleep(interval_s)
 
 
-def musicd_cli(*args: str, env: dict[str, str] | None = None, timeout_s: float = 60) -> subprocess.CompletedProcess:
+def musicd_cli(
+    *args: str, env: dict[str, str] | None = None, timeout_s: float = 60
+) -> subprocess.CompletedProcess:
     """Run `musicd ARGS` in a subprocess; returns the completed process (text output)."""
     return subprocess.run(
-        [sys.executable, "-c", "from daemon.cli import main; main()", *args],
-        cwd=REPO_DIR, env=_env(env), capture_output=True, text=True, timeout=timeout_s,
+        [sys.executable, "-c", "from musicd.cli import main; main()", *args],
+        cwd=REPO_DIR,
+        env=_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
     )
 
 
 def _env(extra: dict[str, str] | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MUSICD_") and k != "NOTIFY_SOCKET"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS_DIR), str(REPO_DIR),
-                                                       env.get("PYTHONPATH", "")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(TESTS_DIR), str(REPO_DIR), env.get("PYTHONPATH", "")])
+    )
     env.update(extra or {})
     return env
 
@@ -106,7 +130,7 @@ def _proc_stat(pid: int) -> tuple[str, int, int] | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = text[text.rindex(")") + 2:].split()
+    fields = text[text.rindex(")") + 2 :].split()
     return fields[0], int(fields[1]), int(fields[2])
 
 
@@ -152,8 +176,14 @@ class Daemon:
 
     started: list[Daemon] = []  # every daemon started and not yet cleaned up
 
-    def __init__(self, config_path: Path, *, runner: str | None = TEST_RUNNER, once: bool = False,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        config_path: Path,
+        *,
+        runner: str | None = TEST_RUNNER,
+        once: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.config_path = config_path
         self.root = config_path.parent
         args = ["run", "--config", str(config_path)]
@@ -164,9 +194,13 @@ class Daemon:
         self.log_path = self.root / f"daemon-{time.monotonic_ns()}.log"
         self._log = open(self.log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from daemon.cli import main; main()", "-v", *args],
-            cwd=REPO_DIR, env=_env(env), stdout=self._log, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=_die_with_the_test_process,
+            [sys.executable, "-c", "from musicd.cli import main; main()", "-v", *args],
+            cwd=REPO_DIR,
+            env=_env(env),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_the_test_process,
         )
         Daemon.started.append(self)
 
@@ -176,11 +210,14 @@ class Daemon:
 
     def wait_for(self, condition: Callable[[], Any], timeout_s: float = 30, what: str = "condition") -> Any:
         """Like wait_until, but fails at once (with the log) if the daemon exits meanwhile."""
+
         def check() -> Any:
             result = condition()
             if not result and self.process.poll() is not None:
-                raise AssertionError(f"the daemon exited ({self.process.returncode}) while waiting "
-                                     f"for {what}; log:\n{self.log[-4000:]}")
+                raise AssertionError(
+                    f"the daemon exited ({self.process.returncode}) while waiting "
+                    f"for {what}; log:\n{self.log[-4000:]}"
+                )
             return result
 
         return wait_until(check, timeout_s, what)
@@ -195,7 +232,9 @@ class Daemon:
             return self.process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             self.kill_group()
-            raise AssertionError(f"the daemon did not exit in {timeout_s} s; log:\n{self.log[-4000:]}") from None
+            raise AssertionError(
+                f"the daemon did not exit in {timeout_s} s; log:\n{self.log[-4000:]}"
+            ) from None
         finally:
             self._log.close()
 
@@ -260,8 +299,11 @@ def no_leftover_processes() -> Iterator[None]:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
-    wait_until(lambda: not any(_proc_stat(pid) and _proc_stat(pid)[0] not in "ZX" for pid in left), 10,
-               "the leftover processes to end")
+    wait_until(
+        lambda: not any(_proc_stat(pid) and _proc_stat(pid)[0] not in "ZX" for pid in left),
+        10,
+        "the leftover processes to end",
+    )
     assert not left, f"the test left processes running (now killed): {left}"
 
 

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daemon.errors import CancelledError, RenderError
-
+from musicd.errors import CancelledError, RenderError
 
 _KEPT: list[bytearray] = []
 
@@ -53,11 +52,17 @@ class Result:
     seed: int
 
 
-def run_job(spec: Any, out_dir: Path, resources: Resources, *, seed: int | None = None,
-            progress: Callable[[str, float], None] | None = None,
-            should_cancel: Callable[[], bool] | None = None,
-            manifest_extra: Mapping[str, Any] | None = None,
-            spec_bytes: bytes | None = None) -> Result:
+def run_job(
+    spec: Any,
+    out_dir: Path,
+    resources: Resources,
+    *,
+    seed: int | None = None,
+    progress: Callable[[str, float], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    manifest_extra: Mapping[str, Any] | None = None,
+    spec_bytes: bytes | None = None,
+) -> Result:
     title = spec.title or ""
     extra = dict(manifest_extra or {})
     progress = progress or (lambda stage, percent: None)
@@ -89,9 +94,14 @@ def run_job(spec: Any, out_dir: Path, resources: Resources, *, seed: int | None 
     if spec_bytes is not None:
         (out_dir / "spec.yaml").write_bytes(spec_bytes)
     used_seed = seed if seed is not None else 1
-    manifest = {"title": title, "seed": used_seed, "worker_pid": os.getpid(),
-                "resource_loads": Resources.loads,
-                "resource_label": resources.label, **extra}
+    manifest = {
+        "title": title,
+        "seed": used_seed,
+        "worker_pid": os.getpid(),
+        "resource_loads": Resources.loads,
+        "resource_label": resources.label,
+        **extra,
+    }
     (out_dir / "manifest.json").write_text(json.dumps(manifest))
     progress("encode", 100.0)
     return Result(out_dir, manifest, used_seed)

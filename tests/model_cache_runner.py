@@ -1,7 +1,7 @@
 """A job runner for the model-cache tests (the `worker.runner` extension point): the real pipeline
 with an out-of-memory error injected inside the worker process.
 
-It is daemon.pipeline.run_job with daemon.pipeline.Resources, plus, by the spec's title:
+It is musicd.pipeline.run_job with musicd.pipeline.Resources, plus, by the spec's title:
   "oom-once"   the job's first Stable Diffusion call raises torch.cuda.OutOfMemoryError
   "oom-twice"  its first two calls raise it (the model cache gives up after one retry)
   anything else: no injection.
@@ -20,7 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from daemon.pipeline import JobResult, Resources, run_job as pipeline_run_job
+from musicd.pipeline import JobResult, Resources
+from musicd.pipeline import run_job as pipeline_run_job
 
 __all__ = ["Resources", "run_job"]
 
@@ -43,7 +44,8 @@ def diffusion_out_of_memory(failures: int) -> Iterator[None]:
         if left[0] > 0:
             left[0] -= 1
             raise torch.cuda.OutOfMemoryError(
-                "CUDA out of memory. Tried to allocate 2.00 GiB (injected by the test runner)")
+                "CUDA out of memory. Tried to allocate 2.00 GiB (injected by the test runner)"
+            )
         return original(self, *args, **kwargs)
 
     StableDiffusionPipeline.__call__ = call  # type: ignore[method-assign]
@@ -53,9 +55,15 @@ def diffusion_out_of_memory(failures: int) -> Iterator[None]:
         StableDiffusionPipeline.__call__ = original  # type: ignore[method-assign]
 
 
-def run_job(spec: Any, out_dir: Path, resources: Resources, *,
-            manifest_extra: Mapping[str, Any] | None = None, **kwargs: Any) -> JobResult:
-    """daemon.pipeline.run_job, with the out-of-memory errors the title asks for."""
+def run_job(
+    spec: Any,
+    out_dir: Path,
+    resources: Resources,
+    *,
+    manifest_extra: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> JobResult:
+    """musicd.pipeline.run_job, with the out-of-memory errors the title asks for."""
     extra = {**dict(manifest_extra or {}), "worker_pid": os.getpid()}
     with diffusion_out_of_memory(INJECTED_FAILURES.get(spec.title or "", 0)):
         return pipeline_run_job(spec, out_dir, resources, manifest_extra=extra, **kwargs)

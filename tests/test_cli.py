@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from daemon.cli import main
+from musicd.cli import main
 
 EXAMPLES = sorted(Path(__file__).parent.parent.joinpath("jobspecs/examples").glob("*.yaml"))
 
@@ -27,8 +27,9 @@ def test_every_command_has_help(command: str) -> None:
 
 
 def test_console_script_runs_as_a_module() -> None:
-    result = subprocess.run([sys.executable, "-m", "daemon.cli", "--help"],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "musicd.cli", "--help"], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0 and "render" in result.stdout
 
 
@@ -47,7 +48,7 @@ def test_validate_reports_problems_and_exits_1(tmp_path: Path) -> None:
 
 
 def test_genres_lists_the_whole_table() -> None:
-    from daemon.genres import GENRE_NAMES
+    from musicd.music.genres import GENRE_NAMES
 
     result = CliRunner().invoke(main, ["genres"])
     assert result.exit_code == 0

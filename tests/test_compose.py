@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.compose import compose
-from daemon.compose.harmony import make_context, voice_lead
-from daemon.genres import GENRE_NAMES
-from daemon.plan import make_plan
-from daemon.score import semitones_to_bend
-from daemon.spec import load_spec
-from daemon.theory import allowed_pitch_classes, parse_roman, pitch_class
+from musicd.music.compose import compose
+from musicd.music.compose.harmony import make_context, voice_lead
+from musicd.music.genres import GENRE_NAMES
+from musicd.music.plan import make_plan
+from musicd.music.score import semitones_to_bend
+from musicd.music.theory import allowed_pitch_classes, parse_roman, pitch_class
+from musicd.spec import load_spec
 
 
 def song(text: str, seed: int = 1):
@@ -53,8 +53,11 @@ def test_the_last_bar_lands_on_the_tonic_chord(name):
         final = [n for n in track.notes if n.start_beat >= last_bar - 1e-6]
         assert final, track.name
         assert {n.pitch % 12 for n in final} <= set(tonic.tones), track.name
-        assert all(n.start_beat + n.duration_beats >= score.length_beats - 0.5
-                   for n in final if n.start_beat == last_bar), track.name
+        assert all(
+            n.start_beat + n.duration_beats >= score.length_beats - 0.5
+            for n in final
+            if n.start_beat == last_bar
+        ), track.name
     bass_final = [n for n in score.track("bass").notes if n.start_beat == last_bar]
     assert bass_final and bass_final[0].pitch % 12 == tonic.root_pc
     melody_final = [n for n in score.track("melody").notes if n.start_beat == last_bar]
@@ -71,8 +74,11 @@ def test_the_chorus_melody_recurs(name):
     melody = score.track("melody").notes
 
     def line(start):
-        return [(round(n.start_beat - start, 3), n.pitch) for n in melody
-                if start <= n.start_beat < start + bars * plan.beats_per_bar]
+        return [
+            (round(n.start_beat - start, 3), n.pitch)
+            for n in melody
+            if start <= n.start_beat < start + bars * plan.beats_per_bar
+        ]
 
     first, again = line(starts[0]), line(starts[1])
     assert len(first) >= bars  # the hook really sings
@@ -125,8 +131,11 @@ def test_voice_leading_keeps_common_tones_and_moves_little():
     voicings = voice_lead(chords, "triad", 53, 76, 4, 64)
     c_to_f = set(voicings[0]) & set(voicings[1])
     assert c_to_f  # C stays when C major moves to F major
-    moves = [sum(abs(x - y) for x, y in zip(sorted(a), sorted(b)))
-             for a, b in zip(voicings, voicings[1:]) if len(a) == len(b)]
+    moves = [
+        sum(abs(x - y) for x, y in zip(sorted(a), sorted(b)))
+        for a, b in zip(voicings, voicings[1:])
+        if len(a) == len(b)
+    ]
     assert max(moves) <= 7
     assert all(53 <= p <= 76 for v in voicings for p in v)
 
@@ -137,8 +146,9 @@ def test_velocity_follows_section_energy():
 
     def mean_velocity(name):
         spans = [(s.start_bar * bpb, s.end_bar * bpb) for s in plan.form if s.name == name]
-        vel = [n.velocity for n in score.track("chords").notes
-               if any(a <= n.start_beat < b for a, b in spans)]
+        vel = [
+            n.velocity for n in score.track("chords").notes if any(a <= n.start_beat < b for a, b in spans)
+        ]
         return sum(vel) / len(vel)
 
     assert mean_velocity("chorus") > mean_velocity("verse")
@@ -158,8 +168,13 @@ def notes_per_bar(plan, score, names, roles=None):
     bpb = plan.beats_per_bar
     spans = [(s.start_bar * bpb, s.end_bar * bpb) for s in plan.form if s.name in names]
     bars = sum((b - a) / bpb for a, b in spans)
-    count = sum(1 for t in score.tracks if not t.is_drums and (roles is None or t.name in roles)
-                for n in t.notes if any(a <= n.start_beat < b for a, b in spans))
+    count = sum(
+        1
+        for t in score.tracks
+        if not t.is_drums and (roles is None or t.name in roles)
+        for n in t.notes
+        if any(a <= n.start_beat < b for a, b in spans)
+    )
     return count / bars
 
 
@@ -174,8 +189,11 @@ def test_the_chorus_is_fuller_than_the_intro(name):
 
     def roles_in(section_name):
         spans = [(s.start_bar * bpb, s.end_bar * bpb) for s in plan.form if s.name == section_name]
-        return {t.name for t in score.tracks if not t.is_drums
-                and any(a <= n.start_beat < b for n in t.notes for a, b in spans)}
+        return {
+            t.name
+            for t in score.tracks
+            if not t.is_drums and any(a <= n.start_beat < b for n in t.notes for a, b in spans)
+        }
 
     assert roles_in(hook) > roles_in("intro")
     assert "melody" not in roles_in("intro")
@@ -188,12 +206,20 @@ def test_breakdowns_drop_drums_and_bass_and_builds_swell(name):
     assert notes_per_bar(plan, score, {"breakdown"}, {"bass"}) == 0
     bpb = plan.beats_per_bar
     breakdown = next(s for s in plan.form if s.name == "breakdown")
-    drums = [n for n in score.track("drums").notes
-             if breakdown.start_bar * bpb <= n.start_beat < (breakdown.end_bar - 1) * bpb]
+    drums = [
+        n
+        for n in score.track("drums").notes
+        if breakdown.start_bar * bpb <= n.start_beat < (breakdown.end_bar - 1) * bpb
+    ]
     assert not drums  # only a pickup fill in its last bar
     build = next(s for s in plan.form if s.name == "build")
-    parts = [n for t in score.tracks if not t.is_drums for n in t.notes
-             if build.start_bar * bpb <= n.start_beat < build.end_bar * bpb]
+    parts = [
+        n
+        for t in score.tracks
+        if not t.is_drums
+        for n in t.notes
+        if build.start_bar * bpb <= n.start_beat < build.end_bar * bpb
+    ]
     half = (build.start_bar + build.bars / 2) * bpb
     first = [n.velocity for n in parts if n.start_beat < half]
     second = [n.velocity for n in parts if n.start_beat >= half]
@@ -216,16 +242,22 @@ def test_funk_guitar_chops_leave_sixteenth_rests():
     arp = score.track("arp")
     assert arp is not None and arp.program in (27, 28)
     chorus = next(s for s in plan.form if s.name == "chorus")
-    bar = [round(n.start_beat - chorus.start_bar * 4, 2) for n in arp.notes
-           if chorus.start_bar * 4 <= n.start_beat < chorus.start_bar * 4 + 4]
+    bar = [
+        round(n.start_beat - chorus.start_bar * 4, 2)
+        for n in arp.notes
+        if chorus.start_bar * 4 <= n.start_beat < chorus.start_bar * 4 + 4
+    ]
     assert 6 <= len(bar) < 16
 
 
 def test_jazz_walks_the_bass_in_quarter_notes():
     plan, score = song("genres: [jazz]\nduration: 90\n", seed=1)
     chorus = next(s for s in plan.form if s.name == "chorus")
-    starts = [n.start_beat for n in score.track("bass").notes
-              if chorus.start_bar * 4 <= n.start_beat < chorus.end_bar * 4]
+    starts = [
+        n.start_beat
+        for n in score.track("bass").notes
+        if chorus.start_bar * 4 <= n.start_beat < chorus.end_bar * 4
+    ]
     assert len(starts) == chorus.bars * 4
 
 
@@ -236,8 +268,11 @@ def wobble_periods(controls, bar_beats):
     for c in controls:
         if c.value == floor:
             peaks.setdefault(int(c.beat // bar_beats + 1e-9), []).append(c.beat)
-    return {bar: round(min(b - a for a, b in zip(beats, beats[1:])), 4)
-            for bar, beats in peaks.items() if len(beats) > 1}
+    return {
+        bar: round(min(b - a for a, b in zip(beats, beats[1:])), 4)
+        for bar, beats in peaks.items()
+        if len(beats) > 1
+    }
 
 
 def test_dubstep_bass_wobbles_its_expression_at_a_rate_chosen_per_bar():
@@ -267,17 +302,22 @@ def test_trap_808s_glide_between_sustained_notes_and_bend_back_before_the_next()
     for end in resets:
         glide = bends[begin:end]
         target = starts[round(bends[end].beat, 4)]  # the reset falls on the next note's start
-        source = max((n for n in bass.notes if n.start_beat < target.start_beat - 1e-6),
-                     key=lambda n: n.start_beat)
+        source = max(
+            (n for n in bass.notes if n.start_beat < target.start_beat - 1e-6), key=lambda n: n.start_beat
+        )
         interval = target.pitch - source.pitch
         assert glide[-1].value == semitones_to_bend(interval)  # it lands on the next note's pitch
         assert all(abs(c.value) <= abs(glide[-1].value) for c in glide)
         assert glide[0].beat >= source.start_beat and source.duration_beats >= 0.75
         glides += 1
         begin = end + 1
-    candidates = sum(1 for a, b in zip(bass.notes, bass.notes[1:])
-                     if min(a.duration_beats, b.duration_beats) >= 0.75 and a.pitch != b.pitch
-                     and 0 <= b.start_beat - a.start_beat - a.duration_beats <= 0.25)
+    candidates = sum(
+        1
+        for a, b in zip(bass.notes, bass.notes[1:])
+        if min(a.duration_beats, b.duration_beats) >= 0.75
+        and a.pitch != b.pitch
+        and 0 <= b.start_beat - a.start_beat - a.duration_beats <= 0.25
+    )
     assert 0 < glides < candidates  # now and then, not on every pair
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from daemon.config import Config, init_layout, load_config
-from daemon.errors import ConfigError
+from musicd.config import Config, init_layout, load_config
+from musicd.errors import ConfigError
+from musicd.worker import resolve_runner
 
 
 def write(path: Path, text: str) -> Path:
@@ -18,7 +19,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_missing_default_file_means_all_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("daemon.config.DEFAULT_CONFIG_PATH", tmp_path / "absent.yaml")
+    monkeypatch.setattr("musicd.config.DEFAULT_CONFIG_PATH", tmp_path / "absent.yaml")
     config = load_config(env={})
     assert config.inbox == Path("/var/lib/musicd/inbox")
     assert config.outbox == Path("/var/lib/musicd/outbox")
@@ -29,7 +30,7 @@ def test_missing_default_file_means_all_defaults(tmp_path: Path, monkeypatch: py
     assert config.worker.job_time_limit_s(30) == 300 + 10 * 30
     assert config.soundfont is None and config.schedules == () and dict(config.models) == {}
     assert config.log_level == "INFO" and config.config_path is None
-    assert config.worker.runner == "daemon.pipeline:run_job" and config.schedule_grace_s == 3600
+    assert config.worker.runner == "musicd.pipeline:run_job" and config.schedule_grace_s == 3600
 
 
 def test_worker_runner_and_schedule_grace_are_read_and_validated(tmp_path: Path) -> None:
@@ -38,13 +39,24 @@ def test_worker_runner_and_schedule_grace_are_read_and_validated(tmp_path: Path)
     assert (config.worker.runner, config.schedule_grace_s) == ("my_jobs.render:run", 600)
     config = load_config(path, env={"MUSICD_WORKER__RUNNER": "other:go", "MUSICD_SCHEDULE_GRACE_S": "0"})
     assert (config.worker.runner, config.schedule_grace_s) == ("other:go", 0)
-    write(path, "worker: {runner: daemon.pipeline.run_job}\nschedule_grace_s: -1\n")
+    write(path, "worker: {runner: musicd.pipeline.run_job}\nschedule_grace_s: -1\n")
     with pytest.raises(ConfigError) as caught:
         load_config(path, env={})
     runner_problem = next(p for p in caught.value.problems if "worker.runner" in p)
     assert "config.yaml line 1" in runner_problem and "'module:function'" in runner_problem
-    assert "daemon.pipeline:run_job" in runner_problem
+    assert "musicd.pipeline:run_job" in runner_problem
     assert any("schedule_grace_s" in p and "greater than or equal to 0" in p for p in caught.value.problems)
+
+
+def test_legacy_runner_name_still_works_and_is_logged_as_deprecated(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = write(tmp_path / "config.yaml", "worker: {runner: 'daemon.pipeline:run_job'}\n")
+    config = load_config(path, env={})
+    assert config.worker.runner == "musicd.pipeline:run_job"
+    assert any("deprecated" in r.getMessage() and "daemon.pipeline:run_job" in r.getMessage() for r in caplog.records)
+    run, resources = resolve_runner("daemon.pipeline:run_job")
+    assert (run.__module__, resources.__name__) == ("musicd.pipeline.run", "Resources")
 
 
 def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
@@ -99,8 +111,12 @@ def test_unknown_keys_get_did_you_mean_with_path_and_line(tmp_path: Path) -> Non
     with pytest.raises(ConfigError) as info:
         load_config(path, env={})
     problems = info.value.problems
-    assert any("watch.mdoe" in p and "config.yaml line 3" in p and "did you mean 'mode'" in p for p in problems)
-    assert any("'workr'" in p and "did you mean 'worker'" in p and "allowed keys: inbox" in p for p in problems)
+    assert any(
+        "watch.mdoe" in p and "config.yaml line 3" in p and "did you mean 'mode'" in p for p in problems
+    )
+    assert any(
+        "'workr'" in p and "did you mean 'worker'" in p and "allowed keys: inbox" in p for p in problems
+    )
     assert str(path) in str(info.value)
 
 
@@ -145,22 +161,36 @@ def test_missing_soundfont_is_reported(tmp_path: Path) -> None:
 
 
 def test_schedule_cron_is_validated(tmp_path: Path) -> None:
-    path = write(tmp_path / "config.yaml", yaml.safe_dump(
-        {"schedules": [{"name": "nightly", "cron": "0 25 * * *", "job": {"genres": ["ambient"]}}]}))
+    path = write(
+        tmp_path / "config.yaml",
+        yaml.safe_dump(
+            {"schedules": [{"name": "nightly", "cron": "0 25 * * *", "job": {"genres": ["ambient"]}}]}
+        ),
+    )
     with pytest.raises(ConfigError, match="nightly.*cron"):
         load_config(path, env={}, check_specs=False)
 
 
 def test_schedule_with_unknown_key_is_reported(tmp_path: Path) -> None:
-    path = write(tmp_path / "config.yaml", yaml.safe_dump(
-        {"schedules": [{"name": "n", "cron": "0 3 * * *", "spek": "a.yaml"}]}))
+    path = write(
+        tmp_path / "config.yaml",
+        yaml.safe_dump({"schedules": [{"name": "n", "cron": "0 3 * * *", "spek": "a.yaml"}]}),
+    )
     with pytest.raises(ConfigError, match=r"schedules\[0\]\.spek.*did you mean 'spec'"):
         load_config(path, env={}, check_specs=False)
 
 
 def test_schedule_spec_path_resolves_against_config_folder(tmp_path: Path) -> None:
-    path = write(tmp_path / "config.yaml", yaml.safe_dump(
-        {"schedules": [{"name": "n", "cron": "30 6 * * 1-5", "timezone": "Europe/Berlin", "spec": "s/a.yaml"}]}))
+    path = write(
+        tmp_path / "config.yaml",
+        yaml.safe_dump(
+            {
+                "schedules": [
+                    {"name": "n", "cron": "30 6 * * 1-5", "timezone": "Europe/Berlin", "spec": "s/a.yaml"}
+                ]
+            }
+        ),
+    )
     config = load_config(path, env={}, check_specs=False)
     (schedule,) = config.schedules
     assert schedule.spec_path == tmp_path / "s" / "a.yaml"
@@ -168,15 +198,25 @@ def test_schedule_spec_path_resolves_against_config_folder(tmp_path: Path) -> No
 
 
 def test_schedule_inline_job_is_validated_as_a_spec(tmp_path: Path) -> None:
-    path = write(tmp_path / "config.yaml", yaml.safe_dump(
-        {"schedules": [{"name": "bad", "cron": "0 3 * * *", "job": {"genres": ["ambient"], "duration": -5}}]}))
+    path = write(
+        tmp_path / "config.yaml",
+        yaml.safe_dump(
+            {
+                "schedules": [
+                    {"name": "bad", "cron": "0 3 * * *", "job": {"genres": ["ambient"], "duration": -5}}
+                ]
+            }
+        ),
+    )
     with pytest.raises(ConfigError, match="schedule .bad.*duration: -5 is too short"):
         load_config(path, env={})
 
 
 def test_schedule_missing_spec_file_is_reported(tmp_path: Path) -> None:
-    path = write(tmp_path / "config.yaml", yaml.safe_dump(
-        {"schedules": [{"name": "n", "cron": "0 3 * * *", "spec": "absent.yaml"}]}))
+    path = write(
+        tmp_path / "config.yaml",
+        yaml.safe_dump({"schedules": [{"name": "n", "cron": "0 3 * * *", "spec": "absent.yaml"}]}),
+    )
     with pytest.raises(ConfigError, match="absent.yaml does not exist"):
         load_config(path, env={})
 
@@ -192,8 +232,8 @@ def test_init_layout_creates_a_working_layout(tmp_path: Path) -> None:
     assert config.state_dir == tmp_path / "try" / "state"
     assert config.watch.mode == "auto"
     text = config_path.read_text()
-    assert "runner: daemon.pipeline:run_job" in text and "schedule_grace_s: 3600" in text
-    assert config.worker.runner == "daemon.pipeline:run_job" and config.schedule_grace_s == 3600
+    assert "runner: musicd.pipeline:run_job" in text and "schedule_grace_s: 3600" in text
+    assert config.worker.runner == "musicd.pipeline:run_job" and config.schedule_grace_s == 3600
 
 
 def test_init_layout_refuses_to_overwrite(tmp_path: Path) -> None:
@@ -204,7 +244,9 @@ def test_init_layout_refuses_to_overwrite(tmp_path: Path) -> None:
     assert (tmp_path / "config.yaml").read_text() == "inbox: mine\n"
 
 
-def test_schedules_can_come_from_the_environment_as_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_schedules_can_come_from_the_environment_as_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     env = {"MUSICD_SCHEDULES": '[{name: nightly, cron: "0 3 * * *", spec: specs/n.yaml}]'}
     config = load_config(write(tmp_path / "etc" / "config.yaml", "{}\n"), env=env, check_specs=False)
@@ -229,7 +271,7 @@ def test_model_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:
 def test_commented_schedule_example_in_the_starter_config_is_valid(tmp_path: Path) -> None:
     config_file = init_layout(tmp_path / "layout")
     text = config_file.read_text()
-    example = text[text.index("# schedules:"):text.index("schedules: []")]
+    example = text[text.index("# schedules:") : text.index("schedules: []")]
     uncommented = "\n".join(line.removeprefix("# ") for line in example.splitlines())
     config_file.write_text(text.replace(example, "").replace("schedules: []", uncommented))
     config = load_config(config_file, env={})

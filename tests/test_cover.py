@@ -8,12 +8,12 @@ from pathlib import Path
 import ffmpeg
 import numpy as np
 import pytest
-
-from daemon.cover import COVER_SIZE, TITLE_BAND_HEIGHT, render_cover
-from daemon.errors import RenderError
-from daemon.profiles import VideoProfile
-from daemon.video import partial_path
 from tests.test_video import AWKWARD_TITLE, write_test_audio
+
+from musicd.errors import RenderError
+from musicd.media.cover import COVER_SIZE, TITLE_BAND_HEIGHT, render_cover
+from musicd.media.video import partial_path
+from musicd.music.profiles import VideoProfile
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -24,8 +24,11 @@ def audio_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def picture(path: Path) -> np.ndarray:
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo",
-                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(raw, np.uint8).reshape(COVER_SIZE, COVER_SIZE, 3).astype(int)
 
 
@@ -56,8 +59,9 @@ def test_cover_is_tinted_with_the_palette(audio_path: Path, tmp_path: Path) -> N
 
 def test_cover_title_is_drawn(audio_path: Path, tmp_path: Path) -> None:
     plain = picture(render_cover(audio_path, tmp_path / "a.png", title="", profile=VideoProfile()))
-    titled = picture(render_cover(audio_path, tmp_path / "b.png", title=AWKWARD_TITLE,
-                                  profile=VideoProfile()))
+    titled = picture(
+        render_cover(audio_path, tmp_path / "b.png", title=AWKWARD_TITLE, profile=VideoProfile())
+    )
     band = slice(COVER_SIZE - TITLE_BAND_HEIGHT, COVER_SIZE)
     assert (np.abs(titled[band] - plain[band]).max(axis=-1) > 80).sum() > 2000
     above = slice(0, COVER_SIZE - TITLE_BAND_HEIGHT)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from daemon.compose.drums import GROOVE_FAMILIES, bar_length_beats, drum_part
-from daemon.errors import MusicdError
-from daemon.score import Note
-from daemon.sections import Section
+from musicd.errors import MusicdError
+from musicd.music.compose.drums import GROOVE_FAMILIES, bar_length_beats, drum_part
+from musicd.music.score import Note
+from musicd.music.sections import Section
 
 KICKS = {35, 36}
 SNARES = {38, 40}
@@ -33,8 +33,13 @@ FORM = (
 SONG_BARS = 40
 
 
-def play(groove: str, meter: tuple[int, int] = (4, 4), swing: float = 0.0, seed: int = 7,
-         form: tuple[Section, ...] = FORM) -> tuple[Note, ...]:
+def play(
+    groove: str,
+    meter: tuple[int, int] = (4, 4),
+    swing: float = 0.0,
+    seed: int = 7,
+    form: tuple[Section, ...] = FORM,
+) -> tuple[Note, ...]:
     return drum_part(groove, form, meter, swing, np.random.default_rng(seed))
 
 
@@ -43,15 +48,13 @@ def in_bar(notes: tuple[Note, ...], bar: int, bar_beats: float) -> list[Note]:
     return [n for n in notes if start - 1e-9 <= n.start_beat < start + bar_beats - 1e-9]
 
 
-def has_hit(notes: list[Note], pitches: set[int], beat: float,
-            tolerance: float = TOLERANCE_BEATS) -> bool:
+def has_hit(notes: list[Note], pitches: set[int], beat: float, tolerance: float = TOLERANCE_BEATS) -> bool:
     return any(n.pitch in pitches and abs(n.start_beat - beat) <= tolerance for n in notes)
 
 
 def groove_bars(section: Section) -> list[int]:
     """Bars of a section that neither end a phrase nor the section (no fills there)."""
-    return [b for b in range(section.start_bar, section.end_bar - 1)
-            if (b - section.start_bar) % 4 != 3]
+    return [b for b in range(section.start_bar, section.end_bar - 1) if (b - section.start_bar) % 4 != 3]
 
 
 @pytest.mark.parametrize("groove", PLAYING)
@@ -130,11 +133,18 @@ def test_half_time_snare_lands_on_three_only(groove: str) -> None:
                 assert not has_hit(bar_notes, SNARES | {CLAP}, bar * 4 + beat, 0.05)
 
 
-def phases(notes: tuple[Note, ...], pitches: set[int], period: float,
-           sections: tuple[Section, ...] = (FORM[1], FORM[3])) -> list[float]:
+def phases(
+    notes: tuple[Note, ...],
+    pitches: set[int],
+    period: float,
+    sections: tuple[Section, ...] = (FORM[1], FORM[3]),
+) -> list[float]:
     spans = [(s.start_bar * 4.0, (s.end_bar - 1) * 4.0) for s in sections]
-    return [n.start_beat % period for n in notes if n.pitch in pitches
-            and any(lo <= n.start_beat < hi for lo, hi in spans)]
+    return [
+        n.start_beat % period
+        for n in notes
+        if n.pitch in pitches and any(lo <= n.start_beat < hi for lo, hi in spans)
+    ]
 
 
 def test_boom_bap_swing_delays_off_beat_sixteenths_by_the_swing_fraction() -> None:
@@ -142,7 +152,10 @@ def test_boom_bap_swing_delays_off_beat_sixteenths_by_the_swing_fraction() -> No
     off_beat = 0.25 + swing * 0.25  # the "e"/"a" 16th, delayed by half a 16th
     swung = phases(play("boom-bap", swing=swing), {HAT}, 0.5)
     straight = phases(play("boom-bap", swing=0.0), {HAT}, 0.5)
-    near = lambda values, target: sum(abs(v - target) < TOLERANCE_BEATS for v in values)
+
+    def near(values: list[float], target: float) -> int:
+        return sum(abs(v - target) < TOLERANCE_BEATS for v in values)
+
     assert near(swung, off_beat) >= 8
     assert near(swung, 0.25) == 0
     assert near(straight, 0.25) >= 8
@@ -165,21 +178,25 @@ def test_shuffle_swings_even_when_asked_for_straight_time() -> None:
 
 @pytest.mark.parametrize("groove", ["rock", "pop", "funk", "train", "shuffle"])
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_fill_leads_into_the_chorus_and_toms_only_play_at_phrase_ends(groove: str,
-                                                                      seed: int) -> None:
+def test_fill_leads_into_the_chorus_and_toms_only_play_at_phrase_ends(groove: str, seed: int) -> None:
     notes = play(groove, seed=seed)
     before_chorus = in_bar(notes, FORM[3].start_bar - 1, 4.0)
     window = [n for n in before_chorus if n.start_beat >= FORM[3].start_bar * 4 - 2.0]
-    fill_strokes = [n for n in window if n.pitch in TOMS
-                    or (n.pitch in SNARES and n.start_beat % 1.0 > TOLERANCE_BEATS)
-                    or (n.pitch in SNARES and n.start_beat % 2.0 < TOLERANCE_BEATS)]
+    fill_strokes = [
+        n
+        for n in window
+        if n.pitch in TOMS
+        or (n.pitch in SNARES and n.start_beat % 1.0 > TOLERANCE_BEATS)
+        or (n.pitch in SNARES and n.start_beat % 2.0 < TOLERANCE_BEATS)
+    ]
     assert fill_strokes, "no fill in the bar before the chorus"
     for note in notes:
         if note.pitch in TOMS:
             bar = int(note.start_beat // 4)
             section = next(s for s in FORM if s.start_bar <= bar < s.end_bar)
-            ends_phrase = ((bar - section.start_bar) % 4 == 3 or bar == section.end_bar - 1
-                           or bar == SONG_BARS - 2)
+            ends_phrase = (
+                (bar - section.start_bar) % 4 == 3 or bar == section.end_bar - 1 or bar == SONG_BARS - 2
+            )
             assert ends_phrase, f"tom in bar {bar} mid-phrase"
 
 
@@ -189,8 +206,9 @@ def test_phrase_fills_vary_between_shapes_and_seeds() -> None:
         notes = play("rock", seed=seed)
         bar = FORM[3].start_bar - 1
         window = in_bar(notes, bar, 4.0)
-        tails.add(tuple(sorted({(n.pitch, round(n.start_beat % 4 * 4)) for n in window
-                                if n.start_beat % 4 >= 2.0})))
+        tails.add(
+            tuple(sorted({(n.pitch, round(n.start_beat % 4 * 4)) for n in window if n.start_beat % 4 >= 2.0}))
+        )
     assert len(tails) >= 3
 
 
@@ -220,7 +238,8 @@ def test_small_meters_start_every_bar_on_its_downbeat(groove: str, meter: tuple[
     for section in (FORM[1], FORM[3]):
         for bar in range(section.start_bar, section.end_bar):
             assert has_hit(in_bar(notes, bar, bar_beats), set(range(35, 82)), bar * bar_beats), (
-                f"bar {bar} of {meter} has no downbeat")
+                f"bar {bar} of {meter} has no downbeat"
+            )
 
 
 @pytest.mark.parametrize("groove", SMALL_METER_FAMILIES)

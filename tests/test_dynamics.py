@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from daemon.dynamics import (
+from musicd.audio.dynamics import (
     block_peaks,
     gated_rms_db,
     glue_compressor_gain,
@@ -82,8 +82,9 @@ def test_gated_rms_ignores_silence_and_reads_a_sine_3_db_under_its_peak() -> Non
 def test_glue_reduction_follows_threshold_and_ratio(ratio: float) -> None:
     audio = sine([(1.0, 0.1), (2.0, 0.8), (2.0, 0.1)])  # -20 dBFS, then -1.9 dBFS peaks
     threshold_db = -12.0
-    gain = glue_compressor_gain(audio, SR, threshold_db, ratio, knee_db=0.0, attack_ms=20.0,
-                                release_ms=100.0, auto_release_ms=0.0)
+    gain = glue_compressor_gain(
+        audio, SR, threshold_db, ratio, knee_db=0.0, attack_ms=20.0, release_ms=100.0, auto_release_ms=0.0
+    )
     loud_db = 20 * math.log10(0.8)
     expected = (loud_db - threshold_db) * (1 - 1 / ratio)
     assert gain_db_at(gain, 0.9) == pytest.approx(0.0, abs=1e-6)  # under the threshold
@@ -113,8 +114,7 @@ def test_glue_auto_release_slows_recovery_after_sustained_compression() -> None:
 def test_peak_compressor_is_in_place_at_the_peak_and_releases_after_it() -> None:
     audio = sine([(1.0, 0.05), (0.004, 1.0), (1.0, 0.05)], freq_hz=500.0)
     threshold_db, ratio = -12.0, 4.0
-    gain = peak_compressor_gain(audio, SR, threshold_db, ratio, knee_db=0.0, attack_ms=1.0,
-                                release_ms=50.0)
+    gain = peak_compressor_gain(audio, SR, threshold_db, ratio, knee_db=0.0, attack_ms=1.0, release_ms=50.0)
     out = audio * gain[:, None]
     burst = slice(SR, SR + int(0.004 * SR))
     needed_db = (0.0 - threshold_db) * (1 - 1 / ratio)

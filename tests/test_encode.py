@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from daemon.encode import LOSSY_FORMATS, decoded_peak_db, encode_audio, probe_codec, write_wav
-from daemon.errors import RenderError
-from daemon.mastering import master
+from musicd.audio.encode import LOSSY_FORMATS, decoded_peak_db, encode_audio, probe_codec, write_wav
+from musicd.audio.mastering import master
+from musicd.errors import RenderError
 
 SR = 44100
 
@@ -62,10 +62,13 @@ def test_write_wav_rejects_bad_input(tmp_path: Path) -> None:
         write_wav(tmp_path / "x.wav", np.full((10, 2), np.inf), SR)
 
 
-@pytest.mark.parametrize(("fmt", "codec", "rate"), [
-    ("mp3", "mp3", 44100), ("flac", "flac", 44100), ("ogg", "vorbis", 44100), ("opus", "opus", 48000)])
+@pytest.mark.parametrize(
+    ("fmt", "codec", "rate"),
+    [("mp3", "mp3", 44100), ("flac", "flac", 44100), ("ogg", "vorbis", 44100), ("opus", "opus", 48000)],
+)
 def test_encodes_are_readable_with_the_right_codec_and_never_clip(
-        loud_master: Path, tmp_path: Path, fmt: str, codec: str, rate: int) -> None:
+    loud_master: Path, tmp_path: Path, fmt: str, codec: str, rate: int
+) -> None:
     result = encode_audio(loud_master, tmp_path / f"mix.{fmt}", fmt)
     info = probe_codec(result.path)
     assert info["codec_name"] == codec

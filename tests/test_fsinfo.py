@@ -6,7 +6,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from daemon.fsinfo import filesystem_of, is_network_fs_type, is_network_path, parse_mountinfo
+from musicd.service.fsinfo import filesystem_of, is_network_fs_type, is_network_path, parse_mountinfo
 
 SAMPLE = r"""22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw,errors=remount-ro
 25 22 0:23 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw
@@ -53,12 +53,16 @@ def test_longest_prefix_mount_decides(path: str, fs_type: str, network: bool) ->
     assert is_network_path(path, SAMPLE) is network
 
 
-@pytest.mark.parametrize("fs_type", ["nfs", "NFS4", "cifs", "smb3", "9p", "fuse.sshfs", "fuse.rclone", "virtiofs"])
+@pytest.mark.parametrize(
+    "fs_type", ["nfs", "NFS4", "cifs", "smb3", "9p", "fuse.sshfs", "fuse.rclone", "virtiofs"]
+)
 def test_network_types(fs_type: str) -> None:
     assert is_network_fs_type(fs_type)
 
 
-@pytest.mark.parametrize("fs_type", ["ext4", "xfs", "btrfs", "zfs", "tmpfs", "overlay", "fuse.mergerfs", "fuseblk"])
+@pytest.mark.parametrize(
+    "fs_type", ["ext4", "xfs", "btrfs", "zfs", "tmpfs", "overlay", "fuse.mergerfs", "fuseblk"]
+)
 def test_local_types(fs_type: str) -> None:
     assert not is_network_fs_type(fs_type)
 

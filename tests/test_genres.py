@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.genres import (
-    ALIASES, GENRE_NAMES, GENRES, canonical_genre, close_genres, genre_table_rows,
+from musicd.music.genres import (
+    ALIASES,
+    GENRE_NAMES,
+    GENRES,
+    canonical_genre,
+    close_genres,
+    genre_table_rows,
 )
-from daemon.theory import parse_roman, roman_case_matches
+from musicd.music.theory import parse_roman, roman_case_matches
 
 STEMS = {"drums", "bass", "chords", "melody", "pads", "arp"}
 
@@ -42,7 +47,8 @@ def test_profile_is_consistent(name):
     assert g.video.palette and all(c.startswith("#") and len(c) == 7 for c in g.video.palette)
     for mode in g.modes:
         assert g.progressions.get(mode) or g.progressions.get(
-            "minor" if mode in ("minor", "dorian", "phrygian") else "major"), mode
+            "minor" if mode in ("minor", "dorian", "phrygian") else "major"
+        ), mode
 
 
 @pytest.mark.parametrize("name", GENRE_NAMES)

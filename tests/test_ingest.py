@@ -8,18 +8,18 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from daemon.config import Config
-from daemon.ingest import IngestStatus, ingest_file, ingest_files, move_file, recover_ingests
-from daemon.jobs import JobState
-from daemon.spec import load_spec
-from daemon.store import Store
+from musicd.config import Config
+from musicd.queue.jobs import JobState
+from musicd.queue.store import Store
+from musicd.service.ingest import IngestStatus, ingest_file, ingest_files, move_file, recover_ingests
+from musicd.spec import load_spec
 
-NOW = datetime(2026, 5, 3, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 5, 3, 9, 30, tzinfo=UTC)
 
 VALID = b"""# a calm one
 title: Morning Drift
@@ -69,7 +69,12 @@ def test_valid_spec_becomes_a_job_and_is_kept_under_state_dir(config: Config, st
     outcome = ingest_file(path, store, config, clock, seed_source=lambda: 4242)
     assert outcome.status is IngestStatus.QUEUED
     (job,) = outcome.jobs
-    assert (job.state, job.title, job.source_name, job.seed) == (JobState.QUEUED, "Morning Drift", "song.yaml", 4242)
+    assert (job.state, job.title, job.source_name, job.seed) == (
+        JobState.QUEUED,
+        "Morning Drift",
+        "song.yaml",
+        4242,
+    )
     assert job.spec_text == VALID.decode()
     assert job.spec_hash == hashlib.sha256(VALID).hexdigest()
     assert not path.exists()
@@ -82,8 +87,9 @@ def test_valid_spec_becomes_a_job_and_is_kept_under_state_dir(config: Config, st
 
 
 def test_seed_of_the_spec_wins_over_a_drawn_one(config: Config, store: Store) -> None:
-    outcome = ingest_file(drop(config, "s.yaml", VALID + b"seed: 7\n"), store, config, clock,
-                          seed_source=lambda: 1)
+    outcome = ingest_file(
+        drop(config, "s.yaml", VALID + b"seed: 7\n"), store, config, clock, seed_source=lambda: 1
+    )
     assert outcome.jobs[0].seed == 7
 
 
@@ -182,9 +188,9 @@ def test_crash_between_commit_and_move_is_recovered_at_start_up(config: Config, 
     child = textwrap.dedent(f"""
         import os, sys
         from pathlib import Path
-        import daemon.ingest as ingest
-        from daemon.config import Config
-        from daemon.store import Store
+        import musicd.service.ingest as ingest
+        from musicd.config import Config
+        from musicd.queue.store import Store
         ingest._keep_all = lambda *args, **kwargs: os._exit(9)  # die right after the commit
         config = Config(inbox=Path({str(config.inbox)!r}), outbox=Path({str(config.outbox)!r}),
                         state_dir=Path({str(config.state_dir)!r}))
@@ -255,9 +261,13 @@ def test_move_across_filesystems_copies_then_removes(tmp_path: Path) -> None:
         src.unlink(missing_ok=True)
 
 
-def test_burst_commits_every_valid_file_at_once_and_a_bad_file_blocks_none(config: Config, store: Store) -> None:
-    paths = [drop(config, f"song-{i:02d}.yaml", VALID.replace(b"Morning Drift", f"Song {i}".encode()))
-             for i in range(12)]
+def test_burst_commits_every_valid_file_at_once_and_a_bad_file_blocks_none(
+    config: Config, store: Store
+) -> None:
+    paths = [
+        drop(config, f"song-{i:02d}.yaml", VALID.replace(b"Morning Drift", f"Song {i}".encode()))
+        for i in range(12)
+    ]
     paths.insert(3, drop(config, "bad.yaml", INVALID))
     paths.insert(7, drop(config, "three.yaml", THREE_JOBS))
     paths.insert(9, config.inbox / "gone.yaml")
@@ -301,9 +311,9 @@ def test_crash_midway_through_a_burst_is_recovered_at_start_up(config: Config, s
     child = textwrap.dedent(f"""
         import os
         from pathlib import Path
-        import daemon.ingest as ingest
-        from daemon.config import Config
-        from daemon.store import Store
+        import musicd.service.ingest as ingest
+        from musicd.config import Config
+        from musicd.queue.store import Store
         real_move, moves = ingest.move_file, []
         def move_then_die(src, dst, **kwargs):  # dies after two renames, before any fsync or "kept"
             if len(moves) == 2:

@@ -9,8 +9,8 @@ import numpy as np
 import pyloudnorm
 import pytest
 
-from daemon.encode import write_wav
-from daemon.loudness import (
+from musicd.audio.encode import write_wav
+from musicd.audio.loudness import (
     integrated_lufs,
     loudness_range,
     measure_file_loudness,
@@ -18,13 +18,13 @@ from daemon.loudness import (
     parse_ebur128_summary,
     true_peak_db,
 )
-from daemon.errors import RenderError
-from daemon.mastering import limiter_reduction_db, master
-from daemon.mixing import mix_stems, sum_stems
-from daemon.profiles import MixProfile, StemMix
-from daemon.render import FluidRenderer
-from daemon.score import Note, Score, Track
-from daemon.soundfont import default_soundfont
+from musicd.audio.mastering import limiter_reduction_db, master
+from musicd.audio.mixing import mix_stems, sum_stems
+from musicd.errors import RenderError
+from musicd.music.profiles import MixProfile, StemMix
+from musicd.music.score import Note, Score, Track
+from musicd.synth.fluidsynth import FluidRenderer
+from musicd.synth.soundfonts import default_soundfont
 
 SR = 44100
 
@@ -60,8 +60,15 @@ def dense_rock(bars: int = 6) -> Score:
     drums += [Note(t, 0.25, 36 if int(t) % 2 == 0 else 38, 120) for t in eighths if t == int(t)]
     guitar = [Note(t, 0.45, p, 110) for t in eighths for p in (40, 47, 52)]
     bass = [Note(t, 0.45, 28, 110) for t in eighths]
-    return _score([Track("drums", 0, 9, tuple(drums)), Track("guitar", 30, 0, tuple(guitar)),
-                   Track("bass", 34, 1, tuple(bass))], bars, tempo_bpm=140.0)
+    return _score(
+        [
+            Track("drums", 0, 9, tuple(drums)),
+            Track("guitar", 30, 0, tuple(guitar)),
+            Track("bass", 34, 1, tuple(bass)),
+        ],
+        bars,
+        tempo_bpm=140.0,
+    )
 
 
 MATERIALS = {"ambient_pad": ambient_pad, "drum_hits": drum_hits, "dense_rock": dense_rock}
@@ -74,7 +81,8 @@ def render_mix(renderer: FluidRenderer, score: Score) -> np.ndarray:
 
 @pytest.mark.parametrize("material", sorted(MATERIALS))
 def test_master_hits_minus_14_lufs_under_minus_1_dbtp_as_ffmpeg_measures_the_wav(
-        renderer: FluidRenderer, material: str, tmp_path: Path) -> None:
+    renderer: FluidRenderer, material: str, tmp_path: Path
+) -> None:
     mix = render_mix(renderer, MATERIALS[material]())
     result = master(mix, SR, target_lufs=-14.0, true_peak_db=-1.0)
     assert result.reached_target
@@ -89,7 +97,8 @@ def test_master_hits_minus_14_lufs_under_minus_1_dbtp_as_ffmpeg_measures_the_wav
 
 @pytest.mark.parametrize("material", ["drum_hits", "dense_rock"])
 def test_master_reaches_a_louder_target_with_a_higher_ceiling(
-        renderer: FluidRenderer, material: str, tmp_path: Path) -> None:
+    renderer: FluidRenderer, material: str, tmp_path: Path
+) -> None:
     mix = render_mix(renderer, MATERIALS[material]())
     result = master(mix, SR, target_lufs=-9.0, true_peak_db=-0.5)
     wav = write_wav(tmp_path / "loud.wav", result.audio, SR, bits=16, rng=np.random.default_rng(2))
@@ -148,7 +157,8 @@ def test_fast_meter_agrees_with_pyloudnorm() -> None:
     expected = pyloudnorm.Meter(SR).integrated_loudness(audio.astype(np.float64))
     assert integrated_lufs(audio, SR) == pytest.approx(expected, abs=0.02)
     assert loudness_range(audio, SR) == pytest.approx(
-        pyloudnorm.Meter(SR).loudness_range(audio.astype(np.float64)), abs=0.2)
+        pyloudnorm.Meter(SR).loudness_range(audio.astype(np.float64)), abs=0.2
+    )
 
 
 def test_true_peak_sees_peaks_between_samples() -> None:
@@ -179,7 +189,9 @@ def test_unreadable_files_and_summaries_raise_clear_errors(tmp_path: Path) -> No
         parse_ebur128_summary("nothing here")
 
 
-def test_an_unreachable_target_is_reported_and_the_ceiling_still_holds(caplog: pytest.LogCaptureFixture) -> None:
+def test_an_unreachable_target_is_reported_and_the_ceiling_still_holds(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     t = np.arange(5 * SR) / SR
     sine = (0.5 * np.sin(2 * np.pi * 1000 * t))[:, None].repeat(2, axis=1).astype(np.float32)
     result = master(sine, SR, target_lufs=0.0, true_peak_db=-1.0)  # a sine can't be this loud

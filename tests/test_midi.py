@@ -7,12 +7,12 @@ import io
 import mido
 import pytest
 
-from daemon.compose import compose
-from daemon.midi import score_to_midi
-from daemon.plan import make_plan
-from daemon.score import BEND_RANGE_SEMITONES, Control, Note, Score, Track
-from daemon.spec import load_spec
-from daemon.theory import key_signature
+from musicd.music.compose import compose
+from musicd.music.midi import score_to_midi
+from musicd.music.plan import make_plan
+from musicd.music.score import BEND_RANGE_SEMITONES, Control, Note, Score, Track
+from musicd.music.theory import key_signature
+from musicd.spec import load_spec
 
 
 def midi_of(text: str, seed: int = 1) -> tuple[Score, bytes]:
@@ -71,11 +71,20 @@ def test_every_note_survives_the_round_trip():
         assert len(ons) == len(score.track(name).notes)
 
 
-@pytest.mark.parametrize("tonic,mode,expected", [
-    ("C", "major", "C"), ("A", "minor", "Am"), ("F#", "minor", "F#m"), ("Bb", "major", "Bb"),
-    ("D", "dorian", "Am"), ("G", "mixolydian", "C"), ("E", "phrygian", "Am"), ("E", "blues", "E"),
-    ("Eb", "minor", "Ebm"),
-])
+@pytest.mark.parametrize(
+    "tonic,mode,expected",
+    [
+        ("C", "major", "C"),
+        ("A", "minor", "Am"),
+        ("F#", "minor", "F#m"),
+        ("Bb", "major", "Bb"),
+        ("D", "dorian", "Am"),
+        ("G", "mixolydian", "C"),
+        ("E", "phrygian", "Am"),
+        ("E", "blues", "E"),
+        ("Eb", "minor", "Ebm"),
+    ],
+)
 def test_key_signature_uses_the_parent_scale_for_modes(tonic, mode, expected):
     score = Score(120, (4, 4), tonic, mode, (Track("bass", 33, 0, (Note(0, 1, 40, 90),)),), 4.0)
     assert meta(parse(score_to_midi(score)), "key_signature")[0].key == expected
@@ -84,8 +93,9 @@ def test_key_signature_uses_the_parent_scale_for_modes(tonic, mode, expected):
 
 
 def test_lyrics_become_lyric_events_and_meters_other_than_four_four_survive():
-    vocal = Track("vocals", 54, 5, (Note(0, 1, 60, 90), Note(1, 1, 62, 90)),
-                  lyrics=((0.0, "hel"), (1.0, "lo")))
+    vocal = Track(
+        "vocals", 54, 5, (Note(0, 1, 60, 90), Note(1, 1, 62, 90)), lyrics=((0.0, "hel"), (1.0, "lo"))
+    )
     score = Score(96, (3, 4), "D", "major", (vocal,), 6.0, (("verse", 0.0),))
     mid = parse(score_to_midi(score))
     assert [m.text for m in meta(mid, "lyrics")] == ["hel", "lo"]
@@ -107,15 +117,27 @@ def controls_in(track: mido.MidiTrack) -> list[tuple[int, str, int, int]]:
 
 
 def test_control_events_are_written_in_order_with_the_bend_range_first():
-    controls = (Control(0.0, "cc", 11, 127), Control(0.5, "bend", 0, 4096), Control(0.5, "cc", 11, 40),
-                Control(1.0, "bend", 0, -8192), Control(1.5, "bend", 0, 8191), Control(2.0, "bend", 0, 0))
+    controls = (
+        Control(0.0, "cc", 11, 127),
+        Control(0.5, "bend", 0, 4096),
+        Control(0.5, "cc", 11, 40),
+        Control(1.0, "bend", 0, -8192),
+        Control(1.5, "bend", 0, 8191),
+        Control(2.0, "bend", 0, 0),
+    )
     bass = Track("bass", 38, 2, (Note(0, 2, 40, 100),), controls=controls)
     data = score_to_midi(Score(120, (4, 4), "C", "minor", (bass,), 4.0))
     assert data == score_to_midi(Score(120, (4, 4), "C", "minor", (bass,), 4.0))
     track = parse(data).tracks[1]
     written = controls_in(track)
-    rpn = [(0, "cc", 101, 0), (0, "cc", 100, 0), (0, "cc", 6, BEND_RANGE_SEMITONES), (0, "cc", 38, 0),
-           (0, "cc", 101, 127), (0, "cc", 100, 127)]
+    rpn = [
+        (0, "cc", 101, 0),
+        (0, "cc", 100, 0),
+        (0, "cc", 6, BEND_RANGE_SEMITONES),
+        (0, "cc", 38, 0),
+        (0, "cc", 101, 127),
+        (0, "cc", 100, 127),
+    ]
     assert written[:6] == rpn
     assert written[6:] == [(round(c.beat * 960), c.kind, c.number, c.value) for c in controls]
     assert {m.channel for m in track if m.type in ("control_change", "pitchwheel")} == {2}

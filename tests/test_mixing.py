@@ -8,10 +8,19 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from daemon.errors import RenderError
-from daemon.mixing import (as_stereo, duck_gain, glue, mix_bus, mix_stems, pan_gains, process_stem, rbj_biquad,
-                           sum_stems)
-from daemon.profiles import MixProfile, StemMix
+from musicd.audio.mixing import (
+    as_stereo,
+    duck_gain,
+    glue,
+    mix_bus,
+    mix_stems,
+    pan_gains,
+    process_stem,
+    rbj_biquad,
+    sum_stems,
+)
+from musicd.errors import RenderError
+from musicd.music.profiles import MixProfile, StemMix
 
 SR = 44100
 
@@ -23,7 +32,7 @@ def tone(freq_hz: float, seconds: float = 1.0, amplitude: float = 0.25) -> np.nd
 
 
 def rms_db(audio: np.ndarray) -> float:
-    steady = audio[len(audio) // 4:]  # skip the filters' start-up
+    steady = audio[len(audio) // 4 :]  # skip the filters' start-up
     return 10 * math.log10(float(np.mean(steady.astype(np.float64) ** 2)))
 
 
@@ -108,15 +117,19 @@ def test_mix_ducks_only_stems_with_duck_db() -> None:
 
 def test_the_mix_is_the_sum_of_the_returned_stems_padded_to_the_longest() -> None:
     stems = {"a": tone(200, 1.0), "b": tone(300, 1.5)[:, 0], "c": tone(400, 0.5)}
-    profile = MixProfile(stems={"a": StemMix(gain_db=-3, pan=-0.5, highpass_hz=80),
-                                "b": StemMix(pan=0.4, low_shelf_db=2.0),
-                                "c": StemMix(high_shelf_db=-2.0, lowpass_hz=9000)})
+    profile = MixProfile(
+        stems={
+            "a": StemMix(gain_db=-3, pan=-0.5, highpass_hz=80),
+            "b": StemMix(pan=0.4, low_shelf_db=2.0),
+            "c": StemMix(high_shelf_db=-2.0, lowpass_hz=9000),
+        }
+    )
     mixed = mix_stems(stems, profile, SR)
     assert {a.shape for a in mixed.values()} == {(int(1.5 * SR), 2)}
     assert all(a.dtype == np.float32 for a in mixed.values())
     total = sum_stems(mixed)
     assert np.allclose(total, mixed["a"] + mixed["b"] + mixed["c"], atol=1e-6)
-    assert np.abs(mixed["c"][int(0.6 * SR):]).max() < 1e-3  # padding stays quiet
+    assert np.abs(mixed["c"][int(0.6 * SR) :]).max() < 1e-3  # padding stays quiet
 
 
 def test_filters_keep_their_output_through_digital_silence() -> None:
@@ -153,17 +166,19 @@ def drum_stem(seconds: float = 8.0, tempo_bpm: float = 120.0, seed: int = 1) -> 
     for index, start in enumerate(range(0, n - kick.size, beat)):
         accent = 10 ** (8 / 20) if index % 7 == 3 else 1.0
         hit = kick if index % 2 == 0 else snare
-        out[start:start + hit.size] += accent * 0.3 * hit
-        out[start + beat // 2:start + beat // 2 + hat.size] += hat
+        out[start : start + hit.size] += accent * 0.3 * hit
+        out[start + beat // 2 : start + beat // 2 + hat.size] += hat
     return np.stack([out, out], axis=1).astype(np.float32)
 
 
 def crest_db(audio: np.ndarray) -> float:
-    return 20 * math.log10(float(np.abs(audio).max()) / math.sqrt(float(np.mean(audio.astype(np.float64) ** 2))))
+    return 20 * math.log10(
+        float(np.abs(audio).max()) / math.sqrt(float(np.mean(audio.astype(np.float64) ** 2)))
+    )
 
 
 def test_transient_control_lowers_the_drums_crest_factor_and_keeps_their_level() -> None:
-    from daemon.dynamics import gated_rms_db
+    from musicd.audio.dynamics import gated_rms_db
 
     drums = drum_stem()
     profile = MixProfile(stems={"drums": StemMix(), "keys": StemMix()})
@@ -182,16 +197,19 @@ def test_transient_control_lowers_the_drums_crest_factor_and_keeps_their_level()
 def test_mix_bus_glues_loud_passages_and_stems_still_add_up_to_the_mix() -> None:
     quiet, loud = tone(440, 2.0, 0.025), tone(440, 2.0, 0.4)
     stems = {"a": np.concatenate([quiet, loud]), "b": np.concatenate([quiet, loud])[:, 0] * 0.5}
-    profile = MixProfile(glue_threshold_db=0.0, glue_ratio=2.0, glue_knee_db=0.0,
-                         glue_auto_release_ms=0.0)
+    profile = MixProfile(glue_threshold_db=0.0, glue_ratio=2.0, glue_knee_db=0.0, glue_auto_release_ms=0.0)
     before = sum_stems(stems)
     glued_stems, mix = mix_bus(stems, profile, SR)
     assert np.allclose(sum_stems(glued_stems), mix, atol=1e-6)
     # threshold 0 dB above the gated RMS: the loud half's peaks sit at RMS + 3 dB (the quiet
     # half, 24 dB down, falls under the gate), so they come down by 3 dB * (1 - 1/2)
-    loud_ratio_db = 20 * math.log10(np.abs(mix[int(3.5 * SR):]).max() / np.abs(before[int(3.5 * SR):]).max())
+    loud_ratio_db = 20 * math.log10(
+        np.abs(mix[int(3.5 * SR) :]).max() / np.abs(before[int(3.5 * SR) :]).max()
+    )
     assert loud_ratio_db == pytest.approx(-1.5, abs=0.05)
-    quiet_ratio_db = 20 * math.log10(np.abs(mix[:int(1.5 * SR)]).max() / np.abs(before[:int(1.5 * SR)]).max())
+    quiet_ratio_db = 20 * math.log10(
+        np.abs(mix[: int(1.5 * SR)]).max() / np.abs(before[: int(1.5 * SR)]).max()
+    )
     assert quiet_ratio_db == pytest.approx(0.0, abs=0.01)
     assert np.allclose(glue(before, profile, SR), mix, atol=1e-6)
     unchanged, plain = mix_bus(stems, MixProfile(glue_ratio=1.0), SR)

@@ -8,8 +8,8 @@ import weakref
 
 import pytest
 
-from daemon.engines import ModelCache, ModelKey, parse_engine_config, preload_models
-from daemon.errors import ModelOutOfMemoryError
+from musicd.engines import ModelCache, ModelKey, parse_engine_config, preload_models
+from musicd.errors import ModelOutOfMemoryError
 
 MB = 1_000_000
 
@@ -60,8 +60,15 @@ def test_first_use_loads_and_the_next_is_a_hit_with_no_load_time():
     assert first is second and loader.calls == 1 and cache.loads == 1
     assert [u.cache_hit for u in uses] == [False, True]
     assert uses[1].load_s == 0.0 and uses[0].load_s >= 0.0
-    assert uses[0].to_dict() == {"engine": "a", "path": "/models/a", "device": "cpu", "dtype": "float32",
-                                 "cache_hit": False, "load_s": uses[0].load_s, "size_bytes": 10 * MB}
+    assert uses[0].to_dict() == {
+        "engine": "a",
+        "path": "/models/a",
+        "device": "cpu",
+        "dtype": "float32",
+        "cache_hit": False,
+        "load_s": uses[0].load_s,
+        "size_bytes": 10 * MB,
+    }
 
 
 def test_recording_only_collects_uses_inside_its_block():
@@ -102,8 +109,7 @@ def test_a_model_in_use_is_never_evicted():
 
 def test_the_cuda_budget_is_free_gpu_memory_less_the_reserve():
     total = 1000 * MB
-    cache = ModelCache(cuda_reserve_bytes=200 * MB,
-                       cuda_free=lambda: total - cache.resident_bytes("cuda"))
+    cache = ModelCache(cuda_reserve_bytes=200 * MB, cuda_free=lambda: total - cache.resident_bytes("cuda"))
     for name in ("a", "b"):
         with cache.use(key(name, "cuda"), Loader(name), 300 * MB):
             pass
@@ -252,26 +258,43 @@ def tiny_models(tmp_path_factory):
 
 def engine_config(tiny_models, budget_gb: float = 8.0, preload=()):
     riffusion, musicgen = tiny_models
-    return parse_engine_config({
-        "riffusion": {"path": str(riffusion), "steps": 2, "clip_width_px": 64, "max_clips": 1,
-                      "griffin_lim_iters": 2},
-        "musicgen": {"path": str(musicgen), "window_s": 1.0, "prompt_s": 0.4},
-        "cache": {"budget_gb": budget_gb, "preload": list(preload)},
-    })
+    return parse_engine_config(
+        {
+            "riffusion": {
+                "path": str(riffusion),
+                "steps": 2,
+                "clip_width_px": 64,
+                "max_clips": 1,
+                "griffin_lim_iters": 2,
+            },
+            "musicgen": {"path": str(musicgen), "window_s": 1.0, "prompt_s": 0.4},
+            "cache": {"budget_gb": budget_gb, "preload": list(preload)},
+        }
+    )
 
 
 def texture_request(duration_s: float = 2.0):
-    from daemon.engines import TextureRequest
-    from daemon.sections import Section
+    from musicd.engines import TextureRequest
+    from musicd.music.sections import Section
 
-    return TextureRequest(prompt="", genres=("lofi",), moods=("warm",), tempo_bpm=120.0, key_tonic="C",
-                          mode="major", meter=(4, 4), sections=(Section("verse", 0, 1, 0.5),),
-                          duration_s=duration_s, sample_rate=44100, seed=5)
+    return TextureRequest(
+        prompt="",
+        genres=("lofi",),
+        moods=("warm",),
+        tempo_bpm=120.0,
+        key_tonic="C",
+        mode="major",
+        meter=(4, 4),
+        sections=(Section("verse", 0, 1, 0.5),),
+        duration_s=duration_s,
+        sample_rate=44100,
+        seed=5,
+    )
 
 
 def test_a_budget_for_one_tiny_model_evicts_the_other(tiny_models):
-    from daemon.engines.musicgen import MusicGenEngine
-    from daemon.engines.riffusion import RiffusionEngine
+    from musicd.engines.musicgen import MusicGenEngine
+    from musicd.engines.riffusion import RiffusionEngine
 
     config = engine_config(tiny_models, budget_gb=1.6e-3)  # ~1.7 MB: one model at a time
     cache = ModelCache.from_settings(config.cache)
@@ -284,7 +307,7 @@ def test_a_budget_for_one_tiny_model_evicts_the_other(tiny_models):
 
 
 def test_preload_loads_configured_models_before_any_job(tiny_models):
-    from daemon.engines.riffusion import RiffusionEngine
+    from musicd.engines.riffusion import RiffusionEngine
 
     config = engine_config(tiny_models, preload=("riffusion", "musicgen"))
     cache = ModelCache.from_settings(config.cache)
@@ -307,7 +330,7 @@ def test_preload_of_a_missing_model_is_reported_not_fatal(tmp_path):
 def test_torch_cuda_out_of_memory_in_a_real_model_is_recovered(tiny_models):
     import torch
 
-    from daemon.engines.riffusion import RiffusionEngine
+    from musicd.engines.riffusion import RiffusionEngine
 
     config = engine_config(tiny_models)
 
@@ -332,8 +355,8 @@ def test_torch_cuda_out_of_memory_in_a_real_model_is_recovered(tiny_models):
 
 
 def test_unknown_models_key_is_an_error_with_a_suggestion() -> None:
-    from daemon.engines import parse_engine_config
-    from daemon.errors import ConfigError
+    from musicd.engines import parse_engine_config
+    from musicd.errors import ConfigError
 
     with pytest.raises(ConfigError) as caught:
         parse_engine_config({"musicgenn": {"path": "/m"}})
@@ -341,7 +364,7 @@ def test_unknown_models_key_is_an_error_with_a_suggestion() -> None:
 
 
 def test_coqui_model_path_resolves_against_the_config_folder(tmp_path) -> None:
-    from daemon.engines import parse_engine_config
+    from musicd.engines import parse_engine_config
 
     config = parse_engine_config({"coqui": {"path": "voices/vits"}}, tmp_path)
     assert config.coqui.path == tmp_path / "voices/vits"

@@ -4,7 +4,7 @@ process and the real pipeline, with tiny random-weight Riffusion and MusicGen fo
 What a job's manifest says about its models (engines.texture.models: cache hit, load seconds)
 and what the worker logs (loads, evictions, idle unloads) show the cache doing its duties
 across jobs. Out-of-memory errors are injected by tests/model_cache_runner.py, a job runner
-(the worker.runner extension point) that wraps daemon.pipeline.run_job and makes the
+(the worker.runner extension point) that wraps musicd.pipeline.run_job and makes the
 diffusion pipeline's forward call raise torch.cuda.OutOfMemoryError inside the worker only.
 """
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from daemon_helpers import Daemon, job_rows, manifests, published, spec_yaml, write_config
 
 pytestmark = pytest.mark.timeout(180)
@@ -32,8 +33,10 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from tiny_models import build_tiny_musicgen, build_tiny_riffusion
 
     root = tmp_path_factory.mktemp("models")
-    return {"riffusion": build_tiny_riffusion(root / "riffusion"),
-            "musicgen": build_tiny_musicgen(root / "musicgen")}
+    return {
+        "riffusion": build_tiny_riffusion(root / "riffusion"),
+        "musicgen": build_tiny_musicgen(root / "musicgen"),
+    }
 
 
 def models_section(tiny_models: dict[str, Path], **cache: Any) -> dict[str, Any]:
@@ -42,10 +45,21 @@ def models_section(tiny_models: dict[str, Path], **cache: Any) -> dict[str, Any]
     Both run on the CPU even where a GPU is present, so `budget_gb` is the budget that applies.
     """
     return {
-        "riffusion": {"path": str(tiny_models["riffusion"]), "device": "cpu", "steps": 2,
-                      "clip_width_px": 64, "max_clips": 1, "griffin_lim_iters": 2},
-        "musicgen": {"path": str(tiny_models["musicgen"]), "device": "cpu", "window_s": 1.0,
-                     "prompt_s": 0.4, "max_windows": 1},
+        "riffusion": {
+            "path": str(tiny_models["riffusion"]),
+            "device": "cpu",
+            "steps": 2,
+            "clip_width_px": 64,
+            "max_clips": 1,
+            "griffin_lim_iters": 2,
+        },
+        "musicgen": {
+            "path": str(tiny_models["musicgen"]),
+            "device": "cpu",
+            "window_s": 1.0,
+            "prompt_s": 0.4,
+            "max_windows": 1,
+        },
         "cache": cache,
     }
 
@@ -89,8 +103,9 @@ def test_two_jobs_on_one_model_load_it_once(tmp_path: Path, tiny_models: dict[st
     assert daemon.log.count(LOADED_RIFFUSION) == 1
 
 
-def test_a_budget_for_one_model_evicts_the_least_recently_used(tmp_path: Path,
-                                                               tiny_models: dict[str, Path]) -> None:
+def test_a_budget_for_one_model_evicts_the_least_recently_used(
+    tmp_path: Path, tiny_models: dict[str, Path]
+) -> None:
     # Riffusion is ~1.4 MB and MusicGen ~0.8 MB: 1.6e-3 GiB (~1.7 MB) holds one of them.
     daemon = start_daemon(tmp_path, models_section(tiny_models, budget_gb=1.6e-3))
     try:
@@ -101,7 +116,10 @@ def test_a_budget_for_one_model_evicts_the_least_recently_used(tmp_path: Path,
     finally:
         assert daemon.stop() == 0, daemon.log[-3000:]
     assert [texture_models(m)[0][:2] for m in (riffusion, musicgen, riffusion_again)] == [
-        ("riffusion", False), ("musicgen", False), ("riffusion", False)]
+        ("riffusion", False),
+        ("musicgen", False),
+        ("riffusion", False),
+    ]
     assert texture_models(riffusion_again)[0][2] > 0  # loaded again: it had been evicted
     assert evicted_for_musicgen
     assert "evicting musicgen" in daemon.log
@@ -109,7 +127,8 @@ def test_a_budget_for_one_model_evicts_the_least_recently_used(tmp_path: Path,
 
 
 def test_out_of_memory_retries_once_then_fails_the_job_and_the_worker_goes_on(
-        tmp_path: Path, tiny_models: dict[str, Path]) -> None:
+    tmp_path: Path, tiny_models: dict[str, Path]
+) -> None:
     daemon = start_daemon(tmp_path, models_section(tiny_models), runner=OOM_RUNNER)
     try:
         recovered = submit(daemon, "oom-once")
@@ -152,7 +171,8 @@ def test_missing_model_folder_falls_back_to_procedural_with_the_reason(tmp_path:
 
 
 def test_preloaded_model_is_loaded_before_ready_and_the_first_job_hits(
-        tmp_path: Path, tiny_models: dict[str, Path]) -> None:
+    tmp_path: Path, tiny_models: dict[str, Path]
+) -> None:
     daemon = start_daemon(tmp_path, models_section(tiny_models, preload=["riffusion"]))
     try:
         daemon.wait_for(lambda: re.search(r"worker \d+ ready", daemon.log), 60, "the worker ready")
@@ -167,13 +187,15 @@ def test_preloaded_model_is_loaded_before_ready_and_the_first_job_hits(
     assert daemon.log.count(LOADED_RIFFUSION) == 1
 
 
-def test_a_model_idle_past_keep_alive_is_unloaded_between_jobs(tmp_path: Path,
-                                                               tiny_models: dict[str, Path]) -> None:
+def test_a_model_idle_past_keep_alive_is_unloaded_between_jobs(
+    tmp_path: Path, tiny_models: dict[str, Path]
+) -> None:
     daemon = start_daemon(tmp_path, models_section(tiny_models, keep_alive_s=1))
     try:
         first = submit(daemon, "before the pause")
-        daemon.wait_for(lambda: "unloaded idle models: riffusion" in daemon.log, 30,
-                        "the idle riffusion model unloaded")
+        daemon.wait_for(
+            lambda: "unloaded idle models: riffusion" in daemon.log, 30, "the idle riffusion model unloaded"
+        )
         later = submit(daemon, "after the pause")
     finally:
         assert daemon.stop() == 0, daemon.log[-3000:]

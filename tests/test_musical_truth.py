@@ -12,9 +12,9 @@ import librosa
 import numpy as np
 import pytest
 
-from daemon.keys import MODE_INTERVALS, tonic_to_pitch_class
-from daemon.pipeline import Resources, run_job
-from daemon.spec import load_spec
+from musicd.music.keys import MODE_INTERVALS, tonic_to_pitch_class
+from musicd.pipeline import Resources, run_job
+from musicd.spec import load_spec
 
 MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
@@ -27,9 +27,11 @@ def resources() -> Resources:
 
 def estimate_key(chroma: np.ndarray) -> tuple[int, str]:
     """(tonic pitch class, "major" | "minor") with the best profile correlation."""
-    scores = [(np.corrcoef(np.roll(profile, tonic), chroma)[0, 1], tonic, mode)
-              for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE))
-              for tonic in range(12)]
+    scores = [
+        (np.corrcoef(np.roll(profile, tonic), chroma)[0, 1], tonic, mode)
+        for mode, profile in (("major", MAJOR_PROFILE), ("minor", MINOR_PROFILE))
+        for tonic in range(12)
+    ]
     _, tonic, mode = max(scores)
     return tonic, mode
 
@@ -38,12 +40,16 @@ def scale(tonic: int, mode: str) -> frozenset[int]:
     return frozenset((tonic + step) % 12 for step in MODE_INTERVALS[mode])
 
 
-@pytest.mark.parametrize("genre,seed", [("house", 3), ("drum-and-bass", 5), ("reggae", 7),
-                                        ("synthwave", 11), ("rock", 13), ("jazz", 17)])
-def test_tempo_and_key_match_the_manifest(genre: str, seed: int, resources: Resources,
-                                          tmp_path: Path) -> None:
-    spec = load_spec(f"genres: [{genre}]\nduration: 30\nseed: {seed}\n"
-                     "output: {stems: false, midi: false}\n")
+@pytest.mark.parametrize(
+    "genre,seed",
+    [("house", 3), ("drum-and-bass", 5), ("reggae", 7), ("synthwave", 11), ("rock", 13), ("jazz", 17)],
+)
+def test_tempo_and_key_match_the_manifest(
+    genre: str, seed: int, resources: Resources, tmp_path: Path
+) -> None:
+    spec = load_spec(
+        f"genres: [{genre}]\nduration: 30\nseed: {seed}\noutput: {{stems: false, midi: false}}\n"
+    )
     plan = run_job(spec, tmp_path, resources).manifest["plan"]
     audio, sample_rate = librosa.load(tmp_path / "mix.wav", sr=22050, mono=True)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from daemon.engines import ModelCache, TextureRequest, choose_texture_engine, parse_engine_config
-from daemon.engines.fit import bar_seconds, fit_to_bars, normalize_peak, time_stretch
-from daemon.engines.musicgen import MusicGenEngine, musicgen_prompt
-from daemon.errors import ResourceMissingError
-from daemon.sections import Section
+from musicd.engines import ModelCache, TextureRequest, choose_texture_engine, parse_engine_config
+from musicd.engines.fit import bar_seconds, fit_to_bars, normalize_peak, time_stretch
+from musicd.engines.musicgen import MusicGenEngine, musicgen_prompt
+from musicd.errors import ResourceMissingError
+from musicd.music.sections import Section
 
 
 @pytest.fixture(scope="module")
@@ -22,15 +22,25 @@ def model_dir(tmp_path_factory):
 
 
 def settings(path, **overrides):
-    return parse_engine_config({"musicgen": {"path": str(path), "window_s": 1.0, "prompt_s": 0.4,
-                                             **overrides}})
+    return parse_engine_config(
+        {"musicgen": {"path": str(path), "window_s": 1.0, "prompt_s": 0.4, **overrides}}
+    )
 
 
 def song(bars: int = 2, tempo_bpm: float = 120.0, sample_rate: int = 44100, seed: int = 9):
-    return TextureRequest(prompt="rainy window", genres=("lofi", "jazz"), moods=("calm",),
-                          tempo_bpm=tempo_bpm, key_tonic="Eb", mode="major", meter=(4, 4),
-                          sections=(Section("verse", 0, bars, 0.5),), duration_s=bars * 240.0 / tempo_bpm,
-                          sample_rate=sample_rate, seed=seed)
+    return TextureRequest(
+        prompt="rainy window",
+        genres=("lofi", "jazz"),
+        moods=("calm",),
+        tempo_bpm=tempo_bpm,
+        key_tonic="Eb",
+        mode="major",
+        meter=(4, 4),
+        sections=(Section("verse", 0, bars, 0.5),),
+        duration_s=bars * 240.0 / tempo_bpm,
+        sample_rate=sample_rate,
+        seed=seed,
+    )
 
 
 class CountingEngine(MusicGenEngine):
@@ -135,7 +145,7 @@ def test_short_audio_is_stretched_to_whole_bars_and_looped():
     peak_hz = np.fft.rfftfreq(n, 1 / rate)[spectrum.argmax()]
     assert abs(12 * np.log2(peak_hz / 440.0)) < 0.5  # stretched in time, not in pitch
     quarter = int(0.25 * bar * rate)
-    levels = [np.sqrt(np.mean(fitted[i:i + quarter] ** 2)) for i in range(quarter, n - quarter, quarter)]
+    levels = [np.sqrt(np.mean(fitted[i : i + quarter] ** 2)) for i in range(quarter, n - quarter, quarter)]
     assert min(levels) > 0.4 * max(levels)  # no gaps at the loop points
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from daemon.outbox import (
+from musicd.service.outbox import (
     find_published,
     publish_failure,
     publish_success,
@@ -18,7 +18,7 @@ from daemon.outbox import (
 )
 
 JOB_ID = "01JD0000000000000000ABCDEF"
-FINISHED = datetime(2026, 5, 17, 21, 4, 5, tzinfo=timezone.utc)
+FINISHED = datetime(2026, 5, 17, 21, 4, 5, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -62,8 +62,9 @@ def test_slug_length_is_bounded() -> None:
 
 def test_publish_moves_staging_into_dated_folder_with_complete_manifest(tmp_path: Path) -> None:
     stage_outputs(tmp_path)
-    target = publish_success(tmp_path, JOB_ID, title="Night Drive", finished_at=FINISHED,
-                             manifest_updates={"attempts": 1})
+    target = publish_success(
+        tmp_path, JOB_ID, title="Night Drive", finished_at=FINISHED, manifest_updates={"attempts": 1}
+    )
     assert target == tmp_path / "2026" / "05" / "17" / "210405-night-drive-00abcdef"
     assert (target / "stems" / "bass.wav").exists()
     manifest = json.loads((target / "manifest.json").read_text())
@@ -95,9 +96,15 @@ def test_find_published_needs_the_manifest_to_name_the_job(tmp_path: Path) -> No
 
 def test_failed_job_is_published_with_error_and_spec(tmp_path: Path) -> None:
     stage_outputs(tmp_path)  # partial outputs are discarded
-    target = publish_failure(tmp_path, JOB_ID, title="Night Drive", finished_at=FINISHED,
-                             error="render failed: boom", spec_text="genres: [lofi]\n",
-                             manifest_fields={"attempts": 3})
+    target = publish_failure(
+        tmp_path,
+        JOB_ID,
+        title="Night Drive",
+        finished_at=FINISHED,
+        error="render failed: boom",
+        spec_text="genres: [lofi]\n",
+        manifest_fields={"attempts": 3},
+    )
     assert target.name == "210405-night-drive-00abcdef-failed"
     assert (target / "error.txt").read_text() == "render failed: boom\n"
     assert (target / "spec.yaml").read_text() == "genres: [lofi]\n"

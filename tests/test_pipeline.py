@@ -9,11 +9,11 @@ import mido
 import pytest
 import soundfile as sf
 
-from daemon.errors import CancelledError
-from daemon.genres import GENRE_NAMES
-from daemon.loudness import measure_file_loudness
-from daemon.pipeline import Resources, run_job
-from daemon.spec import load_spec
+from musicd.audio.loudness import measure_file_loudness
+from musicd.errors import CancelledError
+from musicd.music.genres import GENRE_NAMES
+from musicd.pipeline import Resources, run_job
+from musicd.spec import load_spec
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,7 @@ def _spec(text: str):
 
 
 @pytest.mark.parametrize("genre", GENRE_NAMES)
-def test_every_genre_renders_at_target_loudness(genre: str, resources: Resources,
-                                                tmp_path: Path) -> None:
+def test_every_genre_renders_at_target_loudness(genre: str, resources: Resources, tmp_path: Path) -> None:
     spec = _spec(f"genres: [{genre}]\nduration: 20\nseed: 7\noutput: {{stems: false}}\n")
     result = run_job(spec, tmp_path, resources)
     measured = measure_file_loudness(tmp_path / "mix.wav")
@@ -40,14 +39,29 @@ def test_every_genre_renders_at_target_loudness(genre: str, resources: Resources
 
 
 def test_track_folder_has_every_promised_file(resources: Resources, tmp_path: Path) -> None:
-    data = (b"title: Folder check\ngenres: [house]\nduration: 12\nseed: 3\n"
-            b"output: {formats: [wav, mp3, flac], stems: true, midi: true}\n"
-            b"video: {styles: [waveform]}\n")
+    data = (
+        b"title: Folder check\ngenres: [house]\nduration: 12\nseed: 3\n"
+        b"output: {formats: [wav, mp3, flac], stems: true, midi: true}\n"
+        b"video: {styles: [waveform]}\n"
+    )
     stages: list[str] = []
-    run_job(_spec(data.decode()), tmp_path, resources, spec_bytes=data,
-            progress=lambda stage, pct: stages.append(stage))
-    for name in ("mix.wav", "mix.mp3", "mix.flac", "score.mid", "spec.yaml", "cover.png",
-                 "video.mp4", "manifest.json"):
+    run_job(
+        _spec(data.decode()),
+        tmp_path,
+        resources,
+        spec_bytes=data,
+        progress=lambda stage, pct: stages.append(stage),
+    )
+    for name in (
+        "mix.wav",
+        "mix.mp3",
+        "mix.flac",
+        "score.mid",
+        "spec.yaml",
+        "cover.png",
+        "video.mp4",
+        "manifest.json",
+    ):
         assert (tmp_path / name).is_file(), name
     assert (tmp_path / "spec.yaml").read_bytes() == data
     stems = sorted(p.stem for p in (tmp_path / "stems").glob("*.wav"))
@@ -68,13 +82,15 @@ def test_stems_add_up_to_the_mix_before_limiting(resources: Resources, tmp_path:
     total = sum(stems)
     length = min(len(total), len(mix))
     correlation = (total[:length] * mix[:length]).sum() / (
-        ((total[:length] ** 2).sum() * (mix[:length] ** 2).sum()) ** 0.5)
+        ((total[:length] ** 2).sum() * (mix[:length] ** 2).sum()) ** 0.5
+    )
     assert correlation > 0.98
 
 
 def test_manifest_claims_the_midi_tempo_and_key(resources: Resources, tmp_path: Path) -> None:
-    result = run_job(_spec("genres: [lofi]\nbpm: 84\nkey: D minor\nduration: 15\nseed: 11\n"),
-                     tmp_path, resources)
+    result = run_job(
+        _spec("genres: [lofi]\nbpm: 84\nkey: D minor\nduration: 15\nseed: 11\n"), tmp_path, resources
+    )
     plan = result.manifest["plan"]
     assert plan["tempo_bpm"] == 84 and plan["key_tonic"] == "D" and plan["mode"] == "minor"
     midi = mido.MidiFile(tmp_path / "score.mid")
@@ -85,8 +101,7 @@ def test_manifest_claims_the_midi_tempo_and_key(resources: Resources, tmp_path: 
 
 def test_seed_is_drawn_and_recorded_when_absent(resources: Resources, tmp_path: Path) -> None:
     first = run_job(_spec("genres: [pop]\nduration: 8\n"), tmp_path / "a", resources)
-    again = run_job(_spec(f"genres: [pop]\nduration: 8\nseed: {first.seed}\n"),
-                    tmp_path / "b", resources)
+    again = run_job(_spec(f"genres: [pop]\nduration: 8\nseed: {first.seed}\n"), tmp_path / "b", resources)
     assert first.manifest["seed"] == first.seed and again.manifest["seed"] == first.seed
     assert (tmp_path / "a/score.mid").read_bytes() == (tmp_path / "b/score.mid").read_bytes()
 
@@ -94,15 +109,21 @@ def test_seed_is_drawn_and_recorded_when_absent(resources: Resources, tmp_path: 
 def test_cancel_stops_at_a_stage_boundary(resources: Resources, tmp_path: Path) -> None:
     seen: list[str] = []
     with pytest.raises(CancelledError):
-        run_job(_spec("genres: [rock]\nduration: 8\n"), tmp_path, resources,
-                progress=lambda stage, pct: seen.append(stage),
-                should_cancel=lambda: "compose" in seen)
+        run_job(
+            _spec("genres: [rock]\nduration: 8\n"),
+            tmp_path,
+            resources,
+            progress=lambda stage, pct: seen.append(stage),
+            should_cancel=lambda: "compose" in seen,
+        )
     assert not (tmp_path / "manifest.json").exists()
 
 
 def test_lyrics_are_sung_and_timed(resources: Resources, tmp_path: Path) -> None:
-    spec = _spec("genres: [pop]\nduration: 20\nseed: 4\n"
-                 "lyrics: |\n  Hold the light across the water\n  Carry every word we sing\n")
+    spec = _spec(
+        "genres: [pop]\nduration: 20\nseed: 4\n"
+        "lyrics: |\n  Hold the light across the water\n  Carry every word we sing\n"
+    )
     result = run_job(spec, tmp_path, resources)
     vocals, _ = sf.read(tmp_path / "stems/vocals.wav")
     assert abs(vocals).max() > 0.01
@@ -124,16 +145,19 @@ def test_song_without_lyrics_has_no_vocal_stem(resources: Resources, tmp_path: P
     assert result.manifest["engines"]["texture"]["used"] == "procedural"
 
 
-def test_missing_texture_model_falls_back_with_the_reason(resources: Resources,
-                                                         tmp_path: Path) -> None:
-    result = run_job(_spec("genres: [ambient]\nduration: 10\nseed: 4\n"
-                           "engines: {texture: riffusion}\n"), tmp_path, resources)
+def test_missing_texture_model_falls_back_with_the_reason(resources: Resources, tmp_path: Path) -> None:
+    result = run_job(
+        _spec("genres: [ambient]\nduration: 10\nseed: 4\nengines: {texture: riffusion}\n"),
+        tmp_path,
+        resources,
+    )
     texture = result.manifest["engines"]["texture"]
     assert texture["asked"] == "riffusion" and texture["used"] == "procedural"
     assert "riffusion" in texture["reason"] and "models.riffusion.path" in texture["reason"]
 
 
 def test_texture_none_leaves_no_texture_stem(resources: Resources, tmp_path: Path) -> None:
-    run_job(_spec("genres: [ambient]\nduration: 10\nseed: 4\nengines: {texture: none}\n"),
-            tmp_path, resources)
+    run_job(
+        _spec("genres: [ambient]\nduration: 10\nseed: 4\nengines: {texture: none}\n"), tmp_path, resources
+    )
     assert not (tmp_path / "stems/texture.wav").exists()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.genres import GENRE_NAMES, GENRES
-from daemon.plan import make_plan
-from daemon.spec import load_spec
-from daemon.theory import mode_family
+from musicd.music.genres import GENRE_NAMES, GENRES
+from musicd.music.plan import make_plan
+from musicd.music.theory import mode_family
+from musicd.spec import load_spec
 
 
 def spec(text: str):
@@ -30,8 +30,9 @@ def test_form_fills_the_requested_duration(name, duration_s):
     assert plan.form[-1].name in ("outro", "ending") or plan.bars < 6
     assert len(plan.progressions) == len(plan.form)
     assert all(len(p) == s.bars for p, s in zip(plan.progressions, plan.form))
-    assert plan.progressions[-1][-1].split()[0].upper().startswith("I") and \
-        not plan.progressions[-1][-1].upper().startswith(("II", "IV"))
+    assert plan.progressions[-1][-1].split()[0].upper().startswith("I") and not plan.progressions[-1][
+        -1
+    ].upper().startswith(("II", "IV"))
 
 
 @pytest.mark.parametrize("name", ["pop", "house", "rock", "lofi", "cinematic"])
@@ -46,8 +47,7 @@ def test_long_songs_have_a_recurring_chorus_and_phrase_length_sections(name):
 
 
 def test_explicit_bpm_and_key_win():
-    plan = plan_for("genres: [trance]\nbpm: 90\nkey: D dorian\nprompt: happy energetic\n"
-                    "duration: 60\n")
+    plan = plan_for("genres: [trance]\nbpm: 90\nkey: D dorian\nprompt: happy energetic\nduration: 60\n")
     assert plan.tempo_bpm == 90
     assert (plan.key_tonic, plan.mode) == ("D", "dorian")
     assert abs(plan.duration_s - 60) <= 0.5 * plan.bar_to_seconds(1) + 1e-9
@@ -94,8 +94,9 @@ def test_two_genres_blend_with_the_primary_leading():
 def test_same_seed_same_plan_and_different_seed_may_differ():
     text = "genres: [pop]\nprompt: summer love\nduration: 90\n"
     assert plan_for(text, 5) == plan_for(text, 5)
-    plans = {(p.tempo_bpm, p.key_tonic, p.mode, p.progressions)
-             for p in (plan_for(text, s) for s in range(6))}
+    plans = {
+        (p.tempo_bpm, p.key_tonic, p.mode, p.progressions) for p in (plan_for(text, s) for s in range(6))
+    }
     assert len(plans) > 1
 
 
@@ -120,8 +121,7 @@ def test_sections_come_in_phrase_lengths_with_a_verse_before_the_first_chorus(na
     for duration_s in FORM_DURATIONS_S:
         for bpm in ("", "bpm: 131\n"):
             plan = plan_for(f"genres: [{name}]\nduration: {duration_s}\n{bpm}", seed=3)
-            where = f"{duration_s} s {bpm.strip()}: " + " ".join(
-                f"{s.name}{s.bars}" for s in plan.form)
+            where = f"{duration_s} s {bpm.strip()}: " + " ".join(f"{s.name}{s.bars}" for s in plan.form)
             for index, section in enumerate(plan.form):
                 final_tag = section.name == "ending" and index == len(plan.form) - 1
                 phrase = section.bars in (2, 4, 8, 16, 32) or blues and section.bars in (12, 24)

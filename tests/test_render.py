@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from daemon.errors import RenderError, ResourceMissingError
-from daemon.profiles import MixProfile, ReverbProfile, StemMix
-from daemon.render import CC_CHORUS_SEND, CC_REVERB_SEND, DRUM_BANK, FluidRenderer, _api
-from daemon.compose.bass import CC_EXPRESSION, wobble_level
-from daemon.score import Control, Note, Score, Track, semitones_to_bend
-from daemon.soundfont import SOUNDFONT_ENV, default_soundfont, resolve_soundfont, soundfont_info
+from musicd.errors import RenderError, ResourceMissingError
+from musicd.music.compose.bass import CC_EXPRESSION, wobble_level
+from musicd.music.profiles import MixProfile, ReverbProfile, StemMix
+from musicd.music.score import Control, Note, Score, Track, semitones_to_bend
+from musicd.synth.fluidsynth import CC_CHORUS_SEND, CC_REVERB_SEND, DRUM_BANK, FluidRenderer, _api
+from musicd.synth.soundfonts import SOUNDFONT_ENV, default_soundfont, resolve_soundfont, soundfont_info
 
 SR = 44100
 FLOOR = 10 ** (-80 / 20)
@@ -21,8 +21,14 @@ SILENT = 10 ** (-120 / 20)  # FluidSynth's reverb adds a ~1e-8 offset against de
 
 
 def make_score(*tracks: Track, length_beats: float = 8.0, tempo_bpm: float = 120.0) -> Score:
-    return Score(tempo_bpm=tempo_bpm, meter=(4, 4), key_tonic="C", mode="major", tracks=tracks,
-                 length_beats=length_beats)
+    return Score(
+        tempo_bpm=tempo_bpm,
+        meter=(4, 4),
+        key_tonic="C",
+        mode="major",
+        tracks=tracks,
+        length_beats=length_beats,
+    )
 
 
 def notes(*spec: tuple[float, float, int]) -> tuple[Note, ...]:
@@ -93,7 +99,9 @@ def _reference_mix(score: Score, mix: MixProfile, soundfont: Path, length: int) 
             for n in track.notes:
                 on = round(n.start_beat * spb)
                 events.append((on, 1, ch, n.pitch, n.velocity))
-                events.append((max(on + 1, round((n.start_beat + n.duration_beats) * spb)), 0, ch, n.pitch, 0))
+                events.append(
+                    (max(on + 1, round((n.start_beat + n.duration_beats) * spb)), 0, ch, n.pitch, 0)
+                )
         events.sort()
         out = np.zeros((2, length), np.float32)
         pos = 0
@@ -123,10 +131,14 @@ def test_stems_sum_to_the_full_synth_mix(renderer: FluidRenderer) -> None:
     score = band_test_score()
     # Every send above zero: a zero send switches that stem's effects units off entirely (the
     # SoundFont's own presets would otherwise still send a little), which one shared unit can't copy.
-    mix = MixProfile(stems={"drums": StemMix(reverb_send=0.1, chorus_send=0.05),
-                            "bass": StemMix(reverb_send=0.05, chorus_send=0.1),
-                            "pads": StemMix(reverb_send=0.6, chorus_send=0.5),
-                            "melody": StemMix(reverb_send=0.3, chorus_send=0.2)})
+    mix = MixProfile(
+        stems={
+            "drums": StemMix(reverb_send=0.1, chorus_send=0.05),
+            "bass": StemMix(reverb_send=0.05, chorus_send=0.1),
+            "pads": StemMix(reverb_send=0.6, chorus_send=0.5),
+            "melody": StemMix(reverb_send=0.3, chorus_send=0.2),
+        }
+    )
     stems = renderer.render(score, mix)
     total = np.sum(list(stems.values()), axis=0)
     reference = _reference_mix(score, mix, renderer.soundfont, total.shape[0])
@@ -156,15 +168,19 @@ def test_a_track_is_silent_in_its_stem_before_it_starts(renderer: FluidRenderer)
     assert np.abs(stems["late"][start_late:]).max() > 0.01
 
 
-def test_release_tail_rings_past_the_score_end_and_trailing_silence_is_trimmed(renderer: FluidRenderer) -> None:
-    mix = MixProfile(stems={"strings": StemMix(reverb_send=0.8)}, reverb=ReverbProfile(room_size=0.9, level=0.9))
+def test_release_tail_rings_past_the_score_end_and_trailing_silence_is_trimmed(
+    renderer: FluidRenderer,
+) -> None:
+    mix = MixProfile(
+        stems={"strings": StemMix(reverb_send=0.8)}, reverb=ReverbProfile(room_size=0.9, level=0.9)
+    )
     score = make_score(Track("strings", 48, 0, notes((0, 2, 60))), length_beats=2.0)  # ends at 1.0 s
     audio = renderer.render(score, mix)["strings"]
     duration_s = audio.shape[0] / SR
     assert 1.3 < duration_s < 1.0 + 6.0 + 0.1
-    assert np.abs(audio[int(1.05 * SR):]).max() > 1e-3  # still ringing after the last bar line
-    assert np.abs(audio[-SR // 100:]).max() >= FLOOR * 0.5  # ends where the tail fades under -80 dBFS
-    assert np.abs(audio[-SR // 100:]).max() < 10 ** (-50 / 20)
+    assert np.abs(audio[int(1.05 * SR) :]).max() > 1e-3  # still ringing after the last bar line
+    assert np.abs(audio[-SR // 100 :]).max() >= FLOOR * 0.5  # ends where the tail fades under -80 dBFS
+    assert np.abs(audio[-SR // 100 :]).max() < 10 ** (-50 / 20)
 
 
 def test_a_short_note_leaves_the_stem_at_the_musical_length(renderer: FluidRenderer) -> None:
@@ -195,8 +211,10 @@ def test_soundfont_loads_once_and_renders_do_not_bleed_into_each_other(renderer:
         Track("pads", 89, 1, notes((0, 8, 48), (0, 8, 55), (0, 8, 64))),
         length_beats=8.0,
     )
-    big_reverb = MixProfile(stems={"pads": StemMix(reverb_send=1.0, chorus_send=1.0)},
-                            reverb=ReverbProfile(room_size=1.0, damping=0.0, level=1.0))
+    big_reverb = MixProfile(
+        stems={"pads": StemMix(reverb_send=1.0, chorus_send=1.0)},
+        reverb=ReverbProfile(room_size=1.0, damping=0.0, level=1.0),
+    )
     first = renderer.render(quiet, MixProfile())["flute"]
     renderer.render(loud, big_reverb)
     second = renderer.render(quiet, MixProfile())["flute"]
@@ -263,7 +281,6 @@ def test_soundfont_choice_prefers_the_environment_then_the_defaults(tmp_path: Pa
     assert soundfont_info(custom).format == "sf2"
 
 
-
 def envelope_rate_hz(mono: np.ndarray, frame: int = 441) -> float:
     """The strongest rate (Hz) at which the RMS envelope of `mono` rises and falls."""
     frames = mono[: len(mono) // frame * frame].reshape(-1, frame)
@@ -285,11 +302,14 @@ def pitch_hz(mono: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("period_beats", [0.5, 1.0 / 3.0, 1.0])
-def test_an_expression_lfo_makes_the_stem_envelope_pulse_at_its_rate(renderer: FluidRenderer,
-                                                                    period_beats: float) -> None:
+def test_an_expression_lfo_makes_the_stem_envelope_pulse_at_its_rate(
+    renderer: FluidRenderer, period_beats: float
+) -> None:
     step = 1.0 / 48.0
-    lfo = tuple(Control(round(k * step, 6), "cc", CC_EXPRESSION, wobble_level((k * step / period_beats) % 1.0))
-                for k in range(int(8 / step)))
+    lfo = tuple(
+        Control(round(k * step, 6), "cc", CC_EXPRESSION, wobble_level((k * step / period_beats) % 1.0))
+        for k in range(int(8 / step))
+    )
     flat = Track("bass", 81, 0, notes((0, 8, 45)))  # a sustained saw lead: no decay of its own
     wobbling = Track("bass", 81, 0, notes((0, 8, 45)), controls=lfo)
     plain = renderer.render(make_score(flat), MixProfile())["bass"][:, 0]
@@ -315,17 +335,19 @@ def test_a_pitch_bend_shifts_the_pitch_by_its_amount_and_resets_per_render(rende
 def test_controls_take_effect_at_their_beat(renderer: FluidRenderer) -> None:
     cut = Track("lead", 80, 0, notes((0, 4, 57)), controls=(Control(2.0, "cc", CC_EXPRESSION, 0),))
     lead = renderer.render(make_score(cut, length_beats=4), MixProfile())["lead"][:, 0]
+
     def rms(a: float, b: float) -> float:
-        return float(np.sqrt(np.mean(lead[int(a * SR):int(b * SR)] ** 2)))
+        return float(np.sqrt(np.mean(lead[int(a * SR) : int(b * SR)] ** 2)))
+
     assert rms(0.5, 0.95) > 20 * max(rms(1.05, 1.9), 1e-9)  # beat 2 at 120 bpm = 1.0 s (reverb tail remains)
 
 
 def test_a_composed_dubstep_bass_stem_wobbles_at_the_planned_rate_bar_by_bar(renderer: FluidRenderer) -> None:
     from dataclasses import replace
 
-    from daemon.compose import compose
-    from daemon.plan import make_plan
-    from daemon.spec import load_spec
+    from musicd.music.compose import compose
+    from musicd.music.plan import make_plan
+    from musicd.spec import load_spec
 
     plan = make_plan(load_spec("genres: [dubstep]\nduration: 45\n"), 3)
     score = compose(plan)

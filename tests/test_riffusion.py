@@ -7,16 +7,16 @@ import shutil
 import numpy as np
 import pytest
 
-from daemon.engines import (
+from musicd.engines import (
     ModelCache,
     TextureRequest,
     choose_texture_engine,
     engine_report,
     parse_engine_config,
 )
-from daemon.engines.riffusion import RiffusionEngine, join_with_crossfade, riffusion_prompt
-from daemon.errors import ResourceMissingError
-from daemon.sections import Section
+from musicd.engines.riffusion import RiffusionEngine, join_with_crossfade, riffusion_prompt
+from musicd.errors import ResourceMissingError
+from musicd.music.sections import Section
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +39,19 @@ def song(duration_bars: int = 2, tempo_bpm: float = 120.0, sample_rate: int = 44
     sections = (Section("verse", 0, 1, 0.3),)
     if duration_bars > 1:
         sections += (Section("chorus", 1, duration_bars - 1, 0.9),)
-    return TextureRequest(prompt="dusty tape", genres=("lofi", "hip-hop"), moods=("mellow",),
-                          tempo_bpm=tempo_bpm, key_tonic="F", mode="minor", meter=(4, 4),
-                          sections=sections, duration_s=duration_bars * bar_s,
-                          sample_rate=sample_rate, seed=seed)
+    return TextureRequest(
+        prompt="dusty tape",
+        genres=("lofi", "hip-hop"),
+        moods=("mellow",),
+        tempo_bpm=tempo_bpm,
+        key_tonic="F",
+        mode="minor",
+        meter=(4, 4),
+        sections=sections,
+        duration_s=duration_bars * bar_s,
+        sample_rate=sample_rate,
+        seed=seed,
+    )
 
 
 def test_generates_the_songs_exact_length_through_the_cache(model_dir):
@@ -63,7 +72,9 @@ def test_two_generations_load_once_and_the_second_is_a_hit(model_dir):
         second = engine.generate(song(), cache)
     assert cache.loads == 1
     assert [(u.cache_hit, u.device, u.dtype, u.path) for u in uses] == [
-        (False, "cpu", "float32", str(model_dir)), (True, "cpu", "float32", str(model_dir))]
+        (False, "cpu", "float32", str(model_dir)),
+        (True, "cpu", "float32", str(model_dir)),
+    ]
     assert uses[0].load_s > 0 and uses[1].load_s == 0.0
     assert np.array_equal(first, second)  # same seed, same texture
     assert not np.allclose(first, engine.generate(song(seed=4), cache))
@@ -74,7 +85,7 @@ def test_a_few_clips_loop_to_fill_a_longer_song_at_another_rate(model_dir):
     audio = RiffusionEngine(settings(model_dir, max_clips=1)).generate(request, ModelCache())
     assert audio.shape == (request.n_samples, 2)
     bar = int(request.bar_s * 48000)
-    assert np.sqrt(np.mean(audio[2 * bar:] ** 2)) > 1e-4  # the loop reaches the end
+    assert np.sqrt(np.mean(audio[2 * bar :] ** 2)) > 1e-4  # the loop reaches the end
 
 
 def test_a_missing_model_folder_is_unusable_and_texture_falls_back_to_procedural(tmp_path):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import yaml
 
-from daemon.scheduler import Schedule, ScheduleError, Scheduler, parse_schedules
+from musicd.service.scheduler import Schedule, ScheduleError, Scheduler, parse_schedules
 
 
 class FakeClock:
@@ -22,7 +22,7 @@ class FakeClock:
         self.now += timedelta(seconds=seconds)
 
 
-START = datetime(2026, 3, 2, 10, 0, 30, tzinfo=timezone.utc)
+START = datetime(2026, 3, 2, 10, 0, 30, tzinfo=UTC)
 
 
 def every_minute(name: str = "m") -> Schedule:
@@ -45,7 +45,7 @@ def test_next_fire_times_are_listed(tmp_path: Path) -> None:
     clock = FakeClock(START)
     schedule = Schedule(name="morning", cron="0 7 * * *", timezone="UTC", job={"genres": ["lofi"]})
     scheduler = Scheduler([schedule], tmp_path, clock=clock)
-    assert scheduler.next_fire_times() == {"morning": datetime(2026, 3, 3, 7, 0, tzinfo=timezone.utc)}
+    assert scheduler.next_fire_times() == {"morning": datetime(2026, 3, 3, 7, 0, tzinfo=UTC)}
 
 
 def test_missed_firings_within_grace_coalesce_into_one_at_start(tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ def test_missed_firings_within_grace_coalesce_into_one_at_start(tmp_path: Path) 
     fired = restarted.due()
     assert len(fired) == 1
     assert fired[0].coalesced == 30
-    assert fired[0].fire_time == datetime(2026, 3, 2, 10, 30, tzinfo=timezone.utc)
+    assert fired[0].fire_time == datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
     assert restarted.due() == []
 
 
@@ -67,7 +67,7 @@ def test_firing_missed_beyond_grace_is_skipped(tmp_path: Path) -> None:
     clock.advance(3 * 3600)  # 10:15 passed 2h45m ago; grace is one hour
     restarted = Scheduler([daily], tmp_path, clock=clock, grace_s=3600)
     assert restarted.due() == []
-    assert restarted.next_fire_times()["d"] == datetime(2026, 3, 3, 10, 15, tzinfo=timezone.utc)
+    assert restarted.next_fire_times()["d"] == datetime(2026, 3, 3, 10, 15, tzinfo=UTC)
 
 
 def test_new_schedule_does_not_fire_for_the_past(tmp_path: Path) -> None:
@@ -93,14 +93,16 @@ def test_timezone_is_respected(tmp_path: Path) -> None:
     clock = FakeClock(START)
     schedule = Schedule(name="tokyo", cron="0 20 * * *", timezone="Asia/Tokyo", job={"genres": ["lofi"]})
     scheduler = Scheduler([schedule], tmp_path, clock=clock)
-    assert scheduler.next_fire_times()["tokyo"] == datetime(2026, 3, 2, 11, 0, tzinfo=timezone.utc)
+    assert scheduler.next_fire_times()["tokyo"] == datetime(2026, 3, 2, 11, 0, tzinfo=UTC)
 
 
 def test_parse_schedules_resolves_spec_paths_and_inline_jobs(tmp_path: Path) -> None:
     (tmp_path / "night.yaml").write_text("genres: [ambient]\nduration_s: 5\n")
     schedules = parse_schedules(
-        [{"name": "night", "cron": "0 2 * * *", "spec": "night.yaml"},
-         {"name": "inline", "cron": "*/5 * * * *", "timezone": "UTC", "job": {"genres": ["lofi"]}}],
+        [
+            {"name": "night", "cron": "0 2 * * *", "spec": "night.yaml"},
+            {"name": "inline", "cron": "*/5 * * * *", "timezone": "UTC", "job": {"genres": ["lofi"]}},
+        ],
         tmp_path,
     )
     assert schedules[0].spec_path == tmp_path / "night.yaml"

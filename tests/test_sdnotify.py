@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.sdnotify import Notifier, watchdog_interval_s
+from musicd.service.sdnotify import Notifier, watchdog_interval_s
 
 
 @pytest.fixture()

@@ -14,10 +14,11 @@ import signal
 import socket
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from daemon_helpers import (  # no_leftover_processes: autouse, kills and fails on leftovers
     Daemon,
     job_rows,
@@ -58,7 +59,7 @@ def test_rsynced_spec_is_rendered_by_the_real_pipeline_and_published_once(tmp_pa
     source = tmp_path / "src" / "night-drive.yaml"
     source.parent.mkdir()
     source.write_text(spec_yaml("Night Drive"))
-    daemon = Daemon(config, runner=None)  # default runner: daemon.pipeline:run_job
+    daemon = Daemon(config, runner=None)  # default runner: musicd.pipeline:run_job
     try:
         rsync_into(source, tmp_path / "inbox")
         folders = daemon.wait_for(lambda: published(tmp_path / "outbox"), 120, "the published track")
@@ -127,14 +128,16 @@ def test_slowly_written_file_is_not_read_early(tmp_path: Path) -> None:
         target = tmp_path / "inbox" / "slow.yaml"
         with open(target, "w") as handle:  # a writer that pauses mid-file, like a slow share
             for start in range(0, len(text), 8):
-                handle.write(text[start:start + 8])
+                handle.write(text[start : start + 8])
                 handle.flush()
                 time.sleep(0.15)
         daemon.wait_for(lambda: published(tmp_path / "outbox"), 30, "the published job")
     finally:
         assert daemon.stop() == 0
     assert [m["title"] for m in manifests(tmp_path / "outbox")] == ["written slowly"]
-    assert not (tmp_path / "inbox" / "rejected").exists() or not list((tmp_path / "inbox" / "rejected").iterdir())
+    assert not (tmp_path / "inbox" / "rejected").exists() or not list(
+        (tmp_path / "inbox" / "rejected").iterdir()
+    )
 
 
 def test_hidden_and_temporary_names_are_ignored_and_invalid_spec_is_rejected(tmp_path: Path) -> None:
@@ -163,8 +166,11 @@ def test_kill_9_mid_job_then_restart_completes_the_job_once(tmp_path: Path) -> N
     drop(tmp_path / "inbox", "long.yaml", spec_yaml("slow", duration_s=5))
     daemon = Daemon(config)
     try:
-        wait_until(lambda: any(r["state"] == "running" and r["percent"] for r in job_rows(tmp_path / "state")),
-                   30, "the job to be running")
+        wait_until(
+            lambda: any(r["state"] == "running" and r["percent"] for r in job_rows(tmp_path / "state")),
+            30,
+            "the job to be running",
+        )
         assert staging_left(tmp_path / "outbox")
     finally:
         daemon.kill()  # SIGKILL: no clean-up at all
@@ -204,8 +210,9 @@ def test_worker_crash_fails_the_job_after_max_attempts_and_others_still_run(tmp_
 
 
 def test_hung_job_is_killed_at_its_time_limit(tmp_path: Path) -> None:
-    config = write_config(tmp_path, worker={"max_attempts": 1, "job_timeout_base_s": 1,
-                                            "job_timeout_per_audio_s": 0.1})
+    config = write_config(
+        tmp_path, worker={"max_attempts": 1, "job_timeout_base_s": 1, "job_timeout_per_audio_s": 0.1}
+    )
     daemon = Daemon(config)
     try:
         drop(tmp_path / "inbox", "hang.yaml", spec_yaml("hang"))
@@ -230,14 +237,22 @@ def test_restart_does_not_reingest_and_once_exits_when_drained(tmp_path: Path) -
 
 
 def test_schedule_missed_within_grace_fires_once_at_start(tmp_path: Path) -> None:
-    missed = datetime.now(timezone.utc) - timedelta(minutes=2)  # a daily firing the box slept through
-    config = write_config(tmp_path, schedules=[
-        {"name": "daily", "cron": f"{missed.minute} {missed.hour} * * *", "timezone": "UTC",
-         "job": {"title": "scheduled", "genres": ["lofi"], "duration": 5, "output": {"stems": False}}},
-    ])
+    missed = datetime.now(UTC) - timedelta(minutes=2)  # a daily firing the box slept through
+    config = write_config(
+        tmp_path,
+        schedules=[
+            {
+                "name": "daily",
+                "cron": f"{missed.minute} {missed.hour} * * *",
+                "timezone": "UTC",
+                "job": {"title": "scheduled", "genres": ["lofi"], "duration": 5, "output": {"stems": False}},
+            },
+        ],
+    )
     handled = missed - timedelta(minutes=1)
     (tmp_path / "state" / "schedules.json").write_text(
-        json.dumps({"daily": {"handled_until": handled.isoformat()}}))
+        json.dumps({"daily": {"handled_until": handled.isoformat()}})
+    )
     daemon = Daemon(config, once=True)
     assert daemon.wait(60) == 0, daemon.log[-3000:]
     (found,) = manifests(tmp_path / "outbox")
@@ -287,8 +302,11 @@ def test_sigterm_mid_job_requeues_it_uncounted_and_the_next_start_finishes_it(tm
     drop(tmp_path / "inbox", "long.yaml", spec_yaml("slow", duration_s=5))
     for _ in range(2):  # two restarts during one long job use up none of its single attempt
         daemon = Daemon(config)
-        daemon.wait_for(lambda: any(r["state"] == "running" and r["stage"] for r in job_rows(tmp_path / "state")),
-                        30, "a running job")
+        daemon.wait_for(
+            lambda: any(r["state"] == "running" and r["stage"] for r in job_rows(tmp_path / "state")),
+            30,
+            "a running job",
+        )
         daemon.signal(signal.SIGTERM)
         assert daemon.wait(30) == 0
         assert [(r["state"], r["attempts"]) for r in job_rows(tmp_path / "state")] == [("queued", 0)]
@@ -302,13 +320,22 @@ def test_sigterm_mid_job_requeues_it_uncounted_and_the_next_start_finishes_it(tm
 
 
 def test_job_failed_at_start_up_recovery_records_its_failed_folder(tmp_path: Path) -> None:
-    from daemon.jobs import NewJob
-    from daemon.store import Store
+    from musicd.queue.jobs import NewJob
+    from musicd.queue.store import Store
 
     config = write_config(tmp_path, worker={"max_attempts": 1})
     with Store.open(tmp_path / "state") as store:  # what a crash during its only attempt leaves
-        (job,) = store.add_jobs([NewJob(title="poison", source_name="poison.yaml",
-                                        spec_text=spec_yaml("poison"), spec_hash="0" * 64, seed=5)])
+        (job,) = store.add_jobs(
+            [
+                NewJob(
+                    title="poison",
+                    source_name="poison.yaml",
+                    spec_text=spec_yaml("poison"),
+                    spec_hash="0" * 64,
+                    seed=5,
+                )
+            ]
+        )
         store.claim_next()
     daemon = Daemon(config, once=True)
     assert daemon.wait(60) == 0, daemon.log[-3000:]
@@ -334,8 +361,11 @@ def test_cancel_and_retry_from_the_command_line(tmp_path: Path) -> None:
     daemon = Daemon(config)
     try:
         drop(tmp_path / "inbox", "long.yaml", spec_yaml("slow", duration_s=20))
-        row = wait_until(lambda: next((r for r in job_rows(tmp_path / "state") if r["state"] == "running"), None),
-                         30, "a running job")
+        row = wait_until(
+            lambda: next((r for r in job_rows(tmp_path / "state") if r["state"] == "running"), None),
+            30,
+            "a running job",
+        )
         result = musicd_cli("cancel", row["id"][-8:], "--config", str(config))
         assert result.returncode == 0, result.stderr
         assert "cancel requested" in result.stdout
@@ -343,16 +373,23 @@ def test_cancel_and_retry_from_the_command_line(tmp_path: Path) -> None:
         assert published(tmp_path / "outbox") == []
         assert staging_left(tmp_path / "outbox") == []
         drop(tmp_path / "inbox", "error.yaml", spec_yaml("error"))
-        wait_until(lambda: any(r["state"] == "failed" for r in job_rows(tmp_path / "state")), 30, "a failed job")
+        wait_until(
+            lambda: any(r["state"] == "failed" for r in job_rows(tmp_path / "state")), 30, "a failed job"
+        )
         failed_id = next(r["id"] for r in job_rows(tmp_path / "state") if r["state"] == "failed")
         listing = musicd_cli("list", "--state", "failed", "--config", str(config))
         assert failed_id[-8:].lower() in listing.stdout
         retried = musicd_cli("retry", failed_id, "--config", str(config))
         assert retried.returncode == 0, retried.stderr
-        wait_until(lambda: len(published(tmp_path / "outbox")) == 1
-                   and any(r["state"] == "failed" and r["attempts"] == 1 for r in job_rows(tmp_path / "state"))
-                   and "retry requested" in musicd_cli("status", failed_id, "--config", str(config)).stdout,
-                   30, "the retried job to fail again")
+        wait_until(
+            lambda: (
+                len(published(tmp_path / "outbox")) == 1
+                and any(r["state"] == "failed" and r["attempts"] == 1 for r in job_rows(tmp_path / "state"))
+                and "retry requested" in musicd_cli("status", failed_id, "--config", str(config)).stdout
+            ),
+            30,
+            "the retried job to fail again",
+        )
     finally:
         assert daemon.stop() == 0
     missing = musicd_cli("cancel", "ZZZZZZZZ", "--config", str(config))
@@ -406,8 +443,12 @@ def test_sighup_reloads_schedules_and_tells_systemd(tmp_path: Path) -> None:
     daemon = Daemon(config, env={"NOTIFY_SOCKET": address})
     try:
         until("READY=1")
-        write_config(tmp_path, schedules=[{"name": "nightly", "cron": "0 3 * * *",
-                                           "job": {"genres": ["ambient"], "duration": 5}}])
+        write_config(
+            tmp_path,
+            schedules=[
+                {"name": "nightly", "cron": "0 3 * * *", "job": {"genres": ["ambient"], "duration": 5}}
+            ],
+        )
         daemon.signal(signal.SIGHUP)
         assert "MONOTONIC_USEC=" in until("RELOADING=1")
         until("READY=1")
@@ -415,8 +456,9 @@ def test_sighup_reloads_schedules_and_tells_systemd(tmp_path: Path) -> None:
         (tmp_path / "config.yaml").write_text("watch: {mode: sideways}\n")
         daemon.signal(signal.SIGHUP)
         until("READY=1")
-        daemon.wait_for(lambda: "reload failed; keeping the running configuration" in daemon.log, 10,
-                        "the refused reload")
+        daemon.wait_for(
+            lambda: "reload failed; keeping the running configuration" in daemon.log, 10, "the refused reload"
+        )
     finally:
         assert daemon.stop() == 0
         sock.close()
@@ -424,20 +466,28 @@ def test_sighup_reloads_schedules_and_tells_systemd(tmp_path: Path) -> None:
 
 def test_job_published_just_before_a_crash_is_not_run_again(tmp_path: Path) -> None:
     """The state a crash between the outbox rename and the database update leaves behind."""
-    from daemon.jobs import NewJob
-    from daemon.outbox import publish_success, staging_dir
-    from daemon.store import Store
+    from musicd.queue.jobs import NewJob
+    from musicd.queue.store import Store
+    from musicd.service.outbox import publish_success, staging_dir
 
     config = write_config(tmp_path)
     with Store.open(tmp_path / "state") as store:
-        (job,) = store.add_jobs([NewJob(title="once only", source_name="once.yaml",
-                                        spec_text=spec_yaml("once only"), spec_hash="0" * 64, seed=5)])
+        (job,) = store.add_jobs(
+            [
+                NewJob(
+                    title="once only",
+                    source_name="once.yaml",
+                    spec_text=spec_yaml("once only"),
+                    spec_hash="0" * 64,
+                    seed=5,
+                )
+            ]
+        )
         store.claim_next()
     stage = staging_dir(tmp_path / "outbox", job.id)
     stage.mkdir(parents=True)
     (stage / "manifest.json").write_text(json.dumps({"title": "once only", "job_id": job.id}))
-    folder = publish_success(tmp_path / "outbox", job.id, title="once only",
-                             finished_at=datetime.now(timezone.utc))
+    folder = publish_success(tmp_path / "outbox", job.id, title="once only", finished_at=datetime.now(UTC))
     orphan = staging_dir(tmp_path / "outbox", "01JD00000000000000000GONE1")
     orphan.mkdir(parents=True)
     daemon = Daemon(config, once=True)

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from daemon.errors import SpecError
-from daemon.keys import KeyNameError, KeySpec, parse_key, tonic_to_pitch_class
-from daemon.languages import LANGUAGES, canonical_language
-from daemon.spec import (
+from musicd.errors import SpecError
+from musicd.music.keys import KeyNameError, KeySpec, parse_key, tonic_to_pitch_class
+from musicd.music.languages import LANGUAGES, canonical_language
+from musicd.spec import (
     MAX_SPEC_BYTES,
     JobSpec,
     VideoSpec,
@@ -115,8 +115,19 @@ def test_nested_alias_merges_with_the_rest_of_its_section() -> None:
 
 @pytest.mark.parametrize(
     ("written", "seconds"),
-    [("1:30", 90), ('"1:30"', 90), ('"01:30"', 90), ('"0:45"', 45), ("90", 90), ("90.5", 90.5),
-     ('"90s"', 90), ('"2m"', 120), ('"1m30s"', 90), ('"1 min 30 s"', 90), ("10:00", 600)],
+    [
+        ("1:30", 90),
+        ('"1:30"', 90),
+        ('"01:30"', 90),
+        ('"0:45"', 45),
+        ("90", 90),
+        ("90.5", 90.5),
+        ('"90s"', 90),
+        ('"2m"', 120),
+        ('"1m30s"', 90),
+        ('"1 min 30 s"', 90),
+        ("10:00", 600),
+    ],
 )
 def test_duration_accepts_seconds_and_minutes(written: str, seconds: float) -> None:
     assert load_spec(f"prompt: x\nduration: {written}\n").duration_s == seconds
@@ -124,11 +135,16 @@ def test_duration_accepts_seconds_and_minutes(written: str, seconds: float) -> N
 
 @pytest.mark.parametrize(
     ("written", "styles"),
-    [("true", ()), ("spectrum", ("spectrum",)), ("Abstract Visualizer", ("spectrum",)),
-     ("{styles: [Waveform]}", ("waveform",)), ("{styles: [audio waveform]}", ("waveform",)),
-     ("[Spectrum Analyzer, frequency-bars, EQUALIZER]", ("bars",)),
-     ("{styles: [Oscilloscope, vectorscope, scope]}", ("scope",)),
-     ("{styles: [bars, spectrum]}", ("bars", "spectrum"))],
+    [
+        ("true", ()),
+        ("spectrum", ("spectrum",)),
+        ("Abstract Visualizer", ("spectrum",)),
+        ("{styles: [Waveform]}", ("waveform",)),
+        ("{styles: [audio waveform]}", ("waveform",)),
+        ("[Spectrum Analyzer, frequency-bars, EQUALIZER]", ("bars",)),
+        ("{styles: [Oscilloscope, vectorscope, scope]}", ("scope",)),
+        ("{styles: [bars, spectrum]}", ("bars", "spectrum")),
+    ],
 )
 def test_video_styles_accept_friendly_names(written: str, styles: tuple[str, ...]) -> None:
     assert load_spec(f"prompt: x\nvideo: {written}\n").video == VideoSpec(styles)
@@ -159,7 +175,9 @@ def test_yaml_booleans_and_numbers_read_as_the_text_written() -> None:
 
 
 def test_single_values_and_comma_lists_count_as_lists() -> None:
-    spec = load_spec("genres: lofi, hip-hop\nartist_inspiration: Earth, Wind & Fire\nvocals: {languages: fr}\n")
+    spec = load_spec(
+        "genres: lofi, hip-hop\nartist_inspiration: Earth, Wind & Fire\nvocals: {languages: fr}\n"
+    )
     assert spec.genres == ("lofi", "hip-hop")
     assert spec.artist_inspiration == ("Earth, Wind & Fire",)
     assert spec.vocals.languages == ("fr",)
@@ -167,9 +185,11 @@ def test_single_values_and_comma_lists_count_as_lists() -> None:
 
 def test_field_names_must_be_words() -> None:
     assert only_problem("prompt: x\n1: 2\n") == (
-        "1: a number (1) is not a field name; field names are words such as prompt or genres (line 2)")
+        "1: a number (1) is not a field name; field names are words such as prompt or genres (line 2)"
+    )
     assert only_problem("prompt: x\n? [a, b]\n: 1\n") == (
-        "a list or mapping is used as a field name (line 2); field names are plain words")
+        "a list or mapping is used as a field name (line 2); field names are plain words"
+    )
 
 
 def test_null_fields_mean_use_the_default() -> None:
@@ -219,65 +239,123 @@ def test_utf8_bom_and_utf16_files_are_read() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("prompt: x\nbpm: 90\n\nduration: 900\n", "duration: 900 is too long; allowed 5..600 seconds (line 4)"),
+        (
+            "prompt: x\nbpm: 90\n\nduration: 900\n",
+            "duration: 900 is too long; allowed 5..600 seconds (line 4)",
+        ),
         ("prompt: x\nduration: 2\n", "duration: 2 is too short; allowed 5..600 seconds (line 2)"),
         ('prompt: x\nduration: "15:00"\n', 'duration: "15:00" is too long; allowed 5..600 seconds (line 2)'),
-        ("prompt: x\nduration: soon\n",
-         'duration: "soon" is not a duration; write seconds (90) or minutes:seconds ("1:30"), '
-         "allowed 5..600 seconds (line 2)"),
+        (
+            "prompt: x\nduration: soon\n",
+            'duration: "soon" is not a duration; write seconds (90) or minutes:seconds ("1:30"), '
+            "allowed 5..600 seconds (line 2)",
+        ),
         ("prompt: x\nbpm: 300\n", "bpm: 300 is too fast; allowed 40..220 BPM (line 2)"),
         ("prompt: x\nbpm: fast\n", 'bpm: expected a number (40..220 BPM), got text ("fast") (line 2)'),
-        ('prompt: x\nbpm: "90"\n',
-         'bpm: expected a number (40..220 BPM), got text ("90"); write the number without quotes (line 2)'),
-        ("prompt: x\nseed: -1\n", "seed: -1 is too low; allowed a whole number from 0 to 9223372036854775807 (line 2)"),
-        ("prompt: x\nseed: 1.5\n",
-         "seed: 1.5 is not a whole number; allowed a whole number from 0 to 9223372036854775807 (line 2)"),
-        ("prompt: x\nseed: true\n",
-         "seed: expected a whole number from 0 to 9223372036854775807, got true/false (true) (line 2)"),
-        ("prompt: x\nmaster: {loudness_lufs: -40}\n",
-         "master.loudness_lufs: -40 is too quiet; allowed -30..-6 LUFS (line 2)"),
-        ("prompt: x\nmaster:\n  true_peak_db: 2\n", "master.true_peak_db: 2 is too high; allowed -9..0 dBTP (line 3)"),
-        ("prompt: x\ngenres: {a: 1}\n",
-         "genres: expected a list of genres, got a mapping (field: value pairs), e.g. [lofi] (line 2)"),
-        ("prompt: x\noutput: {stems: maybe}\n", 'output.stems: expected true or false, got text ("maybe") (line 2)'),
-        ("prompt: x\nvideo: 3\n",
-         "video: expected true, false, a style name or a mapping such as {styles: [spectrum]}, "
-         "got a number (3) (line 2)"),
-        ("prompt: x\nvocals: [en]\n",
-         "vocals: expected a mapping with languages, engine, voice, got a list (1 entry), "
-         "e.g. {languages: [en], engine: auto, voice: auto} (line 2)"),
-        ("prompt: x\noutput: {formats: [mp3, aac]}\n",
-         'output.formats[1]: "aac" is not a supported audio format; allowed: wav, mp3, flac, ogg, opus (line 2)'),
-        ("prompt: x\nengines: {melody: jazzbot}\n",
-         'engines.melody: "jazzbot" is not a known melody engine; allowed: auto, rules, learned, magenta (line 2)'),
-        ("prompt: x\nvocals: {engine: loud}\n",
-         'vocals.engine: "loud" is not a known vocal engine; allowed: auto, espeak, coqui, none (line 2)'),
-        ("prompt: |\n  two\n  lines\ntitle: \"a\\nb\"\n", "title: must be a single line of text (line 4)"),
-        ('prompt: "   "\n', "prompt: is empty; write a few words about the music, or leave the field out (line 1)"),
-        ("prompt: x\nduraton: 90\n", "duraton: unknown field; did you mean duration or durationSec? (line 2)"),
+        (
+            'prompt: x\nbpm: "90"\n',
+            'bpm: expected a number (40..220 BPM), got text ("90"); write the number without quotes (line 2)',
+        ),
+        (
+            "prompt: x\nseed: -1\n",
+            "seed: -1 is too low; allowed a whole number from 0 to 9223372036854775807 (line 2)",
+        ),
+        (
+            "prompt: x\nseed: 1.5\n",
+            "seed: 1.5 is not a whole number; allowed a whole number from 0 to 9223372036854775807 (line 2)",
+        ),
+        (
+            "prompt: x\nseed: true\n",
+            "seed: expected a whole number from 0 to 9223372036854775807, got true/false (true) (line 2)",
+        ),
+        (
+            "prompt: x\nmaster: {loudness_lufs: -40}\n",
+            "master.loudness_lufs: -40 is too quiet; allowed -30..-6 LUFS (line 2)",
+        ),
+        (
+            "prompt: x\nmaster:\n  true_peak_db: 2\n",
+            "master.true_peak_db: 2 is too high; allowed -9..0 dBTP (line 3)",
+        ),
+        (
+            "prompt: x\ngenres: {a: 1}\n",
+            "genres: expected a list of genres, got a mapping (field: value pairs), e.g. [lofi] (line 2)",
+        ),
+        (
+            "prompt: x\noutput: {stems: maybe}\n",
+            'output.stems: expected true or false, got text ("maybe") (line 2)',
+        ),
+        (
+            "prompt: x\nvideo: 3\n",
+            "video: expected true, false, a style name or a mapping such as {styles: [spectrum]}, "
+            "got a number (3) (line 2)",
+        ),
+        (
+            "prompt: x\nvocals: [en]\n",
+            "vocals: expected a mapping with languages, engine, voice, got a list (1 entry), "
+            "e.g. {languages: [en], engine: auto, voice: auto} (line 2)",
+        ),
+        (
+            "prompt: x\noutput: {formats: [mp3, aac]}\n",
+            'output.formats[1]: "aac" is not a supported audio format; allowed: wav, mp3, flac, ogg, opus (line 2)',
+        ),
+        (
+            "prompt: x\nengines: {melody: jazzbot}\n",
+            'engines.melody: "jazzbot" is not a known melody engine; allowed: auto, rules, learned, magenta (line 2)',
+        ),
+        (
+            "prompt: x\nvocals: {engine: loud}\n",
+            'vocals.engine: "loud" is not a known vocal engine; allowed: auto, espeak, coqui, none (line 2)',
+        ),
+        ('prompt: |\n  two\n  lines\ntitle: "a\\nb"\n', "title: must be a single line of text (line 4)"),
+        (
+            'prompt: "   "\n',
+            "prompt: is empty; write a few words about the music, or leave the field out (line 1)",
+        ),
+        (
+            "prompt: x\nduraton: 90\n",
+            "duraton: unknown field; did you mean duration or durationSec? (line 2)",
+        ),
         ("prompt: x\ntempo: 90\n", "tempo: unknown field; did you mean bpm? (line 2)"),
         ("prompt: x\nformat: [mp3]\n", "format: unknown field; did you mean formats inside output? (line 2)"),
         ("prompt: x\nDuration: 30\n", "Duration: unknown field; did you mean duration? (line 2)"),
-        ("prompt: x\noutput:\n  stems: true\n  fromats: [mp3]\n",
-         "output.fromats: unknown field; did you mean formats? (line 4)"),
-        ("prompt: x\nzzqx: 1\n", "zzqx: unknown field; the fields here are: title, prompt, genres, duration, bpm, key, "
-         "seed, artist_inspiration, lyrics, vocals, engines, video, output, master, musicPrompt, durationSec, "
-         "artistInspiration, vocalLanguages, generateVideo, videoStyles (line 2)"),
-        ("prompt: x\nmusicPrompt: y\n",
-         "musicPrompt: given together with prompt; they set the same thing, keep only one "
-         "(prompt is the current name) (line 2)"),
-        ("prompt: x\nvocals: {languages: [en]}\nvocalLanguages: [fr]\n",
-         "vocalLanguages: given together with vocals.languages; they set the same thing, keep only one "
-         "(vocals.languages is the current name) (line 3)"),
-        ("prompt: x\nvideo: true\ngenerateVideo: true\n",
-         "generateVideo: given together with video; they set the same thing, keep only one "
-         "(video is the current name) (line 3)"),
-        ("prompt: x\ngenerateVideo: false\nvideoStyles: [bars]\n",
-         "generateVideo: is false but videoStyles are given; set generateVideo: true or drop videoStyles (line 2)"),
-        ("title: only a title\n",
-         "a job needs a prompt or genres (or both), e.g. `prompt: relaxing lofi for studying` or "
-         "`genres: [lofi]` (line 1)"),
-        ("genres: [lofi]\nbpm: 80\ngenres: [rock]\n", "genres: is given twice, first on line 1; keep one (line 3)"),
+        (
+            "prompt: x\noutput:\n  stems: true\n  fromats: [mp3]\n",
+            "output.fromats: unknown field; did you mean formats? (line 4)",
+        ),
+        (
+            "prompt: x\nzzqx: 1\n",
+            "zzqx: unknown field; the fields here are: title, prompt, genres, duration, bpm, key, "
+            "seed, artist_inspiration, lyrics, vocals, engines, video, output, master, musicPrompt, durationSec, "
+            "artistInspiration, vocalLanguages, generateVideo, videoStyles (line 2)",
+        ),
+        (
+            "prompt: x\nmusicPrompt: y\n",
+            "musicPrompt: given together with prompt; they set the same thing, keep only one "
+            "(prompt is the current name) (line 2)",
+        ),
+        (
+            "prompt: x\nvocals: {languages: [en]}\nvocalLanguages: [fr]\n",
+            "vocalLanguages: given together with vocals.languages; they set the same thing, keep only one "
+            "(vocals.languages is the current name) (line 3)",
+        ),
+        (
+            "prompt: x\nvideo: true\ngenerateVideo: true\n",
+            "generateVideo: given together with video; they set the same thing, keep only one "
+            "(video is the current name) (line 3)",
+        ),
+        (
+            "prompt: x\ngenerateVideo: false\nvideoStyles: [bars]\n",
+            "generateVideo: is false but videoStyles are given; set generateVideo: true or drop videoStyles (line 2)",
+        ),
+        (
+            "title: only a title\n",
+            "a job needs a prompt or genres (or both), e.g. `prompt: relaxing lofi for studying` or "
+            "`genres: [lofi]` (line 1)",
+        ),
+        (
+            "genres: [lofi]\nbpm: 80\ngenres: [rock]\n",
+            "genres: is given twice, first on line 1; keep one (line 3)",
+        ),
     ],
 )
 def test_bad_value_gets_its_own_plain_message_and_line(text: str, expected: str) -> None:
@@ -286,7 +364,9 @@ def test_bad_value_gets_its_own_plain_message_and_line(text: str, expected: str)
 
 def test_unknown_genre_suggests_close_matches() -> None:
     problem = only_problem("prompt: x\ngenres:\n  - lofi\n  - tecno\n")
-    assert problem.startswith('genres[1]: "tecno" is not a known genre (did you mean techno?); allowed: lofi, ')
+    assert problem.startswith(
+        'genres[1]: "tecno" is not a known genre (did you mean techno?); allowed: lofi, '
+    )
     assert problem.endswith("(line 4)")
 
 
@@ -301,10 +381,13 @@ def test_bad_key_name_explains_the_form() -> None:
 
 def test_unsupported_language_names_the_supported_ones() -> None:
     problem = only_problem("prompt: x\nvocals:\n  languages: [en, Englsh]\n")
-    assert problem.startswith('vocals.languages[1]: "Englsh" is not a supported vocal language (did you mean English?)')
+    assert problem.startswith(
+        'vocals.languages[1]: "Englsh" is not a supported vocal language (did you mean English?)'
+    )
     problems = problems_of("prompt: x\nvocals:\n  languages: [klingon]\n")
     assert problems[0].startswith(
-        'vocals.languages[0]: "klingon" is not a supported vocal language; allowed: en (English), ')
+        'vocals.languages[0]: "klingon" is not a supported vocal language; allowed: en (English), '
+    )
     for code in ("es (Spanish)", "ja (Japanese)", "ko (Korean)", "hi (Hindi)"):
         assert code in problems[0]
 
@@ -322,9 +405,11 @@ def test_too_long_texts_and_lists_are_refused() -> None:
     problem = only_problem("prompt: x\nlyrics: |\n" + "".join(f"  {line}\n" for line in lyrics.splitlines()))
     assert problem == f"lyrics: is {len(lyrics)} characters long; allowed up to 5000 characters (line 2)"
     assert only_problem(f"title: {'t' * 201}\nprompt: x\n") == (
-        "title: is 201 characters long; allowed up to 200 characters (line 1)")
+        "title: is 201 characters long; allowed up to 200 characters (line 1)"
+    )
     assert only_problem(f"prompt: {'p' * 1001}\n") == (
-        "prompt: is 1001 characters long; allowed up to 1000 characters (line 1)")
+        "prompt: is 1001 characters long; allowed up to 1000 characters (line 1)"
+    )
     nine = ", ".join(["lofi", "rock", "jazz", "pop", "funk", "soul", "folk", "blues", "trap"])
     assert only_problem(f"genres: [{nine}]\n") == "genres: has 9 entries; allowed up to 8 genres (line 1)"
 
@@ -348,8 +433,18 @@ colour: blue
     problems = problems_of(text)
     fields = [problem.split(":")[0] for problem in problems]
     assert fields == [
-        "genres[0]", "duration", "bpm", "key", "seed", "vocals.languages[0]", "video.styles[0]",
-        "output.formats[0]", "output.stems", "master.loudness_lufs", "musicPrompt", "colour",
+        "genres[0]",
+        "duration",
+        "bpm",
+        "key",
+        "seed",
+        "vocals.languages[0]",
+        "video.styles[0]",
+        "output.formats[0]",
+        "output.stems",
+        "master.loudness_lufs",
+        "musicPrompt",
+        "colour",
     ]
     lines = [int(re.search(r"\(line (\d+)\)$", problem).group(1)) for problem in problems]
     assert lines == [3, 4, 5, 6, 7, 8, 9, 10, 10, 11, 12, 13]
@@ -375,8 +470,11 @@ def test_empty_file_is_refused(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "what"),
-    [("- prompt: x\n- genres: [rock]\n", "a list (2 entries)"), ("just some words\n", 'text ("just some words")'),
-     ("42\n", "a number (42)")],
+    [
+        ("- prompt: x\n- genres: [rock]\n", "a list (2 entries)"),
+        ("just some words\n", 'text ("just some words")'),
+        ("42\n", "a number (42)"),
+    ],
 )
 def test_non_mapping_document_is_refused(text: str, what: str) -> None:
     assert only_problem(text) == (
@@ -393,14 +491,17 @@ def test_python_tags_are_refused_and_never_run(tmp_path: Path) -> None:
     )
     assert not marker.exists()
     assert "!!python/object:collections.OrderedDict is not allowed" in only_problem(
-        "prompt: !!python/object:collections.OrderedDict {}\n")
+        "prompt: !!python/object:collections.OrderedDict {}\n"
+    )
 
 
 def test_binary_junk_is_refused() -> None:
     assert only_problem(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xd8") == (
-        "the file is not UTF-8 text (byte 0x89 on line 1); a job spec is a plain-text YAML file, save it as UTF-8")
+        "the file is not UTF-8 text (byte 0x89 on line 1); a job spec is a plain-text YAML file, save it as UTF-8"
+    )
     assert only_problem(b"prompt: x\n\x00\x01\x02") == (
-        "the file contains binary data (control character 0x00 on line 2); a job spec is a plain-text YAML file")
+        "the file contains binary data (control character 0x00 on line 2); a job spec is a plain-text YAML file"
+    )
 
 
 def test_huge_file_is_refused_before_parsing() -> None:
@@ -414,20 +515,24 @@ def test_broken_yaml_says_where() -> None:
     assert "(line 3)" in problem and "check the indentation" in problem
     assert only_problem("prompt: a\n---\nprompt: b\n") == (
         "the file holds more than one YAML document (another `---` on line 2); put one job per file, "
-        "or several jobs in a `jobs:` list")
+        "or several jobs in a `jobs:` list"
+    )
 
 
 def test_hostile_structures_fail_fast_with_a_message() -> None:
     started = time.monotonic()
-    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
-    ) + "prompt: x\ngenres: *i\n"
+    bomb = (
+        "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+        + "prompt: x\ngenres: *i\n"
+    )
     problems = problems_of(bomb)
     assert "genres: has 9 entries; allowed up to 8 genres (line 11)" in problems
     assert "a: unknown field; the fields here are:" in problems[0]
     assert only_problem("[" * 5000) == "the file is nested too deeply to be a job spec"
     assert only_problem("prompt: x\nseed: " + "9" * 5000 + "\n") == (
-        "the file holds a value that cannot be read (a number with thousands of digits)")
+        "the file holds a value that cannot be read (a number with thousands of digits)"
+    )
     assert time.monotonic() - started < 10
 
 
@@ -474,7 +579,9 @@ jobs:
     assert problems_of(text, load_jobs) == ["jobs[1].bpm: 300 is too fast; allowed 40..220 BPM (line 9)"]
     specs = load_jobs(text.replace("bpm: 300", "bpm: 120"))
     assert [(spec.genres, spec.duration_s, spec.bpm) for spec in specs] == [
-        (("rock",), 30, 90), (("jazz",), 30, 120)]
+        (("rock",), 30, 90),
+        (("jazz",), 30, 120),
+    ]
     assert problems_of(text.replace("duration: 30", "duration: 700"), load_jobs) == [
         "jobs[0].duration: 700 is too long; allowed 5..600 seconds (line 2)",
         "jobs[1].duration: 700 is too long; allowed 5..600 seconds (line 2)",
@@ -485,15 +592,19 @@ jobs:
 def test_jobs_file_shape_problems() -> None:
     assert only_problem("jobs: []\n", load_jobs) == "jobs: is empty; list at least one job (line 1)"
     assert only_problem("jobs: {prompt: x}\n", load_jobs) == (
-        "jobs: expected a list of jobs (each starting with `- `), got a mapping (field: value pairs) (line 1)")
+        "jobs: expected a list of jobs (each starting with `- `), got a mapping (field: value pairs) (line 1)"
+    )
     assert problems_of("jobs:\n  - prompt: x\nbpm: 80\n", load_jobs) == [
         "bpm: a file with a `jobs:` list holds nothing else; move bpm into each job that needs it "
-        "(or name it x-... to hold YAML anchors) (line 3)"]
+        "(or name it x-... to hold YAML anchors) (line 3)"
+    ]
     assert only_problem("jobs:\n" + "  - genres: [rock]\n" * 51, load_jobs) == (
-        "jobs: has 51 jobs; allowed up to 50 per file (line 1)")
+        "jobs: has 51 jobs; allowed up to 50 per file (line 1)"
+    )
     assert only_problem("jobs:\n  - prompt: x\n") == (
         "jobs: this file holds a list of jobs; put one job's fields at the top level, or submit the file "
-        "as a batch (line 1)")
+        "as a batch (line 1)"
+    )
 
 
 # --- key names -----------------------------------------------------------------------------
@@ -501,13 +612,30 @@ def test_jobs_file_shape_problems() -> None:
 
 @pytest.mark.parametrize(
     ("text", "tonic", "mode"),
-    [("C major", "C", "major"), ("A minor", "A", "minor"), ("F# minor", "F#", "minor"), ("D dorian", "D", "dorian"),
-     ("Bb", "Bb", "major"), ("bb", "Bb", "major"), ("a", "A", "major"), ("Ebm", "Eb", "minor"),
-     ("c#m", "C#", "minor"), ("CM", "C", "major"), ("G Mixolydian", "G", "mixolydian"),
-     ("e phrygian", "E", "phrygian"), ("F lydian", "F", "lydian"), ("B locrian", "B", "locrian"),
-     ("Db maj", "Db", "major"), ("g min", "G", "minor"), ("C ionian", "C", "major"),
-     ("A aeolian", "A", "minor"), ("C sharp minor", "C#", "minor"), ("B flat major", "Bb", "major"),
-     ("E\u266d minor", "Eb", "minor"), ("f#-minor", "F#", "minor")],
+    [
+        ("C major", "C", "major"),
+        ("A minor", "A", "minor"),
+        ("F# minor", "F#", "minor"),
+        ("D dorian", "D", "dorian"),
+        ("Bb", "Bb", "major"),
+        ("bb", "Bb", "major"),
+        ("a", "A", "major"),
+        ("Ebm", "Eb", "minor"),
+        ("c#m", "C#", "minor"),
+        ("CM", "C", "major"),
+        ("G Mixolydian", "G", "mixolydian"),
+        ("e phrygian", "E", "phrygian"),
+        ("F lydian", "F", "lydian"),
+        ("B locrian", "B", "locrian"),
+        ("Db maj", "Db", "major"),
+        ("g min", "G", "minor"),
+        ("C ionian", "C", "major"),
+        ("A aeolian", "A", "minor"),
+        ("C sharp minor", "C#", "minor"),
+        ("B flat major", "Bb", "major"),
+        ("E\u266d minor", "Eb", "minor"),
+        ("f#-minor", "F#", "minor"),
+    ],
 )
 def test_parse_key_reads_common_spellings(text: str, tonic: str, mode: str) -> None:
     assert parse_key(text) == KeySpec(tonic, mode)
@@ -521,7 +649,15 @@ def test_parse_key_refuses_other_text_and_explains_the_form(text: str) -> None:
 
 def test_tonic_pitch_classes_and_scales() -> None:
     assert [tonic_to_pitch_class(t) for t in ("C", "c#", "Db", "bb", "B", "Cb", "E#", "F\u266f")] == [
-        0, 1, 1, 10, 11, 11, 5, 6]
+        0,
+        1,
+        1,
+        10,
+        11,
+        11,
+        5,
+        6,
+    ]
     with pytest.raises(KeyNameError):
         tonic_to_pitch_class("H")
     assert parse_key("A minor").scale_pitch_classes() == (9, 11, 0, 2, 4, 5, 7)
@@ -534,9 +670,24 @@ def test_tonic_pitch_classes_and_scales() -> None:
 
 @pytest.mark.parametrize(
     ("text", "code"),
-    [("English", "en"), ("en", "en"), ("en-US", "en"), ("EN_gb", "en"), ("Español", "es"), ("espanol", "es"),
-     ("Français", "fr"), ("Deutsch", "de"), ("pt-BR", "pt"), ("日本語", "ja"), ("Mandarin", "zh"),
-     ("zh-Hans", "zh"), ("Korean", "ko"), ("हिन्दी", "hi"), ("English (US)", "en"), ("no", "nb")],
+    [
+        ("English", "en"),
+        ("en", "en"),
+        ("en-US", "en"),
+        ("EN_gb", "en"),
+        ("Español", "es"),
+        ("espanol", "es"),
+        ("Français", "fr"),
+        ("Deutsch", "de"),
+        ("pt-BR", "pt"),
+        ("日本語", "ja"),
+        ("Mandarin", "zh"),
+        ("zh-Hans", "zh"),
+        ("Korean", "ko"),
+        ("हिन्दी", "hi"),
+        ("English (US)", "en"),
+        ("no", "nb"),
+    ],
 )
 def test_canonical_language_accepts_codes_and_names(text: str, code: str) -> None:
     assert canonical_language(text) == code
@@ -548,8 +699,26 @@ def test_canonical_language_refuses_unknown(text: str) -> None:
 
 
 def test_required_languages_are_supported() -> None:
-    for code in ("en", "es", "fr", "de", "it", "pt", "nl", "pl", "cs", "tr", "ru", "sv", "fi", "hu", "hi",
-                 "zh", "ja", "ko"):
+    for code in (
+        "en",
+        "es",
+        "fr",
+        "de",
+        "it",
+        "pt",
+        "nl",
+        "pl",
+        "cs",
+        "tr",
+        "ru",
+        "sv",
+        "fi",
+        "hu",
+        "hi",
+        "zh",
+        "ja",
+        "ko",
+    ):
         assert code in LANGUAGES
 
 
@@ -557,7 +726,9 @@ def test_required_languages_are_supported() -> None:
 def test_every_language_has_an_installed_espeak_voice() -> None:
     listing = subprocess.run(["espeak-ng", "--voices"], capture_output=True, text=True, check=True).stdout
     installed = {line.split()[1] for line in listing.splitlines()[1:] if len(line.split()) > 1}
-    missing = {code: lang.espeak_voice for code, lang in LANGUAGES.items() if lang.espeak_voice not in installed}
+    missing = {
+        code: lang.espeak_voice for code, lang in LANGUAGES.items() if lang.espeak_voice not in installed
+    }
     assert not missing
 
 
@@ -566,13 +737,15 @@ def test_every_language_has_an_installed_espeak_voice() -> None:
 
 def test_committed_schema_file_is_current() -> None:
     assert SCHEMA_FILE.read_text(encoding="utf-8") == spec_json_schema_text(), (
-        "jobspecs/schema.json is out of date; regenerate it with `python -m daemon.spec > jobspecs/schema.json`")
+        "jobspecs/schema.json is out of date; regenerate it with `python -m musicd.spec > jobspecs/schema.json`"
+    )
     assert spec_json_schema_text().endswith("}\n")
 
 
 def test_module_entry_point_prints_the_schema() -> None:
-    result = subprocess.run([sys.executable, "-m", "daemon.spec"], capture_output=True, text=True, check=True,
-                            cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-m", "musicd.spec"], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     assert result.stdout == spec_json_schema_text()
 
 
@@ -582,14 +755,38 @@ def test_schema_describes_fields_aliases_enums_and_ranges() -> None:
     job = schema["$defs"]["job"]
     props = job["properties"]
     assert job["additionalProperties"] is False
-    for name in ("title", "prompt", "genres", "duration", "bpm", "key", "seed", "artist_inspiration", "lyrics",
-                 "vocals", "engines", "video", "output", "master", "musicPrompt", "durationSec",
-                 "artistInspiration", "vocalLanguages", "generateVideo", "videoStyles"):
+    for name in (
+        "title",
+        "prompt",
+        "genres",
+        "duration",
+        "bpm",
+        "key",
+        "seed",
+        "artist_inspiration",
+        "lyrics",
+        "vocals",
+        "engines",
+        "video",
+        "output",
+        "master",
+        "musicPrompt",
+        "durationSec",
+        "artistInspiration",
+        "vocalLanguages",
+        "generateVideo",
+        "videoStyles",
+    ):
         assert props[name]["description"], name
     assert props["bpm"]["minimum"] == 40 and props["bpm"]["maximum"] == 220
     assert props["duration"]["default"] == 60
     assert props["output"]["properties"]["formats"]["anyOf"][0]["items"]["enum"] == [
-        "wav", "mp3", "flac", "ogg", "opus"]
+        "wav",
+        "mp3",
+        "flac",
+        "ogg",
+        "opus",
+    ]
     assert props["lyrics"]["maxLength"] == 5000
 
 
@@ -600,10 +797,15 @@ def test_schema_agrees_with_the_loader() -> None:
     assert not list(validator.iter_errors(yaml.safe_load(FULL_SPEC)))
     assert not list(validator.iter_errors(load_spec(FULL_SPEC).to_dict()))
     assert not list(validator.iter_errors({"jobs": [{"genres": ["rock"]}, {"musicPrompt": "x"}]}))
-    for bad in ({"prompt": "x", "duration": 900}, {"prompt": "x", "musicPrompt": "y"}, {"title": "t"},
-                {"prompt": "x", "colour": "blue"}, {"prompt": "x", "key": "H minor"},
-                {"prompt": "x", "generateVideo": False, "videoStyles": ["bars"]},
-                {"prompt": "x", "vocals": {"languages": ["en"]}, "vocalLanguages": ["fr"]}):
+    for bad in (
+        {"prompt": "x", "duration": 900},
+        {"prompt": "x", "musicPrompt": "y"},
+        {"title": "t"},
+        {"prompt": "x", "colour": "blue"},
+        {"prompt": "x", "key": "H minor"},
+        {"prompt": "x", "generateVideo": False, "videoStyles": ["bars"]},
+        {"prompt": "x", "vocals": {"languages": ["en"]}, "vocalLanguages": ["fr"]},
+    ):
         assert list(validator.iter_errors(bad)), bad
         with pytest.raises(SpecError):
             spec_from_mapping(bad)

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from daemon.engines import spectrogram as sp
+from musicd.engines import spectrogram as sp
 
 SR = 44100
 
@@ -29,7 +29,12 @@ def semitones(a_hz: float, b_hz: float) -> float:
 
 def test_riffusion_parameters():
     params = sp.RIFFUSION_PARAMS
-    assert (params.sample_rate, params.hop_length, params.win_length, params.n_fft) == (44100, 441, 4410, 17640)
+    assert (params.sample_rate, params.hop_length, params.win_length, params.n_fft) == (
+        44100,
+        441,
+        4410,
+        17640,
+    )
     assert params.n_mels == 512 and params.f_max_hz == 10000.0 and params.power_for_image == 0.25
     assert params.width_to_seconds(512) == pytest.approx(5.12)
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 import sqlite3
 import threading
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from daemon.errors import JobNotFoundError, StoreError
-from daemon.jobs import JobState, NewJob, SpecSource
-from daemon.migrations import MIGRATIONS
-from daemon.store import DB_FILENAME, Store
+from musicd.errors import JobNotFoundError, StoreError
+from musicd.queue.jobs import JobState, NewJob, SpecSource
+from musicd.queue.migrations import MIGRATIONS
+from musicd.queue.store import DB_FILENAME, Store
 
-START = datetime(2026, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+START = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
 
 
 class FakeClock:
@@ -30,8 +30,14 @@ class FakeClock:
 
 
 def new_job(title: str = "song", priority: int = 0, seed: int | None = 7) -> NewJob:
-    return NewJob(title=title, source_name=f"{title}.yaml", spec_text=f"title: {title}\n",
-                  spec_hash="ab" * 32, seed=seed, priority=priority)
+    return NewJob(
+        title=title,
+        source_name=f"{title}.yaml",
+        spec_text=f"title: {title}\n",
+        spec_hash="ab" * 32,
+        seed=seed,
+        priority=priority,
+    )
 
 
 @pytest.fixture
@@ -257,13 +263,19 @@ def test_outbox_path_of_a_job_failed_by_recovery_can_be_recorded(store: Store, t
 
 def test_batches_of_several_files_are_one_transaction(store: Store, tmp_path: Path) -> None:
     def source(name: str) -> SpecSource:
-        return SpecSource(id=f"01JD0000000000000000000{name}", source_path=tmp_path / f"{name}.yaml",
-                          source_name=f"{name}.yaml", spec_hash="cd" * 32,
-                          kept_path=tmp_path / "kept" / f"{name}.yaml", ingested_at=START)
+        return SpecSource(
+            id=f"01JD0000000000000000000{name}",
+            source_path=tmp_path / f"{name}.yaml",
+            source_name=f"{name}.yaml",
+            spec_hash="cd" * 32,
+            kept_path=tmp_path / "kept" / f"{name}.yaml",
+            ingested_at=START,
+        )
 
     before = store.commits
-    batches = store.add_job_batches([([new_job("a1"), new_job("a2")], source("AAA")),
-                                     ([new_job("b1")], source("BBB"))])
+    batches = store.add_job_batches(
+        [([new_job("a1"), new_job("a2")], source("AAA")), ([new_job("b1")], source("BBB"))]
+    )
     assert store.commits == before + 1
     assert [[j.title for j in b] for b in batches] == [["a1", "a2"], ["b1"]]
     assert {j.source_id for j in batches[1]} == {source("BBB").id}
@@ -298,8 +310,13 @@ def test_list_jobs_newest_first_and_by_state(store: Store) -> None:
     assert [j.title for j in store.list_jobs(JobState.QUEUED)] == ["c", "a"]
     assert [j.title for j in store.list_jobs(limit=1)] == ["c"]
     counts = store.counts()
-    assert counts == {JobState.QUEUED: 2, JobState.RUNNING: 0, JobState.DONE: 0,
-                      JobState.FAILED: 0, JobState.CANCELLED: 1}
+    assert counts == {
+        JobState.QUEUED: 2,
+        JobState.RUNNING: 0,
+        JobState.DONE: 0,
+        JobState.FAILED: 0,
+        JobState.CANCELLED: 1,
+    }
 
 
 def test_a_second_connection_reads_what_the_first_writes(tmp_path: Path) -> None:
@@ -313,8 +330,14 @@ def test_a_second_connection_reads_what_the_first_writes(tmp_path: Path) -> None
 
 
 def test_spec_source_is_recorded_with_its_jobs_and_marked_kept(store: Store, tmp_path: Path) -> None:
-    source = SpecSource(id="01SOURCE", source_path=tmp_path / "inbox" / "a.yaml", source_name="a.yaml",
-                        spec_hash="cd" * 32, kept_path=tmp_path / "kept" / "a.yaml", ingested_at=START)
+    source = SpecSource(
+        id="01SOURCE",
+        source_path=tmp_path / "inbox" / "a.yaml",
+        source_name="a.yaml",
+        spec_hash="cd" * 32,
+        kept_path=tmp_path / "kept" / "a.yaml",
+        ingested_at=START,
+    )
     jobs = store.add_jobs([new_job("x"), new_job("y")], source=source)
     assert {j.source_id for j in jobs} == {"01SOURCE"}
     assert store.find_pending_source(source.source_path, source.spec_hash) == source

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import signal, stats
 
-from daemon.engines import (
+from musicd.engines import (
     EngineConfig,
     TextureRequest,
     choose_texture_engine,
@@ -19,13 +19,13 @@ from daemon.engines import (
     parse_engine_config,
     texture_level_db,
 )
-from daemon.engines.texture_procedural import (
+from musicd.engines.texture_procedural import (
     ProceduralTextureEngine,
     render_procedural_texture,
     riser_targets,
 )
-from daemon.errors import ConfigError
-from daemon.sections import Section
+from musicd.errors import ConfigError
+from musicd.music.sections import Section
 
 SR = 44100
 SECTIONS = (
@@ -36,12 +36,23 @@ SECTIONS = (
 )
 
 
-def request(genres=("lofi",), seed=7, tempo_bpm=120.0, sections=SECTIONS, key="A", mode="minor",
-            bars=24, meter=(4, 4)) -> TextureRequest:
+def request(
+    genres=("lofi",), seed=7, tempo_bpm=120.0, sections=SECTIONS, key="A", mode="minor", bars=24, meter=(4, 4)
+) -> TextureRequest:
     bar_s = meter[0] * 4 / meter[1] * 60 / tempo_bpm
-    return TextureRequest(prompt="", genres=tuple(genres), moods=(), tempo_bpm=tempo_bpm,
-                          key_tonic=key, mode=mode, meter=meter, sections=sections,
-                          duration_s=bars * bar_s, sample_rate=SR, seed=seed)
+    return TextureRequest(
+        prompt="",
+        genres=tuple(genres),
+        moods=(),
+        tempo_bpm=tempo_bpm,
+        key_tonic=key,
+        mode=mode,
+        meter=meter,
+        sections=sections,
+        duration_s=bars * bar_s,
+        sample_rate=SR,
+        seed=seed,
+    )
 
 
 def highpass(audio: np.ndarray, cutoff_hz: float) -> np.ndarray:
@@ -100,17 +111,24 @@ def test_a_riser_climbs_into_the_chorus():
     high = highpass(audio, 3000.0)
     bar = int(req.bar_s * SR)
     chorus = 12 * bar
-    quarters = [rms(high[chorus - 2 * bar + i * bar // 2: chorus - 2 * bar + (i + 1) * bar // 2])
-                for i in range(4)]
+    quarters = [
+        rms(high[chorus - 2 * bar + i * bar // 2 : chorus - 2 * bar + (i + 1) * bar // 2]) for i in range(4)
+    ]
     assert quarters == sorted(quarters), quarters
     assert quarters[-1] > 4 * quarters[0]
-    mid_verse = rms(high[6 * bar:8 * bar])
+    mid_verse = rms(high[6 * bar : 8 * bar])
     assert quarters[-1] > 3 * mid_verse
 
 
 def test_risers_lead_into_choruses_drops_and_big_lifts_only():
-    sections = (Section("intro", 0, 4, 0.2), Section("verse", 4, 8, 0.4), Section("chorus", 12, 8, 0.8),
-                Section("bridge", 20, 4, 0.3), Section("verse", 24, 4, 0.7), Section("outro", 28, 4, 0.3))
+    sections = (
+        Section("intro", 0, 4, 0.2),
+        Section("verse", 4, 8, 0.4),
+        Section("chorus", 12, 8, 0.8),
+        Section("bridge", 20, 4, 0.3),
+        Section("verse", 24, 4, 0.7),
+        Section("outro", 28, 4, 0.3),
+    )
     assert [(s.name, s.start_bar) for s in riser_targets(sections)] == [("chorus", 12), ("verse", 24)]
 
 
@@ -118,8 +136,10 @@ def test_dance_pads_pump_on_the_beat():
     req = request(("house",), sections=(Section("verse", 0, 24, 0.8),))
     audio = render_procedural_texture(req)
     beat = int(60.0 / req.tempo_bpm * SR)
-    on_beat = [rms(audio[b: b + beat // 8]) for b in range(8 * beat, 40 * beat, beat)]
-    mid_beat = [rms(audio[b + beat // 2: b + beat // 2 + beat // 8]) for b in range(8 * beat, 40 * beat, beat)]
+    on_beat = [rms(audio[b : b + beat // 8]) for b in range(8 * beat, 40 * beat, beat)]
+    mid_beat = [
+        rms(audio[b + beat // 2 : b + beat // 2 + beat // 8]) for b in range(8 * beat, 40 * beat, beat)
+    ]
     assert np.mean(on_beat) < 0.75 * np.mean(mid_beat)
 
 
@@ -151,7 +171,7 @@ def test_a_minute_of_texture_renders_quickly():
 
 
 def test_importing_the_engines_does_not_import_torch():
-    code = "import sys, daemon.engines; sys.exit(1 if 'torch' in sys.modules else 0)"
+    code = "import sys, musicd.engines; sys.exit(1 if 'torch' in sys.modules else 0)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
@@ -159,13 +179,16 @@ def test_importing_the_engines_does_not_import_torch():
 
 
 def test_engine_settings_accept_a_path_or_a_mapping(tmp_path):
-    config = parse_engine_config({
-        "riffusion": "models/riffusion",
-        "musicgen": {"path": "/srv/musicgen", "window_s": 20, "prompt_s": 5},
-        "cache": {"budget_gb": 4, "preload": ["musicgen"], "keep_alive_s": 600},
-        "texture_auto_order": ["musicgen", "procedural"],
-        "coqui": {"path": "/srv/tts"},
-    }, base_dir=tmp_path)
+    config = parse_engine_config(
+        {
+            "riffusion": "models/riffusion",
+            "musicgen": {"path": "/srv/musicgen", "window_s": 20, "prompt_s": 5},
+            "cache": {"budget_gb": 4, "preload": ["musicgen"], "keep_alive_s": 600},
+            "texture_auto_order": ["musicgen", "procedural"],
+            "coqui": {"path": "/srv/tts"},
+        },
+        base_dir=tmp_path,
+    )
     assert config.riffusion.path == tmp_path / "models" / "riffusion"
     assert config.musicgen.window_s == 20.0 and config.musicgen.prompt_s == 5.0
     assert config.cache.preload == ("musicgen",) and config.cache.budget_gb == 4.0
@@ -175,15 +198,23 @@ def test_engine_settings_accept_a_path_or_a_mapping(tmp_path):
 
 def test_bad_engine_settings_are_all_reported_at_once():
     with pytest.raises(ConfigError) as caught:
-        parse_engine_config({
-            "riffusion": {"path": "/x", "stpes": 5, "device": "tpu"},
-            "musicgen": {"window_s": 10, "prompt_s": 12},
-            "cache": {"budget_gb": "lots", "preload": ["magenta"]},
-            "texture_auto_order": ["riffusion", "vst"],
-        })
+        parse_engine_config(
+            {
+                "riffusion": {"path": "/x", "stpes": 5, "device": "tpu"},
+                "musicgen": {"window_s": 10, "prompt_s": 12},
+                "cache": {"budget_gb": "lots", "preload": ["magenta"]},
+                "texture_auto_order": ["riffusion", "vst"],
+            }
+        )
     text = str(caught.value)
-    for fragment in ("models.riffusion.stpes", "models.riffusion.device", "models.musicgen.prompt_s",
-                     "models.cache.budget_gb", "models.cache.preload", "models.texture_auto_order"):
+    for fragment in (
+        "models.riffusion.stpes",
+        "models.riffusion.device",
+        "models.musicgen.prompt_s",
+        "models.cache.budget_gb",
+        "models.cache.preload",
+        "models.texture_auto_order",
+    ):
         assert fragment in text
 
 

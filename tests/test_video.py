@@ -12,10 +12,20 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from daemon.errors import RenderError
-from daemon.profiles import VideoProfile
-from daemon.video import (FRAME_HEIGHT, FRAME_WIDTH, TITLE_BAND_HEIGHT, VIDEO_STYLES, Palette,
-                          Rgb, find_font_file, fit_title, partial_path, render_video)
+from musicd.errors import RenderError
+from musicd.media.video import (
+    FRAME_HEIGHT,
+    FRAME_WIDTH,
+    TITLE_BAND_HEIGHT,
+    VIDEO_STYLES,
+    Palette,
+    Rgb,
+    find_font_file,
+    fit_title,
+    partial_path,
+    render_video,
+)
+from musicd.music.profiles import VideoProfile
 
 SAMPLE_RATE = 44100
 DURATION_S = 4.0
@@ -31,8 +41,7 @@ def write_test_audio(path: Path, duration_s: float = DURATION_S) -> Path:
     mix = mix * (0.6 + 0.4 * np.sin(2 * np.pi * 0.5 * t))
     mix += 0.3 * np.exp(-((t * 2) % 1) * 20) * rng.normal(0, 1, t.size)
     stereo = np.stack([mix, np.roll(mix, 200)], axis=1)
-    sf.write(path, (stereo / np.abs(stereo).max() * 0.8).astype(np.float32), SAMPLE_RATE,
-             subtype="PCM_16")
+    sf.write(path, (stereo / np.abs(stereo).max() * 0.8).astype(np.float32), SAMPLE_RATE, subtype="PCM_16")
     return path
 
 
@@ -60,9 +69,26 @@ def top_level_atoms(path: Path) -> list[str]:
 
 def frame_at(path: Path, time_s: float, pix_fmt: str = "gray") -> np.ndarray:
     """One decoded frame as an array (height, width[, channels])."""
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-ss", f"{time_s}", "-i", str(path),
-                          "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"],
-                         capture_output=True, check=True).stdout
+    raw = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-ss",
+            f"{time_s}",
+            "-i",
+            str(path),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            pix_fmt,
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     channels = {"gray": 1, "rgb24": 3}[pix_fmt]
     frame = np.frombuffer(raw, np.uint8).reshape(FRAME_HEIGHT, FRAME_WIDTH, channels)
     return frame[..., 0] if channels == 1 else frame
@@ -88,10 +114,8 @@ def assert_browser_playable(path: Path, duration_s: float) -> None:
 
 
 @pytest.mark.parametrize("style", VIDEO_STYLES)
-def test_every_style_renders_a_browser_playable_mp4(audio_path: Path, tmp_path: Path,
-                                                    style: str) -> None:
-    out = render_video(audio_path, tmp_path / f"{style}.mp4", style=style, title="Test Tone",
-                       profile=PROFILE)
+def test_every_style_renders_a_browser_playable_mp4(audio_path: Path, tmp_path: Path, style: str) -> None:
+    out = render_video(audio_path, tmp_path / f"{style}.mp4", style=style, title="Test Tone", profile=PROFILE)
     assert out == tmp_path / f"{style}.mp4"
     assert_browser_playable(out, DURATION_S)
     assert not partial_path(out).exists()
@@ -105,8 +129,9 @@ def test_every_style_renders_a_browser_playable_mp4(audio_path: Path, tmp_path: 
 
 
 def test_awkward_title_is_drawn_literally(audio_path: Path, tmp_path: Path) -> None:
-    out = render_video(audio_path, tmp_path / "awkward.mp4", style="spectrum",
-                       title=AWKWARD_TITLE, profile=PROFILE)
+    out = render_video(
+        audio_path, tmp_path / "awkward.mp4", style="spectrum", title=AWKWARD_TITLE, profile=PROFILE
+    )
     assert_browser_playable(out, DURATION_S)
     band = slice(0, TITLE_BAND_HEIGHT - 10)
     first, later = frame_at(out, 0.5)[band], frame_at(out, 3.5)[band]
@@ -119,16 +144,14 @@ def test_awkward_title_is_drawn_literally(audio_path: Path, tmp_path: Path) -> N
 
 def test_title_text_changes_the_picture(audio_path: Path, tmp_path: Path) -> None:
     a = render_video(audio_path, tmp_path / "a.mp4", style="bars", title="First", profile=PROFILE)
-    b = render_video(audio_path, tmp_path / "b.mp4", style="bars", title="Second title",
-                     profile=PROFILE)
+    b = render_video(audio_path, tmp_path / "b.mp4", style="bars", title="Second title", profile=PROFILE)
     band = slice(0, TITLE_BAND_HEIGHT - 10)
     assert not np.array_equal(frame_at(a, 1.0)[band], frame_at(b, 1.0)[band])
 
 
 def test_unknown_style_is_a_clear_error(audio_path: Path, tmp_path: Path) -> None:
     with pytest.raises(RenderError) as excinfo:
-        render_video(audio_path, tmp_path / "x.mp4", style="kaleidoscope", title="T",
-                     profile=PROFILE)
+        render_video(audio_path, tmp_path / "x.mp4", style="kaleidoscope", title="T", profile=PROFILE)
     message = str(excinfo.value)
     assert "kaleidoscope" in message
     for style in VIDEO_STYLES:
@@ -156,33 +179,40 @@ def test_subtitles_are_burnt_in(audio_path: Path, tmp_path: Path) -> None:
     awkward_dir = tmp_path / "it's: a, [dir]"
     awkward_dir.mkdir()
     srt = awkward_dir / "lyr'ics;%.srt"
-    srt.write_text("1\n00:00:00,500 --> 00:00:03,800\nSing it: \"la, la\" — 100%\n\n",
-                   encoding="utf-8")
-    plain = render_video(audio_path, tmp_path / "plain.mp4", style="scope", title="Lyrics",
-                         profile=PROFILE)
-    sung = render_video(audio_path, tmp_path / "sung.mp4", style="scope", title="Lyrics",
-                        profile=PROFILE, subtitles_path=srt)
+    srt.write_text('1\n00:00:00,500 --> 00:00:03,800\nSing it: "la, la" — 100%\n\n', encoding="utf-8")
+    plain = render_video(audio_path, tmp_path / "plain.mp4", style="scope", title="Lyrics", profile=PROFILE)
+    sung = render_video(
+        audio_path, tmp_path / "sung.mp4", style="scope", title="Lyrics", profile=PROFILE, subtitles_path=srt
+    )
     assert_browser_playable(sung, DURATION_S)
     lower_third = slice(FRAME_HEIGHT * 2 // 3, FRAME_HEIGHT - 10)
     with_text = frame_at(sung, 2.0)[lower_third].astype(int)
     without = frame_at(plain, 2.0)[lower_third].astype(int)
     assert (np.abs(with_text - without) > 60).sum() > 1000
     # before the cue starts the two videos look alike there
-    before = np.abs(frame_at(sung, 0.1)[lower_third].astype(int)
-                    - frame_at(plain, 0.1)[lower_third].astype(int))
+    before = np.abs(
+        frame_at(sung, 0.1)[lower_third].astype(int) - frame_at(plain, 0.1)[lower_third].astype(int)
+    )
     assert (before > 60).sum() < 100
 
 
 def test_missing_subtitle_file_is_a_clear_error(audio_path: Path, tmp_path: Path) -> None:
     with pytest.raises(RenderError, match="subtitle file"):
-        render_video(audio_path, tmp_path / "x.mp4", style="waveform", title="T",
-                     profile=PROFILE, subtitles_path=tmp_path / "none.srt")
+        render_video(
+            audio_path,
+            tmp_path / "x.mp4",
+            style="waveform",
+            title="T",
+            profile=PROFILE,
+            subtitles_path=tmp_path / "none.srt",
+        )
 
 
 def test_progress_runs_from_zero_to_one(audio_path: Path, tmp_path: Path) -> None:
     seen: list[float] = []
-    render_video(audio_path, tmp_path / "p.mp4", style="waveform", title="T", profile=PROFILE,
-                 progress=seen.append)
+    render_video(
+        audio_path, tmp_path / "p.mp4", style="waveform", title="T", profile=PROFILE, progress=seen.append
+    )
     assert len(seen) >= 2
     assert seen == sorted(seen)
     assert all(0.0 <= f <= 1.0 for f in seen)
@@ -203,9 +233,14 @@ def test_progress_callback_that_raises_stops_ffmpeg(audio_path: Path, tmp_path: 
 
 
 def test_same_input_gives_the_same_file(audio_path: Path, tmp_path: Path) -> None:
-    digests = [hashlib.sha256(render_video(audio_path, tmp_path / f"{i}.mp4", style="spectrum",
-                                           title="Same", profile=PROFILE).read_bytes()).hexdigest()
-               for i in range(2)]
+    digests = [
+        hashlib.sha256(
+            render_video(
+                audio_path, tmp_path / f"{i}.mp4", style="spectrum", title="Same", profile=PROFILE
+            ).read_bytes()
+        ).hexdigest()
+        for i in range(2)
+    ]
     assert digests[0] == digests[1]
 
 
@@ -213,7 +248,7 @@ def test_palette_colours_the_frame(audio_path: Path, tmp_path: Path) -> None:
     red = VideoProfile(palette=("#000000", "#ff0000", "#ff0000"))
     out = render_video(audio_path, tmp_path / "red.mp4", style="bars", title="", profile=red)
     frame = frame_at(out, 2.0, "rgb24").astype(int)
-    visual = frame[TITLE_BAND_HEIGHT:FRAME_HEIGHT - 20]
+    visual = frame[TITLE_BAND_HEIGHT : FRAME_HEIGHT - 20]
     lit = visual.max(axis=-1) > 60
     assert lit.mean() > 0.01
     r, g, b = (visual[..., i][lit] for i in range(3))
@@ -240,8 +275,7 @@ def test_long_titles_are_shortened_to_fit() -> None:
     text, size = fit_title(long_title, 1280, largest=52, smallest=22)
     assert size == 22 and text.endswith("\u2026") and len(text) < len(long_title)
     assert len(text) * 0.62 * size <= 1280
-    assert fit_title("two\nlines\tand\x00control", 1280, largest=52, smallest=22)[0] == \
-        "two lines andcontrol"
+    assert fit_title("two\nlines\tand\x00control", 1280, largest=52, smallest=22)[0] == "two lines andcontrol"
 
 
 def test_title_colour_contrasts_with_light_and_dark_backgrounds() -> None:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
-from daemon.vocals.bus import _process, process_vocal_bus, reverb_ir, sung_windows, vocal_space
+from musicd.vocals.bus import _process, process_vocal_bus, reverb_ir, sung_windows, vocal_space
 
 SAMPLE_RATE = 22050
 
@@ -18,14 +18,14 @@ def bursts(starts_s: list[float], length_s: float = 0.5, total_s: float = 14.0) 
     audio = np.zeros(int(total_s * SAMPLE_RATE), np.float32)
     for start_s in starts_s:
         a = int(start_s * SAMPLE_RATE)
-        audio[a:a + int(length_s * SAMPLE_RATE)] = 0.3 * rng.standard_normal(int(length_s * SAMPLE_RATE))
+        audio[a : a + int(length_s * SAMPLE_RATE)] = 0.3 * rng.standard_normal(int(length_s * SAMPLE_RATE))
     return audio
 
 
 def test_windows_cover_each_phrase_and_its_tail_and_merge_close_phrases():
     audio = bursts([1.0, 1.8, 8.0])
     tail = SAMPLE_RATE  # 1 s
-    phrase_ends = [int(np.flatnonzero(audio[:int(s * SAMPLE_RATE)])[-1]) + 1 for s in (3.0, 9.0)]
+    phrase_ends = [int(np.flatnonzero(audio[: int(s * SAMPLE_RATE)])[-1]) + 1 for s in (3.0, 9.0)]
     windows = sung_windows(audio, tail)
     assert len(windows) == 2
     for (start, end), first_s, phrase_end in zip(windows, (1.0, 8.0), phrase_ends):
@@ -55,14 +55,15 @@ def test_reverb_tail_decays_sixty_db_over_its_length_and_darkens():
     assert np.corrcoef(ir[:, 0], ir[:, 1])[0, 1] < 0.1  # decorrelated: a wide stereo room
 
     def level_db(a_s: float, b_s: float) -> float:
-        part = ir[int(a_s * SAMPLE_RATE):int(b_s * SAMPLE_RATE)].astype(np.float64)
-        return 10 * np.log10(np.mean(part ** 2))
+        part = ir[int(a_s * SAMPLE_RATE) : int(b_s * SAMPLE_RATE)].astype(np.float64)
+        return 10 * np.log10(np.mean(part**2))
 
     assert -66 < level_db(1.9, 2.0) - level_db(0.02, 0.12) < -50
 
     def centroid_hz(a_s: float, b_s: float) -> float:
-        freqs, power = welch(ir[int(a_s * SAMPLE_RATE):int(b_s * SAMPLE_RATE), 0], SAMPLE_RATE,
-                             nperseg=1024)
+        freqs, power = welch(
+            ir[int(a_s * SAMPLE_RATE) : int(b_s * SAMPLE_RATE), 0], SAMPLE_RATE, nperseg=1024
+        )
         return float(np.sum(freqs * power) / np.sum(power))
 
     assert centroid_hz(1.0, 1.5) < 0.7 * centroid_hz(0.02, 0.3)
@@ -75,7 +76,7 @@ def test_bus_level_and_delay_follow_the_genre():
         stem = process_vocal_bus(audio, SAMPLE_RATE, [genre], 120.0)
         assert abs(np.max(np.abs(stem)) - 10 ** (-3 / 20)) < 1e-3  # -3 dBFS peak
         space = vocal_space([genre])
-        after = stem[dry_end + int(0.3 * SAMPLE_RATE): dry_end + int(0.5 * SAMPLE_RATE)]
+        after = stem[dry_end + int(0.3 * SAMPLE_RATE) : dry_end + int(0.5 * SAMPLE_RATE)]
         late = np.sqrt(np.mean(after.astype(np.float64) ** 2))
         assert late > 1e-3  # the room rings on after the phrase
         if space.delay_beats == 0:
@@ -83,5 +84,5 @@ def test_bus_level_and_delay_follow_the_genre():
     # Ping-pong delay: an echo one delay after the phrase, on one side only.
     stem = process_vocal_bus(bursts([1.0], length_s=0.05, total_s=4.0), SAMPLE_RATE, ["ambient"], 120.0)
     echo = int((1.0 + 0.75 * 0.5) * SAMPLE_RATE)
-    left, right = (np.max(np.abs(stem[echo:echo + int(0.05 * SAMPLE_RATE), c])) for c in (0, 1))
+    left, right = (np.max(np.abs(stem[echo : echo + int(0.05 * SAMPLE_RATE), c])) for c in (0, 1))
     assert right > 2 * left

@@ -18,12 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from daemon.engines.cache import ModelCache
-from daemon.plan import make_plan
-from daemon.spec import load_spec
-from daemon.vocals import sing
-from daemon.vocals import coqui
-from daemon.vocals.coqui import coqui_unavailable_reason, model_files
+from musicd.engines.cache import ModelCache
+from musicd.music.plan import make_plan
+from musicd.spec import load_spec
+from musicd.vocals import coqui, sing
+from musicd.vocals.coqui import coqui_unavailable_reason, model_files
 
 STUBS = Path(__file__).parent / "stubs_torchaudio"
 SAMPLE_RATE = 22050
@@ -31,7 +30,8 @@ LYRICS = "[verse]\nHold the light\nCarry me home\n\n[chorus]\nSing along\n"
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("torch") is None or importlib.util.find_spec("TTS") is None,
-    reason="coqui-tts and torch are not installed (the ml extra)")
+    reason="coqui-tts and torch are not installed (the ml extra)",
+)
 
 
 def _real_torchaudio_imports() -> bool:
@@ -67,18 +67,36 @@ def build_tiny_vits(folder: Path) -> Path:
     from TTS.tts.configs.vits_config import VitsArgs, VitsConfig
     from TTS.tts.models.vits import Vits
 
-    args = VitsArgs(hidden_channels=16, hidden_channels_ffn_text_encoder=32, num_heads_text_encoder=2,
-                    num_layers_text_encoder=1, num_layers_flow=1, num_layers_posterior_encoder=1,
-                    upsample_initial_channel_decoder=32, resblock_kernel_sizes_decoder=[3],
-                    resblock_dilation_sizes_decoder=[[1, 3, 5]], use_sdp=False,
-                    init_discriminator=False)
-    characters = CharactersConfig(characters_class="TTS.tts.utils.text.characters.Graphemes",
-                                  pad="_", eos="", bos="", blank="<BLNK>",
-                                  characters="abcdefghijklmnopqrstuvwxyz",
-                                  punctuations="!'(),-.:;? ", phonemes=None)
-    config = VitsConfig(model_args=args, audio=BaseAudioConfig(sample_rate=16000),
-                        use_phonemes=False, text_cleaner="multilingual_cleaners",
-                        characters=characters)
+    args = VitsArgs(
+        hidden_channels=16,
+        hidden_channels_ffn_text_encoder=32,
+        num_heads_text_encoder=2,
+        num_layers_text_encoder=1,
+        num_layers_flow=1,
+        num_layers_posterior_encoder=1,
+        upsample_initial_channel_decoder=32,
+        resblock_kernel_sizes_decoder=[3],
+        resblock_dilation_sizes_decoder=[[1, 3, 5]],
+        use_sdp=False,
+        init_discriminator=False,
+    )
+    characters = CharactersConfig(
+        characters_class="TTS.tts.utils.text.characters.Graphemes",
+        pad="_",
+        eos="",
+        bos="",
+        blank="<BLNK>",
+        characters="abcdefghijklmnopqrstuvwxyz",
+        punctuations="!'(),-.:;? ",
+        phonemes=None,
+    )
+    config = VitsConfig(
+        model_args=args,
+        audio=BaseAudioConfig(sample_rate=16000),
+        use_phonemes=False,
+        text_cleaner="multilingual_cleaners",
+        characters=characters,
+    )
     torch.manual_seed(0)
     model = Vits(config)
     folder.mkdir(parents=True, exist_ok=True)
@@ -93,8 +111,9 @@ def tiny_model(torchaudio_for_coqui, tmp_path_factory) -> Path:
 
 
 def song():
-    spec = load_spec("genres: [pop]\nduration: 20\nlyrics: |\n" +
-                     "".join(f"  {line}\n" for line in LYRICS.splitlines()))
+    spec = load_spec(
+        "genres: [pop]\nduration: 20\nlyrics: |\n" + "".join(f"  {line}\n" for line in LYRICS.splitlines())
+    )
     plan = make_plan(spec, 5)
     return spec, plan, int(plan.duration_s * SAMPLE_RATE)
 
@@ -103,8 +122,18 @@ def test_coqui_model_sings_on_the_notes_through_the_model_cache(tiny_model):
     assert coqui_unavailable_reason(tiny_model) is None
     spec, plan, n_samples = song()
     cache = ModelCache()
-    first = sing(spec.lyrics, ["en"], "low", "coqui", plan, SAMPLE_RATE, n_samples, seed=5,
-                 coqui_model_dir=tiny_model, cache=cache)
+    first = sing(
+        spec.lyrics,
+        ["en"],
+        "low",
+        "coqui",
+        plan,
+        SAMPLE_RATE,
+        n_samples,
+        seed=5,
+        coqui_model_dir=tiny_model,
+        cache=cache,
+    )
     assert first.engine_used == "coqui" and first.reason == "asked for coqui"
     assert first.audio is not None and first.audio.shape == (n_samples, 2)
     record = first.record()
@@ -115,23 +144,42 @@ def test_coqui_model_sings_on_the_notes_through_the_model_cache(tiny_model):
     assert use["cache_hit"] is False and use["load_s"] > 0 and use["size_bytes"] > 100_000
 
     # The dry take (before the bus's reverb) sounds on the notes and is silent elsewhere.
-    from daemon.vocals.coqui import sing_with_coqui
+    from musicd.vocals.coqui import sing_with_coqui
+
     dry = sing_with_coqui(first.vocal, tiny_model, cache, SAMPLE_RATE, n_samples)
     vocal = first.vocal
-    spans = [(vocal.beats_to_seconds(n.note.start_beat),
-              vocal.beats_to_seconds(n.note.start_beat + n.note.duration_beats)) for n in vocal.notes]
-    sounding = [np.max(np.abs(dry[int(a * SAMPLE_RATE):int(b * SAMPLE_RATE)])) > 1e-3 for a, b in spans]
+    spans = [
+        (
+            vocal.beats_to_seconds(n.note.start_beat),
+            vocal.beats_to_seconds(n.note.start_beat + n.note.duration_beats),
+        )
+        for n in vocal.notes
+    ]
+    sounding = [np.max(np.abs(dry[int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)])) > 1e-3 for a, b in spans]
     assert np.mean(sounding) >= 0.8
     first_note = int(spans[0][0] * SAMPLE_RATE)
     last_end = int((spans[-1][1] + 0.1) * SAMPLE_RATE)
-    assert not np.any(dry[:max(0, first_note - 10)]) and not np.any(dry[last_end:])
+    assert not np.any(dry[: max(0, first_note - 10)]) and not np.any(dry[last_end:])
     for previous, following in zip(vocal.lines, vocal.lines[1:]):
-        gap = dry[int(vocal.beats_to_seconds(previous.end_beat + 0.25) * SAMPLE_RATE):
-                  int((vocal.beats_to_seconds(following.start_beat) - 0.02) * SAMPLE_RATE)]
+        gap = dry[
+            int(vocal.beats_to_seconds(previous.end_beat + 0.25) * SAMPLE_RATE) : int(
+                (vocal.beats_to_seconds(following.start_beat) - 0.02) * SAMPLE_RATE
+            )
+        ]
         assert gap.size == 0 or np.max(np.abs(gap)) < 1e-3
 
-    second = sing(spec.lyrics, ["en"], "low", "coqui", plan, SAMPLE_RATE, n_samples, seed=5,
-                  coqui_model_dir=tiny_model, cache=cache)
+    second = sing(
+        spec.lyrics,
+        ["en"],
+        "low",
+        "coqui",
+        plan,
+        SAMPLE_RATE,
+        n_samples,
+        seed=5,
+        coqui_model_dir=tiny_model,
+        cache=cache,
+    )
     assert cache.loads == 1 and len(cache.resident()) == 1
     assert [m["cache_hit"] for m in second.record()["models"]] == [True]
     assert second.lrc_text == first.lrc_text and second.track == first.track
@@ -139,8 +187,18 @@ def test_coqui_model_sings_on_the_notes_through_the_model_cache(tiny_model):
 
 def test_auto_engine_prefers_a_configured_coqui_model(tiny_model):
     spec, plan, n_samples = song()
-    result = sing(spec.lyrics, ["en"], "high", "auto", plan, SAMPLE_RATE, n_samples, seed=5,
-                  coqui_model_dir=tiny_model, cache=ModelCache())
+    result = sing(
+        spec.lyrics,
+        ["en"],
+        "high",
+        "auto",
+        plan,
+        SAMPLE_RATE,
+        n_samples,
+        seed=5,
+        coqui_model_dir=tiny_model,
+        cache=ModelCache(),
+    )
     assert result.engine_used == "coqui" and result.reason == "a Coqui model is configured"
     assert np.max(np.abs(result.audio)) > 0.5  # the bus brings it to -3 dBFS
 
@@ -153,8 +211,18 @@ def test_broken_coqui_model_falls_back_to_espeak_and_says_why(torchaudio_for_coq
     assert model_files(folder) == (folder / "model.pth", folder / "config.json")
     spec, plan, n_samples = song()
     cache = ModelCache()
-    result = sing(spec.lyrics, ["en"], "low", "coqui", plan, SAMPLE_RATE, n_samples, seed=5,
-                  coqui_model_dir=folder, cache=cache)
+    result = sing(
+        spec.lyrics,
+        ["en"],
+        "low",
+        "coqui",
+        plan,
+        SAMPLE_RATE,
+        n_samples,
+        seed=5,
+        coqui_model_dir=folder,
+        cache=cache,
+    )
     assert result.engine_used == "espeak" and result.audio is not None
     assert "could not be loaded" in result.reason and "fell back to espeak-ng" in result.reason
     assert cache.resident() == [] and result.record()["models"] == []
@@ -172,11 +240,14 @@ def test_job_with_a_coqui_model_records_it_in_the_manifest(tiny_model, tmp_path)
 
     import soundfile as sf
 
-    from daemon.engines.base import parse_engine_config
-    from daemon.pipeline import Resources, run_job
+    from musicd.engines.base import parse_engine_config
+    from musicd.pipeline import Resources, run_job
+
     resources = Resources.load(engines=parse_engine_config({"coqui": {"path": str(tiny_model)}}))
-    spec = load_spec("genres: [folk]\nduration: 20\nseed: 4\noutput: {formats: [wav]}\n"
-                     "lyrics: |\n  Hold the light across the water\n")
+    spec = load_spec(
+        "genres: [folk]\nduration: 20\nseed: 4\noutput: {formats: [wav]}\n"
+        "lyrics: |\n  Hold the light across the water\n"
+    )
     result = run_job(spec, tmp_path, resources)
     vocals = result.manifest["engines"]["vocals"]
     assert vocals["used"] == "coqui" and vocals["reason"] == "a Coqui model is configured"

@@ -5,40 +5,61 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from daemon.errors import MusicdError
-from daemon.score import Note, Track
-from daemon.sections import Section
-from daemon.theory import scale_pitch_classes
-from daemon.vocals import ChordTime, LyricsTooLongError, duck_lead, vocal_line, write_lrc, write_srt
-from daemon.vocals.lyrics import parse_line, parse_lyrics, section_marker
-from daemon.vocals.melody import VOICE_RANGES
-from daemon.vocals.timing_files import lrc_text, srt_text
+from musicd.errors import MusicdError
+from musicd.music.score import Note, Track
+from musicd.music.sections import Section
+from musicd.music.theory import scale_pitch_classes
+from musicd.vocals import ChordTime, LyricsTooLongError, duck_lead, vocal_line, write_lrc, write_srt
+from musicd.vocals.lyrics import parse_line, parse_lyrics, section_marker
+from musicd.vocals.melody import VOICE_RANGES
+from musicd.vocals.timing_files import lrc_text, srt_text
 
-FORM = (Section("intro", 0, 2, 0.3), Section("verse", 2, 8, 0.5), Section("chorus", 10, 8, 0.9),
-        Section("verse", 18, 8, 0.5), Section("chorus", 26, 8, 0.9), Section("outro", 34, 2, 0.3))
+FORM = (
+    Section("intro", 0, 2, 0.3),
+    Section("verse", 2, 8, 0.5),
+    Section("chorus", 10, 8, 0.9),
+    Section("verse", 18, 8, 0.5),
+    Section("chorus", 26, 8, 0.9),
+    Section("outro", 34, 2, 0.3),
+)
 PROGRESSION = ((0, 4, 7), (9, 0, 4), (5, 9, 0), (7, 11, 2))  # C Am F G
 CHORDS = tuple(ChordTime(bar * 4.0, 4.0, PROGRESSION[bar % 4]) for bar in range(36))
-SONG = "[verse]\nThe city lights are calling me tonight\nI walk alone beneath the rain\n\n" \
-       "[chorus]\nSing it loud and sing it clear\nWe are here\n\n[verse]\nMorning comes and I am gone\n"
+SONG = (
+    "[verse]\nThe city lights are calling me tonight\nI walk alone beneath the rain\n\n"
+    "[chorus]\nSing it loud and sing it clear\nWe are here\n\n[verse]\nMorning comes and I am gone\n"
+)
 
 
 def line(text: str, language: str = "en", voice: str = "high", seed: int = 1, form=FORM):
-    return vocal_line(text, [language], form, 100.0, (4, 4), "C", "major", CHORDS, voice,
-                      np.random.default_rng(seed))
+    return vocal_line(
+        text, [language], form, 100.0, (4, 4), "C", "major", CHORDS, voice, np.random.default_rng(seed)
+    )
 
 
-@pytest.mark.parametrize("language, word, syllables", [
-    ("en", "beautiful", ("beau", "ti", "ful")), ("en", "singing", ("sin", "ging")),
-    ("en", "love", ("love",)), ("es", "corazón", ("co", "ra", "zón")),
-    ("fr", "chanson", ("chan", "son")), ("de", "Sonnenschein", ("Son", "nen", "schein")),
-    ("it", "amore", ("a", "mo", "re")), ("pt", "saudade", ("sau", "da", "de")),
-    ("nl", "liefde", ("lief", "de")), ("pl", "kocham", ("ko", "cham")),
-    ("cs", "láska", ("lás", "ka")), ("tr", "güzellik", ("gü", "zel", "lik")),
-    ("ru", "любовь", ("лю", "бовь")), ("sv", "kärlek", ("kär", "lek")),
-    ("fi", "rakkaus", ("rak", "kaus")), ("fi", "kiitos", ("kii", "tos")),
-    ("hu", "szerelem", ("sze", "re", "lem")), ("hi", "नमस्ते", ("न", "म", "स्ते")),
-    ("ko", "사랑해", ("사", "랑", "해")),
-])
+@pytest.mark.parametrize(
+    "language, word, syllables",
+    [
+        ("en", "beautiful", ("beau", "ti", "ful")),
+        ("en", "singing", ("sin", "ging")),
+        ("en", "love", ("love",)),
+        ("es", "corazón", ("co", "ra", "zón")),
+        ("fr", "chanson", ("chan", "son")),
+        ("de", "Sonnenschein", ("Son", "nen", "schein")),
+        ("it", "amore", ("a", "mo", "re")),
+        ("pt", "saudade", ("sau", "da", "de")),
+        ("nl", "liefde", ("lief", "de")),
+        ("pl", "kocham", ("ko", "cham")),
+        ("cs", "láska", ("lás", "ka")),
+        ("tr", "güzellik", ("gü", "zel", "lik")),
+        ("ru", "любовь", ("лю", "бовь")),
+        ("sv", "kärlek", ("kär", "lek")),
+        ("fi", "rakkaus", ("rak", "kaus")),
+        ("fi", "kiitos", ("kii", "tos")),
+        ("hu", "szerelem", ("sze", "re", "lem")),
+        ("hi", "नमस्ते", ("न", "म", "स्ते")),
+        ("ko", "사랑해", ("사", "랑", "해")),
+    ],
+)
 def test_words_split_into_known_syllables(language, word, syllables):
     assert parse_line(word, language).words[0].syllables == syllables
 
@@ -68,15 +89,18 @@ def test_chorus_lyrics_recur_with_every_chorus_on_the_same_tune():
     vocal = line(SONG)
     chorus = ["Sing it loud and sing it clear", "We are here"]
     for start_bar in (10, 26):  # every chorus sings the chorus block (twice when it has room)
-        sung = [l.text for l in vocal.lines if start_bar * 4 <= l.start_beat < (start_bar + 8) * 4]
+        sung = [ln.text for ln in vocal.lines if start_bar * 4 <= ln.start_beat < (start_bar + 8) * 4]
         assert sung and sung == chorus * (len(sung) // 2)
-    verse_lines = [l for l in vocal.lines if l.section == "verse"]
+    verse_lines = [ln for ln in vocal.lines if ln.section == "verse"]
     assert verse_lines[-1].text == "Morning comes and I am gone"
     assert verse_lines[-1].start_beat >= 18 * 4  # the second verse block goes to the second verse
 
     def tune(start_beat: float) -> list[tuple[float, int]]:
-        return [(n.note.start_beat - start_beat, n.note.pitch) for n in vocal.notes
-                if start_beat <= n.note.start_beat < start_beat + 32]
+        return [
+            (n.note.start_beat - start_beat, n.note.pitch)
+            for n in vocal.notes
+            if start_beat <= n.note.start_beat < start_beat + 32
+        ]
 
     assert tune(10 * 4) == tune(26 * 4)
 
@@ -84,17 +108,19 @@ def test_chorus_lyrics_recur_with_every_chorus_on_the_same_tune():
 def test_unmarked_repeated_block_is_the_chorus():
     text = "Walking down the road\n\nHold on, hold on\n\nRunning through the night\n\nHold on, hold on\n"
     vocal = line(text)
-    chorus = [l.text for l in vocal.lines if l.section == "chorus"]
+    chorus = [ln.text for ln in vocal.lines if ln.section == "chorus"]
     assert len(chorus) >= 2 and set(chorus) == {"Hold on, hold on"}
-    assert [l.text for l in vocal.lines if l.section == "verse"] == ["Walking down the road",
-                                                                      "Running through the night"]
+    assert [ln.text for ln in vocal.lines if ln.section == "verse"] == [
+        "Walking down the road",
+        "Running through the night",
+    ]
 
 
 def test_melody_has_one_note_per_syllable_in_range_scale_and_time():
     vocal = line(SONG, voice="low")
     low, high = VOICE_RANGES["low"]
     scale = scale_pitch_classes("C", "major")
-    syllables = sum(parse_line(l.text, "en").syllable_count for l in vocal.lines)
+    syllables = sum(parse_line(ln.text, "en").syllable_count for ln in vocal.lines)
     assert sum(1 for n in vocal.notes if not n.continuation) == syllables
     for sung in vocal.notes:
         assert low <= sung.note.pitch <= high
@@ -115,7 +141,7 @@ def test_stressed_syllables_fall_on_beats_and_lines_end_on_chord_tones_with_a_br
         last = notes[-1].note
         chord = next(c for c in CHORDS if c.start_beat <= last.start_beat < c.start_beat + 4)
         assert last.pitch % 12 in chord.tones
-        following = [l.start_beat for l in vocal.lines[index + 1:]]
+        following = [ln.start_beat for ln in vocal.lines[index + 1 :]]
         if following:
             assert following[0] - (last.start_beat + last.duration_beats) >= 1.0 - 1e-6
     for sung in vocal.notes:
@@ -130,8 +156,11 @@ def test_track_carries_one_lyric_event_per_syllable():
     vocal = line("Hello world")
     track = vocal.to_track()
     assert track.name == "vocals"
-    assert [s for _, s in track.lyrics] == ["hel", "lo", "world"] or \
-        [s for _, s in track.lyrics] == ["Hel", "lo", "world"]
+    assert [s for _, s in track.lyrics] == ["hel", "lo", "world"] or [s for _, s in track.lyrics] == [
+        "Hel",
+        "lo",
+        "world",
+    ]
     assert [b for b, _ in track.lyrics] == [n.note.start_beat for n in vocal.notes if not n.continuation]
 
 
@@ -151,9 +180,10 @@ def test_lyrics_too_long_for_the_song_are_a_clear_error():
 
 def test_lrc_and_srt_time_each_line_at_its_notes_and_keep_unicode(tmp_path):
     text = "[verse]\nÇa va très bien\nЯ тебя люблю\n\n[chorus]\n我爱你\n"
-    vocal = vocal_line(text, ["fr", "ru", "zh"], FORM, 100.0, (4, 4), "C", "major", CHORDS, "high",
-                       np.random.default_rng(3))
-    assert [l.language for l in vocal.lines][:3] == ["fr", "ru", "zh"]
+    vocal = vocal_line(
+        text, ["fr", "ru", "zh"], FORM, 100.0, (4, 4), "C", "major", CHORDS, "high", np.random.default_rng(3)
+    )
+    assert [ln.language for ln in vocal.lines][:3] == ["fr", "ru", "zh"]
     write_lrc(tmp_path / "lyrics.lrc", vocal)
     write_srt(tmp_path / "lyrics.srt", vocal)
     lrc = (tmp_path / "lyrics.lrc").read_text(encoding="utf-8")
@@ -169,8 +199,7 @@ def test_lrc_and_srt_time_each_line_at_its_notes_and_keep_unicode(tmp_path):
     assert len(cues) == len(vocal.lines)
     first_notes = [n for n in vocal.notes if n.line_index == 0]
     start_ms = round(vocal.beats_to_seconds(first_notes[0].note.start_beat) * 1000)
-    assert cues[0].splitlines()[1].startswith(
-        f"00:00:{start_ms // 1000:02d},{start_ms % 1000:03d} --> ")
+    assert cues[0].splitlines()[1].startswith(f"00:00:{start_ms // 1000:02d},{start_ms % 1000:03d} --> ")
     assert lrc_text(vocal) == lrc and srt_text(vocal) == srt
 
 

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from daemon_helpers import wait_until as _wait_until
-
-from daemon.config import WatchConfig
-from daemon.watcher import InboxWatcher, is_ignored_name, is_spec_candidate, resolve_mode
+from musicd.config import WatchConfig
+from musicd.service.watcher import InboxWatcher, is_ignored_name, is_spec_candidate, resolve_mode
 
 SPEC = b"genres: [ambient]\nduration: 20\n"
 WAIT_S = 15.0
@@ -68,8 +67,20 @@ def watcher(inbox: Path, ticker: Ticker) -> Iterator[InboxWatcher]:
 
 @pytest.mark.parametrize(
     "name",
-    [".song.yaml", ".song.yaml.Ab12Cd", "._song.yaml", ".DS_Store", "~syncthing~song.yaml.tmp", "song.yaml.part",
-     "song.yaml.tmp", ".song.yaml.swp", "song.yaml.swp", "@eaDir", "Thumbs.db", "song.yaml~"],
+    [
+        ".song.yaml",
+        ".song.yaml.Ab12Cd",
+        "._song.yaml",
+        ".DS_Store",
+        "~syncthing~song.yaml.tmp",
+        "song.yaml.part",
+        "song.yaml.tmp",
+        ".song.yaml.swp",
+        "song.yaml.swp",
+        "@eaDir",
+        "Thumbs.db",
+        "song.yaml~",
+    ],
 )
 def test_hidden_and_temporary_names_are_ignored(name: str) -> None:
     assert is_ignored_name(name)
@@ -127,14 +138,18 @@ def test_rename_into_the_inbox_is_an_arrival(watcher: InboxWatcher, inbox: Path,
     assert ready_paths(watcher, ticker) == [inbox / "song.yaml"]
 
 
-def test_move_from_outside_is_an_arrival(watcher: InboxWatcher, inbox: Path, tmp_path: Path, ticker: Ticker) -> None:
+def test_move_from_outside_is_an_arrival(
+    watcher: InboxWatcher, inbox: Path, tmp_path: Path, ticker: Ticker
+) -> None:
     outside = tmp_path / "elsewhere.yaml"
     outside.write_bytes(SPEC)
     os.rename(outside, inbox / "moved.yaml")
     assert ready_paths(watcher, ticker) == [inbox / "moved.yaml"]
 
 
-def test_file_written_slowly_is_not_ready_until_stable(watcher: InboxWatcher, inbox: Path, ticker: Ticker) -> None:
+def test_file_written_slowly_is_not_ready_until_stable(
+    watcher: InboxWatcher, inbox: Path, ticker: Ticker
+) -> None:
     path = inbox / "slow.yaml"
     with open(path, "wb") as handle:
         for chunk in range(6):
@@ -169,7 +184,9 @@ def test_auto_mode_polls_a_network_share(inbox: Path) -> None:
 
 def test_periodic_rescan_finds_files_the_events_missed(inbox: Path, ticker: Ticker) -> None:
     # a poller that never looks again stands in for events lost on a network share
-    for watcher in make_watcher(inbox, ticker, mode="polling", poll_interval_s=1000.0, rescan_interval_s=60.0):
+    for watcher in make_watcher(
+        inbox, ticker, mode="polling", poll_interval_s=1000.0, rescan_interval_s=60.0
+    ):
         (inbox / "missed.yaml").write_bytes(SPEC)
         assert watcher.poll_ready(ticker.advance(30)) == []
         assert watcher.candidates == frozenset()

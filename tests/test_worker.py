@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.worker import (
+from musicd.worker import (
     Heartbeat,
     JobFailed,
     JobProgress,
@@ -60,8 +60,13 @@ def supervisor():
 
 
 def order(tmp_path: Path, job_id: str, title: str, duration_s: int = 5) -> RunJob:
-    return RunJob(job_id=job_id, spec_text=spec_text(title, duration_s), seed=42,
-                  out_dir=str(tmp_path / job_id), manifest_extra={"job_id": job_id, "attempts": 1})
+    return RunJob(
+        job_id=job_id,
+        spec_text=spec_text(title, duration_s),
+        seed=42,
+        out_dir=str(tmp_path / job_id),
+        manifest_extra={"job_id": job_id, "attempts": 1},
+    )
 
 
 def test_job_runs_in_the_worker_and_reports_progress(supervisor, tmp_path: Path) -> None:
@@ -79,7 +84,9 @@ def test_resources_load_once_for_many_jobs(supervisor, tmp_path: Path) -> None:
     for index in range(3):
         supervisor.submit(order(tmp_path, f"J{index}", "quick"), time_limit_s=30)
         wait_for(supervisor, has(JobSucceeded))
-    loads = [json.loads((tmp_path / f"J{i}" / "manifest.json").read_text())["resource_loads"] for i in range(3)]
+    loads = [
+        json.loads((tmp_path / f"J{i}" / "manifest.json").read_text())["resource_loads"] for i in range(3)
+    ]
     assert loads == [1, 1, 1]
 
 
@@ -92,8 +99,12 @@ def test_job_error_fails_the_job_not_the_worker(supervisor, tmp_path: Path) -> N
 
 
 def test_invalid_spec_fails_the_job_with_the_spec_error(supervisor, tmp_path: Path) -> None:
-    bad = RunJob(job_id="B1", spec_text="genres: [nope-not-a-genre]\nduration: -3\n", seed=1,
-                 out_dir=str(tmp_path / "B1"))
+    bad = RunJob(
+        job_id="B1",
+        spec_text="genres: [nope-not-a-genre]\nduration: -3\n",
+        seed=1,
+        out_dir=str(tmp_path / "B1"),
+    )
     supervisor.submit(bad, time_limit_s=30)
     failed = [m for m in wait_for(supervisor, has(JobFailed)) if isinstance(m, JobFailed)][0]
     assert "not a valid musicd job spec" in failed.error
@@ -154,12 +165,15 @@ def test_stop_lets_the_worker_exit(supervisor) -> None:
 
 def test_resolve_runner_rejects_malformed_names() -> None:
     with pytest.raises(ValueError, match="module:function"):
-        resolve_runner("daemon.pipeline.run_job")
+        resolve_runner("musicd.pipeline.run_job")
 
 
 def test_resources_get_only_the_keyword_arguments_they_take(tmp_path: Path) -> None:
-    sup = WorkerSupervisor(runner=RUNNER, heartbeat_interval_s=0.2,
-                           resources_kwargs={"label": "preloaded", "engines": object.__name__})
+    sup = WorkerSupervisor(
+        runner=RUNNER,
+        heartbeat_interval_s=0.2,
+        resources_kwargs={"label": "preloaded", "engines": object.__name__},
+    )
     sup.start()
     try:
         wait_for(sup, lambda _: sup.ready)
@@ -171,8 +185,11 @@ def test_resources_get_only_the_keyword_arguments_they_take(tmp_path: Path) -> N
 
 
 def test_memory_a_job_freed_is_returned_to_the_system(supervisor, tmp_path: Path) -> None:
-    rss = [m.rss_bytes for m in wait_for(supervisor, lambda ms: sum(isinstance(m, Heartbeat) for m in ms) >= 2)
-           if isinstance(m, Heartbeat)]
+    rss = [
+        m.rss_bytes
+        for m in wait_for(supervisor, lambda ms: sum(isinstance(m, Heartbeat) for m in ms) >= 2)
+        if isinstance(m, Heartbeat)
+    ]
     baseline = rss[-1]
     supervisor.submit(order(tmp_path, "M1", "heap"), time_limit_s=30)
     wait_for(supervisor, has(JobSucceeded))

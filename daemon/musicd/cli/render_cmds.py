@@ -1,0 +1,129 @@
+"""Commands around one render: render, validate, genres, schema, doctor."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from musicd.cli import main
+from musicd.errors import MusicdError, SpecError
+
+
+def _fail(error: MusicdError) -> None:
+    click.echo(str(error), err=True)
+    sys.exit(1)
+
+
+@main.command()
+@click.argument("spec_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the track into (created if missing).",
+)
+@click.option("--seed", type=int, default=None, help="Override the spec's seed.")
+@click.option(
+    "--soundfont",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="SoundFont (.sf2/.sf3) to render with.",
+)
+def render(spec_path: Path, out_dir: Path, seed: int | None, soundfont: Path | None) -> None:
+    """Render one YAML job spec into OUT: mix, stems, MIDI, video, manifest."""
+    from musicd.pipeline import Resources, run_job
+    from musicd.spec import load_spec
+
+    data = spec_path.read_bytes()
+    try:
+        spec = load_spec(data, source=spec_path.name)
+        result = run_job(
+            spec,
+            out_dir,
+            Resources.load(soundfont),
+            seed=seed,
+            spec_bytes=data,
+            progress=lambda stage, pct: click.echo(f"  {pct:5.1f}%  {stage}", err=True),
+        )
+    except MusicdError as error:
+        _fail(error)
+    loud = result.manifest["loudness"]
+    click.echo(f"{out_dir}: seed {result.seed}, {loud['integrated_lufs']} LUFS, {loud['true_peak_db']} dBTP")
+
+
+@main.command()
+@click.argument(
+    "spec_paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+def validate(spec_paths: tuple[Path, ...]) -> None:
+    """Check job specs; print every problem and exit 1 if any spec is invalid."""
+    from musicd.spec import load_jobs
+
+    failed = False
+    for path in spec_paths:
+        try:
+            jobs = load_jobs(path.read_bytes(), source=path.name)
+        except SpecError as error:
+            failed = True
+            click.echo(str(error), err=True)
+        else:
+            click.echo(f"{path}: valid ({len(jobs)} job{'s' if len(jobs) != 1 else ''})")
+    sys.exit(1 if failed else 0)
+
+
+@main.command()
+def genres() -> None:
+    """Print the genre table: tempo, keys, meter, groove and instruments."""
+    from musicd.music.genres import genre_table_rows
+
+    rows = genre_table_rows()
+    headers = list(rows[0])
+    widths = {h: max(len(h), *(len(str(r[h])) for r in rows)) for h in headers}
+    click.echo("  ".join(h.ljust(widths[h]) for h in headers).rstrip())
+    for row in rows:
+        click.echo("  ".join(str(row[h]).ljust(widths[h]) for h in headers).rstrip())
+
+
+@main.command()
+def schema() -> None:
+    """Print the job spec's JSON Schema (jobspecs/schema.json is generated from it)."""
+    from musicd.spec import spec_json_schema
+
+    click.echo(json.dumps(spec_json_schema(), indent=2, ensure_ascii=False))
+
+
+@main.command()
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="MUSICD_CONFIG",
+    help="Configuration whose SoundFont and models to check [default: /etc/musicd/config.yaml if present].",
+)
+@click.option(
+    "--soundfont",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Check this SoundFont instead of the configured one.",
+)
+def doctor(config_path: Path | None, soundfont: Path | None) -> None:
+    """Check FluidSynth, the SoundFont, ffmpeg, espeak-ng, torch/CUDA and the engines."""
+    from musicd.config import load_config
+    from musicd.doctor import run_checks
+
+    try:
+        config = load_config(config_path, check_specs=False)
+    except MusicdError as error:
+        _fail(error)
+    checks = run_checks(soundfont or config.soundfont, config.engines)
+    for check in checks:
+        mark = "ok  " if check.ok else ("warn" if check.optional else "FAIL")
+        click.echo(f"[{mark}] {check.name}: {check.detail}")
+    sys.exit(0 if all(c.ok or c.optional for c in checks) else 1)

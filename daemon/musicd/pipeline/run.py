@@ -1,0 +1,399 @@
+"""One job from spec to finished folder: plan, compose, render, mix, master, encode, video.
+
+Stages are plain functions of their inputs; this module sequences them, writes files at the
+edges, reports progress and checks for cancellation between stages.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musicd import __version__
+from musicd.audio.encode import EncodeResult, encode_audio, write_wav
+from musicd.audio.loudness import Loudness, measure_file_loudness
+from musicd.audio.mastering import MasterResult, master
+from musicd.audio.mixing import mix_bus, mix_stems
+from musicd.engines import (
+    EngineConfig,
+    ModelCache,
+    TextureRequest,
+    choose_texture_engine,
+    preload_models,
+    texture_level_db,
+)
+from musicd.errors import CancelledError
+from musicd.media.cover import render_cover
+from musicd.media.video import render_video
+from musicd.music.compose import compose
+from musicd.music.midi import score_to_midi
+from musicd.music.plan import Plan, make_plan
+from musicd.music.score import Score
+from musicd.pipeline.manifest import write_manifest
+from musicd.programs import ffmpeg_version
+from musicd.seeding import draw_seed
+from musicd.spec import JobSpec
+from musicd.synth.fluidsynth import FluidRenderer
+from musicd.synth.soundfonts import default_soundfont
+from musicd.vocals import VocalResult, duck_lead, sing
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 44100
+KICK_PITCHES = frozenset({35, 36})
+STEM_HEADROOM_DB = -0.3  # stems keep their common gain; this is the most any may peak
+
+# Share of the whole job each stage takes, for progress percentages.
+STAGE_WEIGHTS = {
+    "plan": 1,
+    "compose": 2,
+    "vocals": 25,
+    "render": 30,
+    "texture": 5,
+    "mix": 8,
+    "master": 10,
+    "encode": 9,
+    "video": 40,
+}
+VOCAL_TAIL_S = 8.0  # room for the vocal reverb after the last note; trimmed to the mix
+
+ProgressFn = Callable[[str, float], None]
+
+
+@dataclass
+class Resources:
+    """What a worker keeps resident between jobs: the SoundFont and the model cache."""
+
+    renderer: FluidRenderer
+    engines: EngineConfig
+    models: ModelCache
+
+    @classmethod
+    def load(cls, soundfont: Path | None = None, engines: EngineConfig | None = None) -> Resources:
+        """Load the SoundFont and the models to preload (the config's `models:`, parsed)."""
+        engines = engines or EngineConfig()
+        renderer = FluidRenderer(soundfont or default_soundfont(), SAMPLE_RATE)
+        models = ModelCache.from_settings(engines.cache)
+        for loaded in preload_models(models, engines):
+            log.info("preload: %s", loaded)
+        return cls(renderer=renderer, engines=engines, models=models)
+
+    def unload_idle(self) -> list[str]:
+        """Unload models unused for models.cache.keep_alive_s; the worker calls this between jobs."""
+        return [key.engine for key in self.models.unload_idle()]
+
+
+@dataclass(frozen=True)
+class JobResult:
+    out_dir: Path
+    manifest: dict[str, Any]
+    seed: int
+
+
+@dataclass
+class _Stages:
+    """Progress, cancellation and per-stage timings for one run."""
+
+    stages: tuple[str, ...]
+    progress: ProgressFn | None
+    should_cancel: Callable[[], bool] | None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if self.should_cancel is not None and self.should_cancel():
+            raise CancelledError(f"cancelled before the {name} stage")
+        self._report(name, done=False)
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+        self._report(name, done=True)
+
+    def _report(self, name: str, *, done: bool) -> None:
+        if self.progress is None:
+            return
+        total = sum(STAGE_WEIGHTS.get(s, 1) for s in self.stages)
+        index = self.stages.index(name) + (1 if done else 0)
+        finished = sum(STAGE_WEIGHTS.get(s, 1) for s in self.stages[:index])
+        self.progress(name, round(100.0 * finished / total, 1))
+
+
+def kick_times_s(score: Score) -> list[float]:
+    """Onsets of kick drums, which trigger sidechain ducking."""
+    drums = next((t for t in score.tracks if t.is_drums), None)
+    if drums is None:
+        return []
+    return sorted({score.beats_to_seconds(n.start_beat) for n in drums.notes if n.pitch in KICK_PITCHES})
+
+
+def run_job(
+    spec: JobSpec,
+    out_dir: Path,
+    resources: Resources,
+    *,
+    seed: int | None = None,
+    progress: ProgressFn | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    manifest_extra: Mapping[str, Any] | None = None,
+    spec_bytes: bytes | None = None,
+) -> JobResult:
+    """Render `spec` into `out_dir` (created if needed); manifest.json is written last."""
+    seed = seed if seed is not None else spec.seed if spec.seed is not None else draw_seed()
+    sings = bool(spec.lyrics and spec.lyrics.strip()) and spec.vocals.engine != "none"
+    names = (
+        ("plan", "compose")
+        + (("vocals",) if sings else ())
+        + ("render", "texture", "mix", "master", "encode")
+        + (("video",) if spec.video else ())
+    )
+    stages = _Stages(names, progress, should_cancel)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    with stages.stage("plan"):
+        plan = make_plan(spec, seed)
+        video_styles = spec.video.styles_or(plan.video.default_style) if spec.video else ()
+    with stages.stage("compose"):
+        score = compose(plan)
+    vocals = _no_vocals(spec, plan, seed)
+    if sings:
+        with stages.stage("vocals"):
+            tail = int((score.duration_s + VOCAL_TAIL_S) * SAMPLE_RATE)
+            vocals = sing(
+                spec.lyrics,
+                spec.vocals.languages,
+                spec.vocals.voice,
+                spec.vocals.engine,
+                plan,
+                SAMPLE_RATE,
+                tail,
+                seed,
+                coqui_model_dir=resources.engines.coqui.path,
+                cache=resources.models,
+            )
+            score = _with_vocal_line(score, vocals)
+    midi_bytes = score_to_midi(score)
+    with stages.stage("render"):
+        instrumental = replace(score, tracks=tuple(t for t in score.tracks if t.name != "vocals"))
+        stems = resources.renderer.render(instrumental, plan.mix)
+        length = len(next(iter(stems.values())))
+    with stages.stage("texture"), resources.models.recording() as model_uses:
+        texture = _texture(spec, plan, score, seed, resources, length)
+    with stages.stage("mix"):
+        stems = mix_stems(stems, plan.mix, SAMPLE_RATE, kick_times_s(score))
+        if texture.audio is not None:
+            stems["texture"] = texture.audio
+        if vocals.audio is not None:
+            stems["vocals"] = _fit_length(vocals.audio, length)
+        stems, mix = mix_bus(stems, plan.mix, SAMPLE_RATE, in_place=True)
+    with stages.stage("master"):
+        mastered = master(mix, SAMPLE_RATE, spec.master.loudness_lufs, spec.master.true_peak_db)
+    with stages.stage("encode"):
+        wav = write_wav(
+            out_dir / "mix.wav", mastered.audio, SAMPLE_RATE, bits=16, rng=np.random.default_rng(seed)
+        )
+        # Two ffmpeg processes read mix.wav while this thread writes the other files.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            loudness = pool.submit(measure_file_loudness, wav)
+            cover = pool.submit(
+                render_cover, wav, out_dir / "cover.png", title=spec.display_title, profile=plan.video
+            )
+            encodes = _write_files(out_dir, spec, stems, mastered, midi_bytes, spec_bytes)
+            subtitles = None
+            if vocals.track is not None:
+                subtitles = _write_text(out_dir / "lyrics.srt", vocals.srt_text)
+                _write_text(out_dir / "lyrics.lrc", vocals.lrc_text)
+            measured = loudness.result()
+            cover.result()
+    if video_styles:
+        with stages.stage("video"):
+            for index, style in enumerate(video_styles):
+                name = "video.mp4" if index == 0 else f"video-{style}.mp4"
+                render_video(
+                    wav,
+                    out_dir / name,
+                    style=style,
+                    title=spec.display_title,
+                    profile=plan.video,
+                    subtitles_path=subtitles,
+                )
+
+    engines = {
+        "compose": {
+            "asked": spec.engines.melody,
+            "used": "rules",
+            "reason": _melody_reason(spec.engines.melody),
+        },
+        "render": {"asked": "fluidsynth", "used": "fluidsynth", "reason": ""},
+        "texture": {**texture.record, "models": [use.to_dict() for use in model_uses]},
+        "vocals": vocals.record(),
+    }
+    manifest = _manifest(
+        spec,
+        plan,
+        score,
+        seed,
+        resources,
+        mastered,
+        measured,
+        encodes,
+        engines,
+        stages.seconds,
+        manifest_extra,
+    )
+    write_manifest(out_dir, manifest)
+    log.info("rendered %r into %s in %.2f s", spec.display_title, out_dir, sum(stages.seconds.values()))
+    return JobResult(out_dir=out_dir, manifest=manifest, seed=seed)
+
+
+@dataclass(frozen=True)
+class _Texture:
+    audio: np.ndarray | None
+    record: dict[str, Any]
+
+
+def _texture(
+    spec: JobSpec, plan: Plan, score: Score, seed: int, resources: Resources, length: int
+) -> _Texture:
+    """The texture layer at the genre's level under the mix, `length` samples long."""
+    choice = choose_texture_engine(spec.engines.texture, resources.engines)
+    record: dict[str, Any] = dict(choice.as_record(spec.engines.texture))
+    if choice.engine is None:
+        return _Texture(None, record)
+    request = TextureRequest(
+        prompt=spec.prompt or "",
+        genres=plan.genres,
+        moods=plan.moods,
+        tempo_bpm=plan.tempo_bpm,
+        key_tonic=plan.key_tonic,
+        mode=plan.mode,
+        meter=plan.meter,
+        sections=plan.form,
+        duration_s=score.duration_s,
+        sample_rate=SAMPLE_RATE,
+        seed=seed,
+    )
+    audio = choice.engine.generate(request, resources.models)
+    level_db = texture_level_db(plan.genres)
+    record["level_db"] = level_db
+    return _Texture(_fit_length(audio * 10 ** (level_db / 20), length), record)
+
+
+def _no_vocals(spec: JobSpec, plan: Plan, seed: int) -> VocalResult:
+    """The vocals result of a job that sings nothing, with the reason."""
+    return sing(spec.lyrics, (), "auto", spec.vocals.engine, plan, SAMPLE_RATE, 0, seed)
+
+
+def _with_vocal_line(score: Score, vocals: VocalResult) -> Score:
+    """Add the vocal track to the score and let the lead instrument step back under it."""
+    if vocals.track is None:
+        return score
+    tracks = [duck_lead(t, vocals.vocal) if t.name == "melody" else t for t in score.tracks]
+    return replace(score, tracks=(*tracks, vocals.track))
+
+
+def _fit_length(audio: np.ndarray, length: int) -> np.ndarray:
+    """Trim or zero-pad (n, 2) audio to `length` samples."""
+    if len(audio) >= length:
+        return audio[:length]
+    return np.pad(audio, ((0, length - len(audio)), (0, 0)))
+
+
+def _write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _write_files(
+    out_dir: Path,
+    spec: JobSpec,
+    stems: dict[str, np.ndarray],
+    mastered: MasterResult,
+    midi_bytes: bytes,
+    spec_bytes: bytes | None,
+) -> list[EncodeResult]:
+    """The mix's other formats, stems at the master's gain, score.mid and spec.yaml."""
+    wav = out_dir / "mix.wav"
+    encodes = [encode_audio(wav, out_dir / f"mix.{fmt}", fmt) for fmt in spec.output.formats if fmt != "wav"]
+    if spec.output.stems:
+        stem_dir = out_dir / "stems"
+        stem_dir.mkdir(exist_ok=True)
+        gain = 10 ** (mastered.gain_db / 20)
+        peak = max(float(np.max(np.abs(s))) for s in stems.values()) * gain
+        gain *= min(1.0, 10 ** (STEM_HEADROOM_DB / 20) / peak) if peak > 0 else 1.0
+        for name, audio in stems.items():
+            write_wav(stem_dir / f"{name}.wav", audio * gain, SAMPLE_RATE, bits=24)
+    if spec.output.midi:
+        (out_dir / "score.mid").write_bytes(midi_bytes)
+    if spec_bytes is not None:
+        (out_dir / "spec.yaml").write_bytes(spec_bytes)
+    return encodes
+
+
+def _manifest(
+    spec: JobSpec,
+    plan: Plan,
+    score: Score,
+    seed: int,
+    resources: Resources,
+    mastered: MasterResult,
+    measured: Loudness,
+    encodes: list[EncodeResult],
+    engines: dict[str, Any],
+    seconds: dict[str, float],
+    extra: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    renderer = resources.renderer
+    return {
+        "status": "done",
+        "musicd_version": __version__,
+        **dict(extra or {}),
+        "title": spec.display_title,
+        "seed": seed,
+        "spec": spec.to_dict(),
+        "plan": plan.to_dict(),
+        "engines": engines,
+        "audio": {
+            "duration_s": round(len(mastered.audio) / SAMPLE_RATE, 3),
+            "music_duration_s": round(score.duration_s, 3),
+            "sample_rate": SAMPLE_RATE,
+            "target_lufs": spec.master.loudness_lufs,
+            "target_true_peak_db": spec.master.true_peak_db,
+            "master_gain_db": round(mastered.gain_db, 2),
+            "limiter_reduction_db": round(mastered.limiter_reduction_db, 2),
+            "limited_fraction": round(mastered.limited_fraction, 4),
+            "reached_target": mastered.reached_target,
+            "encodes": {
+                e.format: {"gain_db": round(e.gain_db, 2), "decoded_peak_db": e.decoded_peak_db}
+                for e in encodes
+            },
+        },
+        "loudness": {
+            "integrated_lufs": round(measured.integrated_lufs, 2),
+            "true_peak_db": round(measured.true_peak_db, 2),
+            "lra": round(measured.lra, 2),
+            "measured_by": "ffmpeg ebur128 (peak=true) on mix.wav",
+            "master_integrated_lufs": round(mastered.integrated_lufs, 2),
+            "master_true_peak_db": round(mastered.true_peak_db, 2),
+        },
+        "timings_s": seconds,
+        "versions": {
+            "musicd": __version__,
+            "fluidsynth": renderer.fluidsynth_version,
+            "ffmpeg": ffmpeg_version(),
+            "soundfont": renderer.soundfont_name,
+        },
+    }
+
+
+def _melody_reason(asked: str) -> str:
+    if asked in ("auto", "rules"):
+        return ""
+    return f"the {asked} melody engine is not available in this version; used the rule-based composer"

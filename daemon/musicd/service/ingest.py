@@ -1,0 +1,519 @@
+"""Ingest spec files from the inbox: validate them, queue their jobs, move them out of the inbox.
+
+Valid file: its job rows and a `spec_sources` row (where the file lay, its
+sha256, the path it will be kept at) are committed in ONE transaction; then the
+file moves to state_dir/specs/YYYY/MM/<ulid>-<name> and the source row is
+marked kept. Invalid file: it moves to inbox/rejected/ with <name>.error.txt
+beside it. Nothing is deleted unread and nothing is overwritten.
+
+Crash safety (commit first, then move): if the process dies after the commit
+but before the move, the file is still in the inbox and its source row is not
+marked kept. `recover_ingests` (at start-up) and `ingest_file` itself (for the
+same path and the same content) find that row and only finish the move, so the
+file is never queued twice. Dropping the same content again after a completed
+ingest is a new job (another take). A failed move (permissions, full disk) is
+retried the same way on the next scan, without queuing again.
+
+Bursts: `ingest_files` takes many files at once with the same guarantees and
+far fewer fsyncs. Each file is validated on its own (a bad or unreadable file
+never holds the others back; within a file it is still all or nothing); the
+jobs and source rows of every valid file are committed in ONE transaction; the
+files are then renamed and each folder touched is fsynced once; only then are
+the sources marked kept, again in one transaction. A crash anywhere in between
+leaves unmarked source rows that `recover_ingests` finishes, as for one file.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import errno
+import hashlib
+import logging
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from musicd.config import Config
+from musicd.errors import SpecError
+from musicd.queue.jobs import JobRecord, NewJob, SpecSource
+from musicd.queue.store import Clock, Store, new_id, utc_now
+from musicd.seeding import draw_seed
+
+log = logging.getLogger(__name__)
+
+ERROR_SUFFIX = ".error.txt"
+TITLE_WORDS = 6
+# The second read of a file (to split a `jobs:` list) needs no line numbers: libyaml's
+# safe loader where PyYAML was built with it, about ten times faster.
+_FAST_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class IngestStatus(str, enum.Enum):
+    """What happened to one inbox file."""
+
+    QUEUED = "queued"  # valid: jobs queued, file kept under state_dir/specs
+    REJECTED = "rejected"  # invalid: moved to inbox/rejected/ with an error file
+    RECOVERED = "recovered"  # an earlier, interrupted ingest of this file was finished; nothing new queued
+    SKIPPED = "skipped"  # the file vanished before it could be read
+    DEFERRED = "deferred"  # `ingest_files` only: a read error; the file stays in the inbox for the next scan
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """The result of `ingest_file`: what happened, the jobs queued and where the file went."""
+
+    path: Path
+    status: IngestStatus
+    jobs: tuple[JobRecord, ...] = ()
+    kept_path: Path | None = None  # None if the move to state_dir failed (retried on the next scan)
+    rejected_path: Path | None = None
+    error_path: Path | None = None
+    problems: tuple[str, ...] = ()
+    spec_hash: str | None = None
+
+
+def ingest_file(
+    path: Path,
+    store: Store,
+    config: Config,
+    clock: Clock = utc_now,
+    *,
+    seed_source: Callable[[], int] = draw_seed,
+) -> IngestOutcome:
+    """Ingest the spec file at `path` (see the module docstring for the guarantees).
+
+    `seed_source` draws a seed for a job whose spec gives none, so a retry
+    renders the same track. Raises OSError only for read or move errors that are
+    worth retrying later (the file stays in the inbox).
+    """
+    prepared = _prepare(Path(os.path.abspath(path)), store, config, clock, seed_source, None)
+    if isinstance(prepared, IngestOutcome):
+        return prepared
+    (jobs,) = store.add_job_batches([(prepared.new_jobs, prepared.source)])
+    return _keep_all([(prepared, jobs)], store)[0]
+
+
+def ingest_files(
+    paths: Sequence[Path],
+    store: Store,
+    config: Config,
+    clock: Clock = utc_now,
+    *,
+    seed_source: Callable[[], int] = draw_seed,
+) -> list[IngestOutcome]:
+    """Ingest many inbox files at once; one outcome per path, in the order given.
+
+    Same guarantees as `ingest_file` for each file, with two durable commits and
+    one fsync per folder for the whole burst (see the module docstring). A read
+    error on one file gives that file a DEFERRED outcome (it stays in the inbox)
+    and never stops the others; this function raises only for database errors.
+    """
+    outcomes: dict[int, IngestOutcome] = {}
+    accepted: list[tuple[int, _Accepted]] = []
+    touched: set[Path] = set()
+    for index, raw_path in enumerate(paths):
+        path = Path(os.path.abspath(raw_path))
+        try:
+            prepared = _prepare(path, store, config, clock, seed_source, touched)
+        except OSError as exc:
+            log.error("could not ingest %s: %s; it stays in the inbox for the next scan", path, exc)
+            outcomes[index] = IngestOutcome(path, IngestStatus.DEFERRED, problems=(str(exc),))
+            continue
+        if isinstance(prepared, IngestOutcome):
+            outcomes[index] = prepared
+        else:
+            accepted.append((index, prepared))
+    if accepted:
+        job_lists = store.add_job_batches([(a.new_jobs, a.source) for _, a in accepted])
+        kept = _keep_all([(a, jobs) for (_, a), jobs in zip(accepted, job_lists)], store, touched)
+        outcomes.update((index, outcome) for (index, _), outcome in zip(accepted, kept))
+    else:
+        _fsync_dirs(touched)
+    result = [outcomes[index] for index in range(len(paths))]
+    if len(result) > 1:
+        counts = collections.Counter(o.status.value for o in result)
+        log.info(
+            "ingested %d files in one batch: %s",
+            len(result),
+            ", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class _Accepted:
+    """A valid file, parsed and ready to commit."""
+
+    path: Path
+    source: SpecSource
+    new_jobs: list[NewJob]
+
+
+def _prepare(
+    path: Path,
+    store: Store,
+    config: Config,
+    clock: Clock,
+    seed_source: Callable[[], int],
+    touched: set[Path] | None,
+) -> _Accepted | IngestOutcome:
+    """Read and validate one file: an _Accepted to commit, or its final outcome (skipped,
+    rejected, or an interrupted ingest finished). Raises OSError for errors worth retrying."""
+    name = path.name
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        log.info("%s vanished before it could be read; skipped", path)
+        return IngestOutcome(path, IngestStatus.SKIPPED)
+    except IsADirectoryError:
+        log.info("%s is a folder, not a spec file; skipped", path)
+        return IngestOutcome(path, IngestStatus.SKIPPED)
+    except PermissionError as exc:
+        problem = f"musicd cannot read the file ({exc.strerror}); make it readable by the service user"
+        return _reject(path, config, clock, [problem], None, touched)
+    spec_hash = hashlib.sha256(data).hexdigest()
+
+    pending = store.find_pending_source(path, spec_hash)
+    if pending is not None:
+        log.warning("%s was already queued before an interruption; finishing its move only", path)
+        kept = _finish_keep(store, pending)
+        return IngestOutcome(
+            path,
+            IngestStatus.RECOVERED,
+            tuple(store.jobs_from_source(pending.id)),
+            kept_path=kept,
+            spec_hash=spec_hash,
+        )
+
+    try:
+        new_jobs = _parse(data, name, spec_hash, seed_source)
+    except _Invalid as invalid:
+        return _reject(path, config, clock, invalid.problems, spec_hash, touched)
+
+    now = clock()
+    source_id = new_id(now)
+    source = SpecSource(
+        id=source_id,
+        source_path=path,
+        source_name=name,
+        spec_hash=spec_hash,
+        kept_path=_kept_path_for(config, now, source_id, name),
+        ingested_at=now,
+    )
+    return _Accepted(path, source, new_jobs)
+
+
+def _keep_all(
+    committed: Sequence[tuple[_Accepted, list[JobRecord]]], store: Store, touched: set[Path] | None = None
+) -> list[IngestOutcome]:
+    """After the commit: move each file to its kept path, fsync every folder touched once,
+    then mark the moved sources kept in one transaction."""
+    touched = set() if touched is None else touched
+    settled: list[str] = []
+    outcomes = []
+    for accepted, jobs in committed:
+        log.info("queued %d job(s) from %s: %s", len(jobs), accepted.path.name, ", ".join(j.id for j in jobs))
+        done, kept = _settle(accepted.source, touched)
+        if done:
+            settled.append(accepted.source.id)
+        outcomes.append(
+            IngestOutcome(
+                accepted.path,
+                IngestStatus.QUEUED,
+                tuple(jobs),
+                kept_path=kept,
+                spec_hash=accepted.source.spec_hash,
+            )
+        )
+    _fsync_dirs(touched)
+    store.mark_sources_kept(settled)
+    return outcomes
+
+
+def recover_ingests(store: Store) -> list[SpecSource]:
+    """At start-up: finish every ingest committed to the database whose file was not moved yet.
+
+    A file still at its inbox path with the recorded content is moved to its
+    kept path; a source whose inbox file is gone (moved before the crash, or
+    removed by the user; its jobs' YAML is in the database either way) is just
+    marked kept. Returns the sources that were finished.
+    """
+    finished = []
+    for source in store.pending_sources():
+        _finish_keep(store, source)
+        finished.append(source)
+    return finished
+
+
+# ------------------------------------------------------------------ parsing
+
+
+class _Invalid(Exception):
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"{where}YAML syntax error: {problem} (check the indentation and quoting there)"
+
+
+def _parse(data: bytes, name: str, spec_hash: str, seed_source: Callable[[], int]) -> list[NewJob]:
+    """Validate the file's bytes into NewJobs (all or nothing); raises _Invalid with every problem."""
+    from musicd.spec import load_jobs, load_spec  # lazy: keeps config/store imports light
+
+    try:
+        specs = load_jobs(data, source=name)
+    except SpecError as exc:
+        raise _Invalid(exc.problems or [str(exc)]) from None
+    except yaml.YAMLError as exc:
+        raise _Invalid([_yaml_problem(exc)]) from None
+    if not specs:
+        raise _Invalid(
+            ["the file holds no job; write one job spec or a `jobs:` list with at least one entry"]
+        )
+    texts, redumped = _job_texts(data)
+    new_jobs = []
+    for index, (spec, job_text) in enumerate(zip(specs, texts, strict=True)):
+        if redumped:
+            # The worker loads each job from its own text: make sure that reads back the same.
+            try:
+                reread = load_spec(job_text, source=f"{name} job {index + 1}")
+            except SpecError as exc:
+                raise _Invalid([f"jobs[{index}]: {p}" for p in exc.problems]) from None
+            if reread != spec:
+                log.error(
+                    "job %d of %s reads back differently on its own; queued as re-read", index + 1, name
+                )
+        seed = spec.seed if spec.seed is not None else seed_source()
+        new_jobs.append(
+            NewJob(
+                title=_title(spec, name),
+                source_name=name,
+                spec_text=job_text,
+                spec_hash=spec_hash,
+                seed=seed,
+            )
+        )
+    return new_jobs
+
+
+def _job_texts(data: bytes) -> tuple[list[str], bool]:
+    """Each job's own YAML, and whether it was re-dumped from a `jobs:` list entry.
+
+    A single-job file keeps its text as written (comments included); each entry
+    of a `jobs:` list is re-dumped on its own (load_jobs allows nothing beside `jobs:`).
+    """
+    try:
+        raw: Any = yaml.load(data, Loader=_FAST_SAFE_LOADER)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:  # load_jobs read it already; libyaml may still disagree
+        raise _Invalid([_yaml_problem(exc)]) from None
+    if isinstance(raw, dict) and isinstance(raw.get("jobs"), list):
+        return [_dump(entry) for entry in raw["jobs"]], True
+    try:
+        return [data.decode("utf-8-sig")], False
+    except UnicodeDecodeError:  # UTF-16 with a BOM is valid YAML: keep its content as UTF-8
+        return [_dump(raw)], True
+
+
+def _dump(value: Any) -> str:
+    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True)
+
+
+def _title(spec: Any, name: str) -> str:
+    if getattr(spec, "title", None):
+        return str(spec.title)
+    prompt = getattr(spec, "prompt", None)
+    if prompt:
+        words = str(prompt).split()
+        return " ".join(words[:TITLE_WORDS]) + ("…" if len(words) > TITLE_WORDS else "")
+    return Path(name).stem
+
+
+# ------------------------------------------------------------- moving files
+
+
+def _kept_path_for(config: Config, now: datetime, source_id: str, name: str) -> Path:
+    return config.specs_dir / f"{now:%Y}" / f"{now:%m}" / f"{source_id}-{name}"
+
+
+def _fsync_dirs(folders: set[Path]) -> None:
+    """fsync each folder once (the renames into and out of them become durable); empties the set."""
+    for folder in sorted(folders):
+        _fsync_dir(folder)
+    folders.clear()
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def move_file(src: Path, dst: Path, *, touched: set[Path] | None = None) -> None:
+    """Move `src` to `dst` (which must not exist) without ever losing or overwriting data.
+
+    Same filesystem: one rename. Across filesystems: copy to a hidden temporary
+    name beside `dst`, fsync, rename into place, then remove `src`. Raises
+    FileExistsError if `dst` exists. With `touched`, the folders a same-filesystem
+    rename changed are added to it for the caller to fsync once (`_fsync_dirs`)
+    instead of at once; the cross-filesystem path always syncs in order.
+    """
+    if not dst.parent.is_dir():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        _fsync_dir(dst.parent.parent)  # the new folder's own entry
+    if dst.exists():
+        raise FileExistsError(errno.EEXIST, "refusing to overwrite", str(dst))
+    try:
+        os.rename(src, dst)
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        temp = dst.with_name(f".{dst.name}.partial")
+        with open(src, "rb") as reader, open(temp, "wb") as writer:
+            shutil.copyfileobj(reader, writer)
+            writer.flush()
+            os.fsync(writer.fileno())
+        shutil.copystat(src, temp)
+        os.rename(temp, dst)
+        _fsync_dir(dst.parent)
+        os.unlink(src)
+        _fsync_dir(src.parent)
+        return
+    if touched is not None:
+        touched.update((dst.parent, src.parent))
+    else:
+        _fsync_dir(dst.parent)
+        _fsync_dir(src.parent)
+
+
+def _same_content(a: Path, b: Path) -> bool:
+    try:
+        return a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
+    except OSError:
+        return False
+
+
+def _finish_keep(store: Store, source: SpecSource) -> Path | None:
+    """Move the source's inbox file to its kept path and mark it kept; None if the move failed."""
+    done, kept = _settle(source, None)
+    if done:
+        store.mark_source_kept(source.id)
+    return kept
+
+
+def _settle(source: SpecSource, touched: set[Path] | None) -> tuple[bool, Path | None]:
+    """Bring the source's file to its kept path (see `move_file` for `touched`).
+
+    Returns (whether the source may now be marked kept, the kept path if the file is there).
+    An OSError leaves it unmarked, to be finished on the next scan or start-up.
+    """
+    src, dst = source.source_path, source.kept_path
+    try:
+        if src.exists() and dst.exists():
+            if not _same_content(src, dst):
+                # The inbox file was replaced by different content after the crash: leave
+                # it for a fresh ingest and close this source (its copy is already kept).
+                return True, dst
+            os.unlink(src)  # a cross-filesystem copy finished but the original was not removed
+            if touched is None:
+                _fsync_dir(src.parent)
+            else:
+                touched.add(src.parent)
+        elif src.exists():
+            if hashlib.sha256(src.read_bytes()).hexdigest() != source.spec_hash:
+                log.warning("%s changed since it was queued; its queued text is in the database", src)
+                return True, None
+            move_file(src, dst, touched=touched)
+        elif not dst.exists():
+            log.warning(
+                "the spec file of ingest %s (%s) is gone from the inbox and was never kept; "
+                "its jobs' YAML is in the database",
+                source.id,
+                src,
+            )
+    except OSError as exc:
+        log.error(
+            "queued jobs from %s but could not move it to %s: %s; it will be moved on the next scan "
+            "(it will not be queued twice)",
+            src,
+            dst,
+            exc,
+        )
+        return False, None
+    return True, dst if dst.exists() else None
+
+
+def _unique_path(folder: Path, name: str) -> Path:
+    """`folder/name`, or name-2, name-3 ... when that (or its error file) is taken."""
+    stem, suffix = os.path.splitext(name)
+    candidate, counter = folder / name, 1
+    while candidate.exists() or candidate.with_name(candidate.name + ERROR_SUFFIX).exists():
+        counter += 1
+        candidate = folder / f"{stem}-{counter}{suffix}"
+    return candidate
+
+
+def error_text(name: str, problems: Sequence[str], inbox: Path, when: datetime) -> str:
+    """The plain-language *.error.txt written beside a rejected spec."""
+    lines = [
+        f'musicd could not accept "{name}" ({when:%Y-%m-%d %H:%M:%S %Z}).',
+        "",
+        "What is wrong:" if len(problems) == 1 else f"What is wrong ({len(problems)} problems):",
+        *(f"  - {p}" for p in problems),
+        "",
+        "How to fix it: correct the file (each line above names the field and, where known,",
+        f"the line), then drop it into the inbox again: {inbox}",
+        "`musicd validate FILE` checks a spec without queuing it.",
+        "",
+        "This file was moved here so it is not picked up again; nothing was queued.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _reject(
+    path: Path,
+    config: Config,
+    clock: Clock,
+    problems: list[str],
+    spec_hash: str | None,
+    touched: set[Path] | None = None,
+) -> IngestOutcome:
+    """Move an invalid file into inbox/rejected/ and write its error file beside it."""
+    target = _unique_path(config.rejected_dir, path.name)
+    try:
+        move_file(path, target, touched=touched)
+    except FileNotFoundError:
+        log.info("%s vanished before it could be rejected; skipped", path)
+        return IngestOutcome(path, IngestStatus.SKIPPED, problems=tuple(problems), spec_hash=spec_hash)
+    error_path = target.with_name(target.name + ERROR_SUFFIX)
+    temp = error_path.with_name("." + error_path.name + ".partial")
+    temp.write_text(error_text(path.name, problems, config.inbox, clock()), encoding="utf-8")
+    os.replace(temp, error_path)
+    log.warning("rejected %s (%d problem(s)); see %s", path.name, len(problems), error_path)
+    return IngestOutcome(
+        path,
+        IngestStatus.REJECTED,
+        rejected_path=target,
+        error_path=error_path,
+        problems=tuple(problems),
+        spec_hash=spec_hash,
+    )

@@ -1,0 +1,599 @@
+"""The service main loop: watch the inbox, ingest, dispatch to the worker, publish, notify.
+
+`run_service(config)` runs until SIGTERM/SIGINT (or, with `once=True`, until everything in
+the inbox has been ingested and the queue is drained). The main process only supervises:
+pipeline code runs in the worker process (musicd.worker.process). Signal handlers only set flags;
+the loop acts on them:
+
+- SIGTERM / SIGINT: stop ingesting and dispatching; a running job may finish within
+  worker.stop_grace_s, else the worker is killed and the job requeued without counting
+  that attempt (only crashes and hangs count towards worker.max_attempts); exit 0.
+- SIGHUP: reload the configuration file; schedules, worker limits and the log level take
+  effect at once (changed folders, SoundFont or runner need a restart and are logged).
+
+Every file dropped ends exactly once in the outbox (done or `-failed`) or in rejected/
+with an error file: ingest records a job and moves the file in one step (musicd.service.ingest),
+a job left running by a crash is requeued or failed by attempts (Store.recover_interrupted),
+and a job whose folder was already published before a crash is not run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from multiprocessing.connection import wait as wait_for_handles
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import yaml
+
+from musicd.config import Config, load_config
+from musicd.errors import ConfigError, MusicdError, SpecError
+from musicd.queue.jobs import JobRecord, JobState, NewJob
+from musicd.queue.store import Store, utc_now
+from musicd.seeding import draw_seed
+from musicd.service import outbox
+from musicd.service.ingest import ingest_files, recover_ingests
+from musicd.service.scheduler import Firing, Scheduler
+from musicd.service.sdnotify import Notifier
+from musicd.service.watcher import InboxWatcher
+from musicd.worker import (
+    DEFAULT_RUNNER,
+    Heartbeat,
+    JobFailed,
+    JobProgress,
+    JobStarted,
+    JobSucceeded,
+    Message,
+    RunJob,
+    WorkerDied,
+    WorkerLoading,
+    WorkerReady,
+    WorkerStartFailed,
+    WorkerSupervisor,
+)
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.1  # the longest the loop sleeps when nothing happens
+STATUS_INTERVAL_S = 2.0
+CANCEL_CHECK_INTERVAL_S = 0.5
+LOAD_EXTEND_S = 120.0  # EXTEND_TIMEOUT_USEC while the worker loads, renewed every minute
+MAX_QUICK_WORKER_DEATHS = 5  # workers dying before they get ready, in a row: give up
+WORKER_START_TIMEOUT_S = 900.0  # SoundFont plus model preloading; systemd is kept informed meanwhile
+
+
+@dataclass
+class _Flags:
+    stop: bool = False
+    reload: bool = False
+    signal_name: str = ""
+
+
+class ServiceError(MusicdError):
+    """The service cannot go on (the worker cannot start, the store cannot be opened)."""
+
+
+def job_time_limit_s(config: Config, job: JobRecord) -> float:
+    """The job's time limit from its duration (base limit if the spec does not parse)."""
+    from musicd.spec import load_spec
+
+    try:
+        duration_s = float(load_spec(job.spec_text, source=f"job {job.id}").duration_s)
+    except SpecError:
+        duration_s = 0.0
+    return config.worker.job_time_limit_s(duration_s)
+
+
+def runner_name(config: Config, override: str | None = None) -> str:
+    """The job runner ("module:function"): the override (`--runner`), else worker.runner."""
+    return override or config.worker.runner or DEFAULT_RUNNER
+
+
+def resources_kwargs(config: Config) -> dict[str, Any]:
+    """Extra arguments for Resources.load (passed where it takes them): the parsed `models:`."""
+    engines = getattr(config, "engines", None)
+    return {} if engines is None else {"engines": engines}
+
+
+class Service:
+    """One run of the service; `run()` returns the exit code."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        once: bool = False,
+        clock: Callable[[], datetime] = utc_now,
+        monotonic: Callable[[], float] = time.monotonic,
+        runner: str | None = None,
+        notifier: Notifier | None = None,
+        schedule_grace_s: float | None = None,
+    ) -> None:
+        """`schedule_grace_s` overrides the configuration's (tests); None uses it."""
+        self.config = config
+        self.once = once
+        self.clock = clock
+        self.monotonic = monotonic
+        self.runner_override = runner
+        self.notifier = notifier or Notifier()
+        self.flags = _Flags()
+        self.schedule_grace_s = schedule_grace_s
+        self.store: Store | None = None
+        self.supervisor: WorkerSupervisor | None = None
+        self.watcher: InboxWatcher | None = None
+        self.scheduler: Scheduler | None = None
+        self.announced_ready = False
+        self.quick_deaths = 0
+        self.fatal: str | None = None
+        self._last_status_s = 0.0
+        self._last_status_text = ""
+        self._last_watchdog_s = 0.0
+        self._last_cancel_check_s = 0.0
+        self._last_extend_s = 0.0
+        self._stop_deadline_s: float | None = None
+
+    # ------------------------------------------------------------------ signals
+
+    def install_signal_handlers(self) -> None:
+        def on_stop(signum: int, _frame: FrameType | None) -> None:
+            self.flags.stop = True
+            self.flags.signal_name = signal.Signals(signum).name
+
+        def on_reload(_signum: int, _frame: FrameType | None) -> None:
+            self.flags.reload = True
+
+        signal.signal(signal.SIGTERM, on_stop)
+        signal.signal(signal.SIGINT, on_stop)
+        signal.signal(signal.SIGHUP, on_reload)
+
+    # ------------------------------------------------------------------ start-up
+
+    def start(self) -> None:
+        config = self.config
+        for folder in (config.inbox, config.outbox, config.state_dir, config.rejected_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        self.store = Store.open(config.state_dir, clock=self.clock)
+        self.supervisor = WorkerSupervisor(
+            runner=runner_name(config, self.runner_override),
+            soundfont=config.soundfont,
+            heartbeat_interval_s=config.worker.heartbeat_interval_s,
+            heartbeat_timeout_s=config.worker.heartbeat_timeout_s,
+            start_timeout_s=WORKER_START_TIMEOUT_S,
+            clock=self.monotonic,
+            resources_kwargs=resources_kwargs(config),
+        )
+        self.notifier.extend_timeout(LOAD_EXTEND_S)
+        self._last_extend_s = self.monotonic()
+        self.notifier.status("starting: loading the worker")
+        self.supervisor.start()
+        self._recover()
+        self.scheduler = Scheduler(
+            config.schedules, config.state_dir, grace_s=self._schedule_grace_s(config), clock=self.clock
+        )
+        self.watcher = InboxWatcher(config.inbox, config.watch)
+        self.watcher.start(self.monotonic())
+        log.info("musicd watching %s (outbox %s, state %s)", config.inbox, config.outbox, config.state_dir)
+
+    def _schedule_grace_s(self, config: Config) -> float:
+        return config.schedule_grace_s if self.schedule_grace_s is None else self.schedule_grace_s
+
+    def _recover(self) -> None:
+        """Settle what a crash left behind, before any job runs."""
+        store, config = self._store(), self.config
+        for job in store.list_jobs(JobState.RUNNING, limit=10_000):
+            since = job.started_at or job.queued_at
+            published = outbox.find_published(config.outbox, job.id, since, self.clock())
+            if published is not None:
+                state = JobState.FAILED if published.name.endswith(outbox.FAILED_SUFFIX) else JobState.DONE
+                log.info("job %s: found already published at %s; marking %s", job.id, published, state)
+                store.finish(
+                    job.id,
+                    state,
+                    outbox_path=published,
+                    error="published before an interruption" if state is JobState.FAILED else None,
+                )
+        for job in store.recover_interrupted(config.worker.max_attempts):
+            if job.state is JobState.FAILED:
+                folder = self._publish_failure(job, job.error or "the worker was interrupted too often")
+                if folder is not None:
+                    store.set_outbox_path(job.id, folder)
+        for source in recover_ingests(store):
+            log.info("finished the interrupted ingest of %s", source.source_name)
+        removed = outbox.remove_stale_staging(config.outbox)
+        if removed:
+            log.info("removed %d leftover staging folder(s)", len(removed))
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self) -> int:
+        try:
+            self.start()
+            while True:
+                if self.flags.reload:
+                    self.flags.reload = False
+                    self.reload()
+                if self.flags.stop and self._stop_deadline_s is None:
+                    self._begin_stop()
+                self._handle_messages()
+                if self.fatal is not None:
+                    log.error("%s", self.fatal)
+                    return 1
+                if self._stop_deadline_s is not None:
+                    if self._stopped():
+                        break
+                else:
+                    self._keep_worker_alive()
+                    self._ingest_ready()
+                    self._fire_schedules()
+                    self._check_cancel()
+                    self._dispatch()
+                    if self.once and self._drained():
+                        log.info("--once: inbox ingested and queue drained")
+                        break
+                self._notify_periodic()
+                wait_for_handles(self._supervisor().wait_handles() or [], timeout=self._tick_s())
+            return 0
+        except MusicdError as exc:
+            log.error("%s", exc)
+            return 1
+        finally:
+            self.shutdown()
+
+    def _tick_s(self) -> float:
+        return TICK_S if not self.once else TICK_S / 2
+
+    def _store(self) -> Store:
+        assert self.store is not None
+        return self.store
+
+    def _supervisor(self) -> WorkerSupervisor:
+        assert self.supervisor is not None
+        return self.supervisor
+
+    def _keep_worker_alive(self) -> None:
+        supervisor = self._supervisor()
+        if supervisor.process is None:
+            log.warning("restarting the worker process")
+            supervisor.restart()
+
+    def _ingest_ready(self) -> None:
+        """Ingest every file that became ready, as one batch (one commit for a whole burst)."""
+        assert self.watcher is not None
+        paths = self.watcher.poll_ready(self.monotonic())
+        if not paths:
+            return
+        try:
+            ingest_files(paths, self._store(), self.config, self.clock)
+        except OSError as exc:
+            log.error(
+                "could not ingest %d file(s): %s; they stay in the inbox for the next rescan", len(paths), exc
+            )
+        finally:
+            for path in paths:
+                self.watcher.done(path)
+
+    def _fire_schedules(self) -> None:
+        assert self.scheduler is not None
+        for firing in self.scheduler.due(self.clock()):
+            self.enqueue_firing(firing)
+
+    def enqueue_firing(self, firing: Firing) -> list[JobRecord]:
+        """Queue the jobs of one schedule firing, each with a fresh seed."""
+        from musicd.spec import load_jobs
+
+        schedule = firing.schedule
+        try:
+            text = schedule.spec_text()
+            specs = load_jobs(text, source=f"schedule {schedule.name}")
+        except MusicdError as exc:
+            log.error("schedule %s: not queued: %s", schedule.name, exc)
+            return []
+        new_jobs = []
+        for spec in specs:
+            one = (
+                text
+                if len(specs) == 1
+                else yaml.safe_dump(spec.to_dict(), sort_keys=False, allow_unicode=True)
+            )
+            new_jobs.append(
+                NewJob(
+                    title=_job_title(spec, schedule.name),
+                    source_name=f"schedule:{schedule.name}",
+                    spec_text=one,
+                    spec_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                    seed=draw_seed(),
+                )
+            )
+        jobs = self._store().add_jobs(new_jobs)
+        for job in jobs:
+            self._store().add_event(
+                job.id,
+                f"queued by schedule {schedule.name} for "
+                f"{firing.fire_time.isoformat()} (seed {job.seed}"
+                + (f", {firing.coalesced} missed firings coalesced)" if firing.coalesced > 1 else ")"),
+            )
+        log.info("schedule %s fired: %d job(s) queued", schedule.name, len(jobs))
+        return jobs
+
+    def _check_cancel(self) -> None:
+        supervisor = self._supervisor()
+        running = supervisor.running
+        now = self.monotonic()
+        if running is None or now - self._last_cancel_check_s < CANCEL_CHECK_INTERVAL_S:
+            return
+        self._last_cancel_check_s = now
+        if self._store().is_cancel_requested(running.job_id) and supervisor.cancel_flag.value == 0:
+            log.info("job %s: cancel requested; stopping at the next stage", running.job_id)
+            supervisor.request_cancel(running.job_id)
+
+    def _dispatch(self) -> None:
+        supervisor = self._supervisor()
+        if not supervisor.idle:
+            return
+        job = self._store().claim_next()
+        if job is None:
+            return
+        stage = outbox.staging_dir(self.config.outbox, job.id)
+        if stage.exists():
+            shutil.rmtree(stage)
+        started = job.started_at or self.clock()
+        order = RunJob(
+            job_id=job.id,
+            spec_text=job.spec_text,
+            seed=job.seed,
+            out_dir=str(stage),
+            manifest_extra={
+                "job_id": job.id,
+                "source_file": job.source_name,
+                "spec_hash": job.spec_hash,
+                "attempts": job.attempts,
+                "queued_at": job.queued_at.isoformat(),
+                "started_at": started.isoformat(),
+            },
+        )
+        log.info("job %s: dispatching %r (attempt %d)", job.id, job.title, job.attempts)
+        supervisor.submit(order, job_time_limit_s(self.config, job))
+
+    def _drained(self) -> bool:
+        assert self.watcher is not None
+        counts = self._store().counts()
+        return (
+            self._supervisor().idle
+            and counts[JobState.QUEUED] == 0
+            and counts[JobState.RUNNING] == 0
+            and not self.watcher.candidates
+            and not self.watcher.in_flight
+        )
+
+    # ------------------------------------------------------------------ worker messages
+
+    def _handle_messages(self) -> None:
+        for message in self._supervisor().poll():
+            self._handle(message)
+
+    def _handle(self, message: Message) -> None:
+        store = self._store()
+        if isinstance(message, Heartbeat | JobStarted):
+            return
+        if isinstance(message, JobProgress):
+            store.record_progress(message.job_id, message.stage, message.percent)
+        elif isinstance(message, JobSucceeded):
+            self._finish_success(message)
+        elif isinstance(message, JobFailed):
+            self._finish_failure(message.job_id, message.error, cancelled=message.cancelled)
+        elif isinstance(message, WorkerDied):
+            self._worker_died(message)
+        elif isinstance(message, WorkerLoading):
+            log.info("worker %s loading resources", message.pid)
+        elif isinstance(message, WorkerReady):
+            self.quick_deaths = 0
+            log.info("worker %s ready (loaded in %.2f s)", message.pid, message.load_s)
+            if not self.announced_ready:
+                self.announced_ready = True
+                self.notifier.ready(status=self._status_text())
+        elif isinstance(message, WorkerStartFailed):
+            self.fatal = (
+                f"the worker could not start: {message.error}. "
+                "Check soundfont and worker.runner in the configuration (`musicd doctor`)."
+            )
+
+    def _finish_success(self, message: JobSucceeded) -> None:
+        store = self._store()
+        job = store.get(message.job_id)
+        try:
+            folder = outbox.publish_success(
+                self.config.outbox, job.id, title=job.title, finished_at=self.clock()
+            )
+        except OSError as exc:
+            self._finish_failure(job.id, f"could not publish the outputs: {exc}", cancelled=False)
+            return
+        store.finish(job.id, JobState.DONE, outbox_path=folder)
+        log.info("job %s done: %s", job.id, folder)
+
+    def _finish_failure(self, job_id: str, error: str, *, cancelled: bool) -> None:
+        store = self._store()
+        job = store.get(job_id)
+        if cancelled:
+            shutil.rmtree(outbox.staging_dir(self.config.outbox, job.id), ignore_errors=True)
+            store.finish(job.id, JobState.CANCELLED, error=error)
+            log.info("job %s cancelled", job.id)
+            return
+        folder = self._publish_failure(job, error)
+        store.finish(job.id, JobState.FAILED, error=error, outbox_path=folder)
+        log.warning("job %s failed: %s", job.id, error)
+
+    def _publish_failure(self, job: JobRecord, error: str) -> Path | None:
+        fields: dict[str, Any] = {
+            "title": job.title,
+            "source_file": job.source_name,
+            "spec_hash": job.spec_hash,
+            "attempts": job.attempts,
+            "seed": job.seed,
+            "queued_at": job.queued_at.isoformat(),
+            "started_at": job.started_at.isoformat() if job.started_at else None,
+        }
+        try:
+            return outbox.publish_failure(
+                self.config.outbox,
+                job.id,
+                title=job.title,
+                finished_at=self.clock(),
+                error=error,
+                spec_text=job.spec_text,
+                manifest_fields=fields,
+            )
+        except OSError as exc:
+            log.error("job %s: could not publish the failure: %s", job.id, exc)
+            return None
+
+    def _worker_died(self, message: WorkerDied) -> None:
+        if message.while_loading:
+            self.quick_deaths += 1
+            if self.quick_deaths >= MAX_QUICK_WORKER_DEATHS:
+                self.fatal = f"the worker died {self.quick_deaths} times while starting: {message.reason}"
+        if message.job_id is None:
+            return
+        store = self._store()
+        job = store.get(message.job_id)
+        if job.state is not JobState.RUNNING:
+            return
+        if job.cancel_requested:
+            self._finish_failure(job.id, f"cancelled ({message.reason})", cancelled=True)
+            return
+        if self._stop_deadline_s is not None:  # died on its own while the service was stopping: counted
+            store.requeue(job.id, f"{message.reason} while the service was stopping")
+            return
+        max_attempts = self.config.worker.max_attempts
+        if job.attempts >= max_attempts:
+            error = (
+                f"{message.reason}; gave up after {job.attempts} attempt(s) "
+                f"(worker.max_attempts is {max_attempts})"
+            )
+            self._finish_failure(job.id, error, cancelled=False)
+        else:
+            store.requeue(job.id, f"{message.reason} (attempt {job.attempts} of {max_attempts})")
+            shutil.rmtree(outbox.staging_dir(self.config.outbox, job.id), ignore_errors=True)
+
+    # ------------------------------------------------------------------ reload / stop
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the configuration; apply what can change while running."""
+        self.notifier.reloading()
+        path = self.config.config_path
+        try:
+            new = load_config(path) if path is not None else self.config
+        except ConfigError as exc:
+            log.error("reload failed; keeping the running configuration:\n%s", exc)
+            self.notifier.ready(status=self._status_text())
+            return
+        for key in ("inbox", "outbox", "state_dir", "soundfont"):
+            if getattr(new, key) != getattr(self.config, key):
+                log.warning("%s changed in the configuration; restart musicd to apply it", key)
+        if runner_name(new) != runner_name(self.config):
+            log.warning("worker.runner changed; restart musicd to apply it")
+        logging.getLogger().setLevel(new.log_level)
+        self.config = new
+        assert self.scheduler is not None
+        self.scheduler.grace_s = self._schedule_grace_s(new)
+        self.scheduler.reload(new.schedules)
+        log.info("configuration reloaded: %d schedule(s)", len(new.schedules))
+        self.notifier.ready(status=self._status_text())
+
+    def _begin_stop(self) -> None:
+        log.info(
+            "%s received: stopping (a running job gets %.0f s to finish)",
+            self.flags.signal_name or "stop",
+            self.config.worker.stop_grace_s,
+        )
+        self.notifier.stopping()
+        self._stop_deadline_s = self.monotonic() + self.config.worker.stop_grace_s
+        if self.watcher is not None:
+            self.watcher.stop()
+
+    def _stopped(self) -> bool:
+        """While stopping: True once no job runs; kills and requeues at the grace deadline."""
+        supervisor = self._supervisor()
+        if supervisor.running is None:
+            return True
+        assert self._stop_deadline_s is not None
+        if self.monotonic() >= self._stop_deadline_s:
+            job_id = supervisor.running.job_id
+            log.warning("job %s did not finish within the stop grace; requeued", job_id)
+            supervisor.kill()
+            job = self._store().get(job_id)
+            if job.state is JobState.RUNNING:  # the service's doing, not the job's: not an attempt
+                self._store().requeue(
+                    job_id, "the service stopped before the job finished", refund_attempt=True
+                )
+            shutil.rmtree(outbox.staging_dir(self.config.outbox, job_id), ignore_errors=True)
+            return True
+        return False
+
+    def shutdown(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.supervisor is not None:
+            self.supervisor.stop(grace_s=5.0)
+        if self.store is not None:
+            self.store.close()
+        self.notifier.close()
+
+    # ------------------------------------------------------------------ notify
+
+    def _status_text(self) -> str:
+        counts = self._store().counts()
+        text = (
+            f"{counts[JobState.RUNNING]} running, {counts[JobState.QUEUED]} queued, "
+            f"{counts[JobState.DONE]} done, {counts[JobState.FAILED]} failed"
+        )
+        if not self._supervisor().ready:
+            text = "worker loading; " + text
+        return text
+
+    def _notify_periodic(self) -> None:
+        now = self.monotonic()
+        interval = self.notifier.watchdog_interval_s
+        if interval is not None and now - self._last_watchdog_s >= interval:
+            self._last_watchdog_s = now
+            self.notifier.watchdog()
+        if not self.announced_ready and now - self._last_extend_s >= LOAD_EXTEND_S / 2:
+            self._last_extend_s = now
+            self.notifier.extend_timeout(LOAD_EXTEND_S)
+        if self.notifier.enabled and now - self._last_status_s >= STATUS_INTERVAL_S:
+            self._last_status_s = now
+            text = self._status_text()
+            if text != self._last_status_text:
+                self._last_status_text = text
+                self.notifier.status(text)
+
+
+def _job_title(spec: Any, fallback: str) -> str:
+    """The spec's title, else its prompt's first words, else `fallback`."""
+    if getattr(spec, "title", None):
+        return str(spec.title)
+    words = str(getattr(spec, "prompt", None) or "").split()
+    if words:
+        return " ".join(words[:6]) + ("…" if len(words) > 6 else "")
+    return fallback
+
+
+def run_service(
+    config: Config,
+    *,
+    once: bool = False,
+    clock: Callable[[], datetime] = utc_now,
+    runner: str | None = None,
+    notifier: Notifier | None = None,
+) -> int:
+    """Run the service in this process until stopped (or drained with `once`); returns the exit code."""
+    service = Service(config, once=once, clock=clock, runner=runner, notifier=notifier)
+    service.install_signal_handlers()
+    return service.run()

@@ -1,0 +1,26 @@
+"""Job specs: safe YAML loading, plain-language validation, the parsed JobSpec and its JSON Schema."""
+
+from __future__ import annotations
+
+from musicd.music.keys import KeySpec, parse_key
+from musicd.spec.load import load_jobs, load_spec, spec_from_mapping
+from musicd.spec.model import EnginesSpec, JobSpec, MasterSpec, OutputSpec, VideoSpec, VocalsSpec
+from musicd.spec.schema import spec_json_schema, spec_json_schema_text
+from musicd.spec.yaml_source import MAX_SPEC_BYTES
+
+__all__ = [
+    "MAX_SPEC_BYTES",
+    "EnginesSpec",
+    "JobSpec",
+    "KeySpec",
+    "MasterSpec",
+    "OutputSpec",
+    "VideoSpec",
+    "VocalsSpec",
+    "load_jobs",
+    "load_spec",
+    "parse_key",
+    "spec_from_mapping",
+    "spec_json_schema",
+    "spec_json_schema_text",
+]

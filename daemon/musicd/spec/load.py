@@ -1,0 +1,78 @@
+"""Entry points: YAML text -> validated JobSpec(s), every problem reported at once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from musicd.errors import SpecError
+from musicd.spec.kinds import Checker, describe
+from musicd.spec.model import MAX_JOBS, JobSpec
+from musicd.spec.validate import EXTENSION_PREFIX, check_job
+from musicd.spec.yaml_source import SourceIndex, read_yaml
+
+
+def _checker_for(index: SourceIndex) -> Checker:
+    checker = Checker(index)
+    for path, first_line, again_line in index.duplicates:
+        checker.problem(path, f"is given twice, first on line {first_line}; keep one", line=again_line)
+    return checker
+
+
+def load_spec(data: bytes | str, source: str = "spec") -> JobSpec:
+    """Parse and validate one job spec; raises SpecError listing every problem."""
+    document, index = read_yaml(data, source)
+    checker = _checker_for(index)
+    if isinstance(document, dict) and "jobs" in document:
+        checker.problem(
+            ("jobs",),
+            "this file holds a list of jobs; put one job's fields at the top "
+            "level, or submit the file as a batch",
+            at_key=True,
+        )
+        raise SpecError(checker.problems, source)
+    spec = check_job(document, (), checker)
+    if spec is None or checker.problems:
+        raise SpecError(checker.problems, source)
+    return spec
+
+
+def load_jobs(data: bytes | str, source: str = "spec") -> list[JobSpec]:
+    """One job, or every job of a top-level `jobs:` list; all valid or SpecError listing every problem."""
+    document, index = read_yaml(data, source)
+    checker = _checker_for(index)
+    if not (isinstance(document, dict) and "jobs" in document):
+        spec = check_job(document, (), checker)
+        if spec is None or checker.problems:
+            raise SpecError(checker.problems, source)
+        return [spec]
+    for key in document:
+        if key != "jobs" and not (isinstance(key, str) and key.startswith(EXTENSION_PREFIX)):
+            checker.problem(
+                (str(key),),
+                f"a file with a `jobs:` list holds nothing else; move {key} into "
+                "each job that needs it (or name it x-... to hold YAML anchors)",
+                at_key=True,
+            )
+    jobs = document["jobs"]
+    specs: list[JobSpec | None] = []
+    if not isinstance(jobs, list):
+        checker.problem(("jobs",), f"expected a list of jobs (each starting with `- `), got {describe(jobs)}")
+    elif not jobs:
+        checker.problem(("jobs",), "is empty; list at least one job")
+    elif len(jobs) > MAX_JOBS:
+        checker.problem(("jobs",), f"has {len(jobs)} jobs; allowed up to {MAX_JOBS} per file")
+    else:
+        specs = [check_job(job, ("jobs", i), checker) for i, job in enumerate(jobs)]
+    if checker.problems or not specs or any(spec is None for spec in specs):
+        raise SpecError(checker.problems, source)
+    return [spec for spec in specs if spec is not None]
+
+
+def spec_from_mapping(data: Mapping[str, Any], source: str = "spec") -> JobSpec:
+    """Validate an already-parsed mapping (e.g. a JSON request body); same rules, no line numbers."""
+    checker = Checker(SourceIndex())
+    spec = check_job(dict(data) if isinstance(data, Mapping) else data, (), checker)
+    if spec is None or checker.problems:
+        raise SpecError(checker.problems, source)
+    return spec
