@@ -12,7 +12,8 @@ import librosa
 import numpy as np
 import pytest
 
-from musicd.music.keys import MODE_INTERVALS, tonic_to_pitch_class
+from musicd.music.theory import MODE_INTERVALS
+from musicd.music.theory import pitch_class as tonic_to_pitch_class
 from musicd.pipeline import Resources, run_job
 from musicd.spec import load_spec
 

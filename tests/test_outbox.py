@@ -62,17 +62,14 @@ def test_slug_length_is_bounded() -> None:
 
 def test_publish_moves_staging_into_dated_folder_with_complete_manifest(tmp_path: Path) -> None:
     stage_outputs(tmp_path)
-    target = publish_success(
-        tmp_path, JOB_ID, title="Night Drive", finished_at=FINISHED, manifest_updates={"attempts": 1}
-    )
+    target = publish_success(tmp_path, JOB_ID, title="Night Drive", finished_at=FINISHED)
     assert target == tmp_path / "2026" / "05" / "17" / "210405-night-drive-00abcdef"
     assert (target / "stems" / "bass.wav").exists()
     manifest = json.loads((target / "manifest.json").read_text())
     assert manifest["job_id"] == JOB_ID
     assert manifest["status"] == "done"
     assert manifest["finished_at"] == FINISHED.isoformat()
-    assert manifest["attempts"] == 1
-    assert manifest["seed"] == 7
+    assert manifest["seed"] == 7  # what the worker wrote is kept
     assert not staging_dir(tmp_path, JOB_ID).exists()
     assert not list(target.glob("*.tmp"))
 

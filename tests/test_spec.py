@@ -15,15 +15,17 @@ import pytest
 import yaml
 
 from musicd.errors import SpecError
-from musicd.music.keys import KeyNameError, KeySpec, parse_key, tonic_to_pitch_class
 from musicd.music.languages import LANGUAGES, canonical_language
+from musicd.music.theory import KeySpec, parse_key
+from musicd.music.theory import TheoryError as KeyNameError
+from musicd.music.theory import pitch_class as tonic_to_pitch_class
 from musicd.spec import (
     MAX_SPEC_BYTES,
     JobSpec,
     VideoSpec,
+    load_batch,
     load_jobs,
     load_spec,
-    spec_from_mapping,
     spec_json_schema,
     spec_json_schema_text,
 )
@@ -220,12 +222,22 @@ def test_display_title_falls_back_to_prompt_then_genres() -> None:
     assert load_spec(FULL_SPEC).display_title == "Late night study"
 
 
-def test_spec_from_mapping_validates_a_json_payload() -> None:
-    spec = spec_from_mapping({"musicPrompt": "calm piano", "durationSec": 30, "videoStyles": ["bars"]})
+def test_a_json_payload_is_a_spec_too() -> None:
+    spec = load_spec(json.dumps({"musicPrompt": "calm piano", "durationSec": 30, "videoStyles": ["bars"]}))
     assert spec.prompt == "calm piano" and spec.duration_s == 30 and spec.video == VideoSpec(("bars",))
     with pytest.raises(SpecError) as caught:
-        spec_from_mapping({"prompt": "x", "bpm": 500})
-    assert caught.value.problems == ["bpm: 500 is too fast; allowed 40..220 BPM"]
+        load_spec(json.dumps({"prompt": "x", "bpm": 500}))
+    assert caught.value.problems == ["bpm: 500 is too fast; allowed 40..220 BPM (line 1)"]
+
+
+def test_load_batch_keeps_a_single_file_as_written_and_gives_each_list_entry_its_own_text() -> None:
+    single = "# my comment\nprompt: calm piano\n"
+    [(spec, text)] = load_batch(single)
+    assert text == single and spec.prompt == "calm piano"
+    batch = load_batch("jobs:\n  - {prompt: one, bpm: 90}\n  - {genres: [rock], seed: 4}\n")
+    assert [spec.prompt for spec, _ in batch] == ["one", None]
+    for spec, text in batch:
+        assert load_spec(text) == spec  # each job's own text loads back to the same spec
 
 
 def test_utf8_bom_and_utf16_files_are_read() -> None:
@@ -808,7 +820,7 @@ def test_schema_agrees_with_the_loader() -> None:
     ):
         assert list(validator.iter_errors(bad)), bad
         with pytest.raises(SpecError):
-            spec_from_mapping(bad)
+            load_spec(json.dumps(bad))
 
 
 def test_there_are_enough_varied_examples() -> None:

@@ -22,7 +22,8 @@ from scipy import signal
 
 from musicd.engines.base import Availability, EngineConfig, TextureRequest
 from musicd.engines.fit import TEXTURE_PEAK_DBFS, normalize_peak
-from musicd.music.keys import MODE_INTERVALS, tonic_to_pitch_class
+from musicd.music.theory import MODE_INTERVALS
+from musicd.music.theory import pitch_class as tonic_to_pitch_class
 from musicd.music.sections import Section
 from musicd.seeding import stage_rng
 

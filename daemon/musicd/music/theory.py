@@ -1,4 +1,7 @@
-"""Music theory helpers: pitch names, modes and scales, roman-numeral chords, key signatures."""
+"""Music theory: pitch and key names, modes and scales, roman-numeral chords, key signatures.
+
+The one reader of pitch, mode and key names ("F#", "e flat", "Aeolian", "Ebm", "D dorian").
+"""
 
 from __future__ import annotations
 
@@ -24,14 +27,29 @@ MODE_INTERVALS: dict[str, tuple[int, ...]] = {
     "harmonic-minor": (0, 2, 3, 5, 7, 8, 11),
     "blues": (0, 2, 3, 4, 5, 7, 9, 10),
 }
-MODE_ALIASES = {
+# Other names of modes, in the form `_mode_word` gives them.
+MODE_ALIASES: dict[str, str] = {
     "ionian": "major",
-    "aeolian": "minor",
     "maj": "major",
+    "aeolian": "minor",
     "min": "minor",
+    "m": "minor",
     "natural-minor": "minor",
-    "harmonic minor": "harmonic-minor",
+    "dor": "dorian",
+    "phryg": "phrygian",
+    "lyd": "lydian",
+    "mixo": "mixolydian",
+    "mixolyd": "mixolydian",
+    "loc": "locrian",
 }
+# The modes a job spec's `key:` may name (the others are the composer's own).
+KEY_MODES: tuple[str, ...] = ("major", "minor", "dorian", "phrygian", "lydian", "mixolydian", "locrian")
+MAX_KEY_NAME_CHARS = 40
+KEY_FORM_HELP = (
+    "write a tonic A-G with an optional # or b, then a mode (major, minor, dorian, phrygian, "
+    'lydian, mixolydian or locrian), e.g. "C major", "F# minor", "D dorian", "Bb", "Ebm"'
+)
+
 # Seven-note scale that roman-numeral degrees count in (blues counts in major).
 _DEGREE_SCALE = {"blues": "major"}
 # Offset from the mode's tonic down to the parent major key's tonic (for key signatures).
@@ -53,13 +71,18 @@ CHROMATIC_ALLOWANCES: dict[str, dict[int, str]] = {
 MINOR_FAMILY = frozenset({"minor", "dorian", "phrygian", "locrian", "harmonic-minor"})
 
 
-class TheoryError(MusicdError):
-    """A pitch name, mode or chord symbol could not be understood."""
+class TheoryError(MusicdError, ValueError):
+    """A pitch name, mode, key or chord symbol could not be understood."""
+
+
+def _mode_word(mode: str) -> str:
+    """ "Natural  Minor" -> "natural-minor": lower case, runs of spaces, _ and - as one -."""
+    return "-".join(mode.lower().replace("_", " ").replace("-", " ").split())
 
 
 def normalise_mode(mode: str) -> str:
     """The canonical mode name ("Aeolian" -> "minor"); raises TheoryError if unknown."""
-    key = mode.strip().lower().replace("_", "-")
+    key = _mode_word(mode)
     key = MODE_ALIASES.get(key, key)
     if key not in MODE_INTERVALS:
         raise TheoryError(f"unknown mode {mode!r}; use one of {', '.join(MODE_INTERVALS)}")
@@ -72,10 +95,11 @@ def mode_family(mode: str) -> str:
 
 
 def pitch_class(name: str) -> int:
-    """Pitch class 0..11 of a note name such as "C", "F#", "Bb" or "e flat"."""
-    text = name.strip().replace("♯", "#").replace("♭", "b")
-    text = re.sub(r"\s*(sharp)$", "#", text, flags=re.I)
-    text = re.sub(r"\s*(flat)$", "b", text, flags=re.I)
+    """Pitch class 0..11 of a note name such as "C", "F#", "Bb", "E\u266d" or "e flat"."""
+    text = name.strip().replace("♯", "#").replace("♭", "b") if isinstance(name, str) else ""
+    words = text[1:].replace("-", " ").lower().split()
+    if words in (["sharp"], ["flat"]):
+        text = text[0] + ("#" if words == ["sharp"] else "b")
     if not text or text[0].upper() not in _LETTER_PC:
         raise TheoryError(f"unknown pitch name {name!r}; use a letter A-G with optional # or b")
     pc = _LETTER_PC[text[0].upper()]
@@ -281,3 +305,83 @@ def nearest_pitch(pc: int, target: int, low: int = 0, high: int = 127) -> int:
     if not candidates:
         candidates = [p for p in range(low, high + 1) if p % 12 == pc] or [target]
     return min(candidates, key=lambda p: (abs(p - target), p))
+
+
+# ---------------------------------------------------------------------------- keys
+
+
+def _any_case(word: str) -> str:
+    """A regex matching `word` in any letter case (JSON Schema patterns have no flags)."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+def _key_schema_pattern() -> str:
+    words = sorted({*KEY_MODES, *MODE_ALIASES}, key=lambda word: (-len(word), word))
+    modes = "|".join(_any_case(word).replace(r"\-", r"[-\s]+") for word in words)
+    accidental = f"(#|\u266f|b|B|\u266d|-?\\s*(?:{_any_case('sharp')}|{_any_case('flat')}))"
+    return f"^\\s*([A-Ga-g])\\s*{accidental}?\\s*[-_]?\\s*({modes})?\\s*$"
+
+
+# The key grammar for the JSON Schema (editors); `parse_key` reads the same grammar in linear time.
+KEY_PATTERN: str = _key_schema_pattern()
+
+_ACCIDENTALS = (("sharp", "#"), ("flat", "b"), ("#", "#"), ("\u266f", "#"), ("\u266d", "b"), ("b", "b"))
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """A key: tonic spelled as written ("F#", "Bb") and one of KEY_MODES."""
+
+    tonic: str
+    mode: str
+
+    def __post_init__(self) -> None:
+        if self.mode not in KEY_MODES:
+            raise TheoryError(f"{self.mode!r} is not a mode; modes: {', '.join(KEY_MODES)}")
+        pitch_class(self.tonic)
+
+    @property
+    def pitch_class(self) -> int:
+        """The tonic's pitch class, 0 (C) .. 11 (B)."""
+        return pitch_class(self.tonic)
+
+    def scale_pitch_classes(self) -> tuple[int, ...]:
+        """The seven pitch classes of the scale, starting at the tonic."""
+        return tuple((self.pitch_class + step) % 12 for step in MODE_INTERVALS[self.mode])
+
+    def __str__(self) -> str:
+        return f"{self.tonic} {self.mode}"
+
+
+def parse_key(text: str) -> KeySpec:
+    """Read a key name such as "A minor", "f# min", "Bb", "Ebm", "D dorian", "C sharp major".
+
+    A bare tonic means major; "m" means minor and "M" major. Raises TheoryError otherwise.
+    Linear in the length of `text`, which is bounded (MAX_KEY_NAME_CHARS).
+    """
+    if not isinstance(text, str):
+        raise TheoryError(f"{text!r} is not a key; {KEY_FORM_HELP}")
+    shown = text if len(text) <= MAX_KEY_NAME_CHARS else text[:MAX_KEY_NAME_CHARS] + "\u2026"
+    problem = TheoryError(f'"{shown}" is not a key; {KEY_FORM_HELP}')
+    rest = text.strip()
+    if len(text) > MAX_KEY_NAME_CHARS or not rest or rest[0] not in "ABCDEFGabcdefg":
+        raise problem
+    letter, rest = rest[0].upper(), rest[1:].lstrip()
+    sign = ""
+    after_dash = rest[1:].lstrip().lower() if rest.startswith("-") else ""
+    for word, mark in _ACCIDENTALS:
+        if rest.lower().startswith(word) and (word != "b" or rest[:1] in "bB"):
+            sign, rest = mark, rest[len(word) :]
+            break
+        if len(word) > 1 and after_dash.startswith(word):
+            sign, rest = mark, rest[1:].lstrip()[len(word) :]
+            break
+    rest = rest.strip()
+    if rest[:1] in ("-", "_"):
+        rest = rest[1:].strip()
+    if rest in ("", "M"):
+        return KeySpec(letter + sign, "major")
+    mode = MODE_ALIASES.get(_mode_word(rest), _mode_word(rest))
+    if mode not in KEY_MODES or rest[:1] in "-_":
+        raise problem
+    return KeySpec(letter + sign, mode)

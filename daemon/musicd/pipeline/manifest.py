@@ -1,12 +1,20 @@
-"""manifest.json: what a job asked for, what ran, and every file it produced."""
+"""manifest.json: what a job asked for, what ran, and every file it produced.
+
+The one place a manifest is built and written. The worker writes the pipeline's manifest
+(`write_manifest`) into the staging folder; the service completes it when it publishes
+(`finish_manifest`), or writes a failed job's from its record (`job_fields`).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from musicd import durable
+from musicd.queue.jobs import JobRecord
 
 MANIFEST_NAME = "manifest.json"
 
@@ -30,20 +38,39 @@ def list_files(root: Path) -> list[dict[str, Any]]:
     return [file_entry(p, root) for p in paths]
 
 
-def write_json_durably(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON through a temporary name, fsync it, then rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=2, ensure_ascii=False, sort_keys=False)
-        handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+def job_fields(job: JobRecord, started_at: datetime | None = None) -> dict[str, Any]:
+    """What the queue knows of a job, as every manifest records it."""
+    started = started_at or job.started_at
+    return {
+        "job_id": job.id,
+        "title": job.title,
+        "source_file": job.source_name,
+        "spec_hash": job.spec_hash,
+        "attempts": job.attempts,
+        "queued_at": job.queued_at.isoformat(),
+        "started_at": started.isoformat() if started else None,
+    }
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest in `folder`, or {} when there is none (or it is not a JSON object)."""
+    try:
+        data = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def finish_manifest(
+    data: dict[str, Any], job_id: str, status: str, finished_at: datetime, error: str | None = None
+) -> dict[str, Any]:
+    """`data` completed with the job's outcome."""
+    done = {**data, "job_id": job_id, "status": status, "finished_at": finished_at.isoformat()}
+    if error is not None:
+        done["error"] = error
+    return done
 
 
 def write_manifest(out_dir: Path, data: dict[str, Any]) -> Path:
-    """Add the file list to `data` and write manifest.json last."""
-    manifest = {**data, "files": list_files(out_dir)}
-    path = out_dir / MANIFEST_NAME
-    write_json_durably(path, manifest)
-    return path
+    """Add the file list to `data` and write manifest.json durably; call it last."""
+    return durable.write_json(out_dir / MANIFEST_NAME, {**data, "files": list_files(out_dir)})

@@ -8,6 +8,11 @@ from datetime import datetime
 from pathlib import Path
 
 
+def short_id(job_id: str) -> str:
+    """The last 8 characters of a job id (the random part of its ULID), for names and messages."""
+    return job_id[-8:].lower()
+
+
 class JobState(str, enum.Enum):
     """Where a job is in its life. `done`, `failed` and `cancelled` are final (until a retry)."""
 
@@ -26,9 +31,6 @@ class JobState(str, enum.Enum):
         return self.value
 
 
-FINAL_STATES: frozenset[JobState] = frozenset({JobState.DONE, JobState.FAILED, JobState.CANCELLED})
-
-
 @dataclass(frozen=True)
 class NewJob:
     """A job about to be queued: what `Store.add_jobs` needs for one row.
@@ -44,6 +46,7 @@ class NewJob:
     spec_hash: str
     seed: int | None = None
     priority: int = 0
+    duration_s: float = 0.0  # the spec's length, read at ingest (the job's time limit scales with it)
 
 
 @dataclass(frozen=True)
@@ -89,11 +92,12 @@ class JobRecord:
     started_at: datetime | None
     finished_at: datetime | None
     updated_at: datetime
+    duration_s: float
 
     @property
     def short_id(self) -> str:
         """The last 8 characters of the id (the random part), for names and messages."""
-        return self.id[-8:].lower()
+        return short_id(self.id)
 
 
 @dataclass(frozen=True)

@@ -72,4 +72,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX events_job ON events (job_id, id);
         """,
     ),
+    Migration(
+        "0002_jobs_duration_s",
+        # read once at ingest; jobs queued before this migration get the longest a spec allows
+        "ALTER TABLE jobs ADD COLUMN duration_s REAL NOT NULL DEFAULT 600;",
+    ),
 )

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from typing import Any
 import sqlite_utils
 from ulid import ULID
 
+from musicd.clock import Clock, utc_now
 from musicd.errors import JobNotFoundError, StoreError
 from musicd.queue.jobs import JobEvent, JobRecord, JobState, NewJob, SpecSource
 from musicd.queue.migrations import MIGRATIONS, Migration
@@ -29,15 +30,9 @@ from musicd.service import fsinfo
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 
 DB_FILENAME = "musicd.sqlite3"
 DEFAULT_BUSY_TIMEOUT_S = 5.0
-
-
-def utc_now() -> datetime:
-    """The default clock: the current time in UTC."""
-    return datetime.now(UTC)
 
 
 def new_id(now: datetime) -> str:
@@ -79,6 +74,7 @@ def _row_to_job(row: dict[str, Any]) -> JobRecord:
         started_at=text_to_datetime(row["started_at"]),
         finished_at=text_to_datetime(row["finished_at"]),
         updated_at=text_to_datetime(row["updated_at"]),  # type: ignore[arg-type]
+        duration_s=row["duration_s"],
     )
 
 
@@ -616,6 +612,7 @@ def _new_job_row(job_id: str, seq: int, job: NewJob, source: SpecSource | None, 
         "spec_hash": job.spec_hash,
         "spec_text": job.spec_text,
         "seed": job.seed,
+        "duration_s": job.duration_s,
         "cancel_requested": 0,
         "source_id": source.id if source else None,
         "created_at": now,

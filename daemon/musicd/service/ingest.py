@@ -36,23 +36,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import yaml
-
+from musicd import durable
+from musicd.clock import Clock, utc_now
 from musicd.config import Config
 from musicd.errors import SpecError
 from musicd.queue.jobs import JobRecord, NewJob, SpecSource
-from musicd.queue.store import Clock, Store, new_id, utc_now
+from musicd.queue.store import Store, new_id
 from musicd.seeding import draw_seed
 
 log = logging.getLogger(__name__)
 
 ERROR_SUFFIX = ".error.txt"
-TITLE_WORDS = 6
-# The second read of a file (to split a `jobs:` list) needs no line numbers: libyaml's
-# safe loader where PyYAML was built with it, about ten times faster.
-_FAST_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class IngestStatus(str, enum.Enum):
@@ -135,7 +130,8 @@ def ingest_files(
         kept = _keep_all([(a, jobs) for (_, a), jobs in zip(accepted, job_lists)], store, touched)
         outcomes.update((index, outcome) for (index, _), outcome in zip(accepted, kept))
     else:
-        _fsync_dirs(touched)
+        durable.fsync_dirs(touched)
+        touched.clear()
     result = [outcomes[index] for index in range(len(paths))]
     if len(result) > 1:
         counts = collections.Counter(o.status.value for o in result)
@@ -232,7 +228,8 @@ def _keep_all(
                 spec_hash=accepted.source.spec_hash,
             )
         )
-    _fsync_dirs(touched)
+    durable.fsync_dirs(touched)
+    touched.clear()
     store.mark_sources_kept(settled)
     return outcomes
 
@@ -261,83 +258,25 @@ class _Invalid(Exception):
         self.problems = problems
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-    problem = getattr(exc, "problem", None) or str(exc)
-    return f"{where}YAML syntax error: {problem} (check the indentation and quoting there)"
-
-
 def _parse(data: bytes, name: str, spec_hash: str, seed_source: Callable[[], int]) -> list[NewJob]:
     """Validate the file's bytes into NewJobs (all or nothing); raises _Invalid with every problem."""
-    from musicd.spec import load_jobs, load_spec  # lazy: keeps config/store imports light
+    from musicd.spec import load_batch  # lazy: keeps config/store imports light
 
     try:
-        specs = load_jobs(data, source=name)
+        batch = load_batch(data, source=name)
     except SpecError as exc:
         raise _Invalid(exc.problems or [str(exc)]) from None
-    except yaml.YAMLError as exc:
-        raise _Invalid([_yaml_problem(exc)]) from None
-    if not specs:
-        raise _Invalid(
-            ["the file holds no job; write one job spec or a `jobs:` list with at least one entry"]
+    return [
+        NewJob(
+            title=spec.display_title,
+            source_name=name,
+            spec_text=text,
+            spec_hash=spec_hash,
+            seed=spec.seed if spec.seed is not None else seed_source(),
+            duration_s=spec.duration_s,
         )
-    texts, redumped = _job_texts(data)
-    new_jobs = []
-    for index, (spec, job_text) in enumerate(zip(specs, texts, strict=True)):
-        if redumped:
-            # The worker loads each job from its own text: make sure that reads back the same.
-            try:
-                reread = load_spec(job_text, source=f"{name} job {index + 1}")
-            except SpecError as exc:
-                raise _Invalid([f"jobs[{index}]: {p}" for p in exc.problems]) from None
-            if reread != spec:
-                log.error(
-                    "job %d of %s reads back differently on its own; queued as re-read", index + 1, name
-                )
-        seed = spec.seed if spec.seed is not None else seed_source()
-        new_jobs.append(
-            NewJob(
-                title=_title(spec, name),
-                source_name=name,
-                spec_text=job_text,
-                spec_hash=spec_hash,
-                seed=seed,
-            )
-        )
-    return new_jobs
-
-
-def _job_texts(data: bytes) -> tuple[list[str], bool]:
-    """Each job's own YAML, and whether it was re-dumped from a `jobs:` list entry.
-
-    A single-job file keeps its text as written (comments included); each entry
-    of a `jobs:` list is re-dumped on its own (load_jobs allows nothing beside `jobs:`).
-    """
-    try:
-        raw: Any = yaml.load(data, Loader=_FAST_SAFE_LOADER)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as exc:  # load_jobs read it already; libyaml may still disagree
-        raise _Invalid([_yaml_problem(exc)]) from None
-    if isinstance(raw, dict) and isinstance(raw.get("jobs"), list):
-        return [_dump(entry) for entry in raw["jobs"]], True
-    try:
-        return [data.decode("utf-8-sig")], False
-    except UnicodeDecodeError:  # UTF-16 with a BOM is valid YAML: keep its content as UTF-8
-        return [_dump(raw)], True
-
-
-def _dump(value: Any) -> str:
-    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True)
-
-
-def _title(spec: Any, name: str) -> str:
-    if getattr(spec, "title", None):
-        return str(spec.title)
-    prompt = getattr(spec, "prompt", None)
-    if prompt:
-        words = str(prompt).split()
-        return " ".join(words[:TITLE_WORDS]) + ("…" if len(words) > TITLE_WORDS else "")
-    return Path(name).stem
+        for spec, text in batch
+    ]
 
 
 # ------------------------------------------------------------- moving files
@@ -347,38 +286,18 @@ def _kept_path_for(config: Config, now: datetime, source_id: str, name: str) -> 
     return config.specs_dir / f"{now:%Y}" / f"{now:%m}" / f"{source_id}-{name}"
 
 
-def _fsync_dirs(folders: set[Path]) -> None:
-    """fsync each folder once (the renames into and out of them become durable); empties the set."""
-    for folder in sorted(folders):
-        _fsync_dir(folder)
-    folders.clear()
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def move_file(src: Path, dst: Path, *, touched: set[Path] | None = None) -> None:
     """Move `src` to `dst` (which must not exist) without ever losing or overwriting data.
 
     Same filesystem: one rename. Across filesystems: copy to a hidden temporary
     name beside `dst`, fsync, rename into place, then remove `src`. Raises
     FileExistsError if `dst` exists. With `touched`, the folders a same-filesystem
-    rename changed are added to it for the caller to fsync once (`_fsync_dirs`)
+    rename changed are added to it for the caller to fsync once (`durable.fsync_dirs`)
     instead of at once; the cross-filesystem path always syncs in order.
     """
     if not dst.parent.is_dir():
         dst.parent.mkdir(parents=True, exist_ok=True)
-        _fsync_dir(dst.parent.parent)  # the new folder's own entry
+        durable.fsync_dir(dst.parent.parent)  # the new folder's own entry
     if dst.exists():
         raise FileExistsError(errno.EEXIST, "refusing to overwrite", str(dst))
     try:
@@ -393,15 +312,15 @@ def move_file(src: Path, dst: Path, *, touched: set[Path] | None = None) -> None
             os.fsync(writer.fileno())
         shutil.copystat(src, temp)
         os.rename(temp, dst)
-        _fsync_dir(dst.parent)
+        durable.fsync_dir(dst.parent)
         os.unlink(src)
-        _fsync_dir(src.parent)
+        durable.fsync_dir(src.parent)
         return
     if touched is not None:
         touched.update((dst.parent, src.parent))
     else:
-        _fsync_dir(dst.parent)
-        _fsync_dir(src.parent)
+        durable.fsync_dir(dst.parent)
+        durable.fsync_dir(src.parent)
 
 
 def _same_content(a: Path, b: Path) -> bool:
@@ -434,7 +353,7 @@ def _settle(source: SpecSource, touched: set[Path] | None) -> tuple[bool, Path |
                 return True, dst
             os.unlink(src)  # a cross-filesystem copy finished but the original was not removed
             if touched is None:
-                _fsync_dir(src.parent)
+                durable.fsync_dir(src.parent)
             else:
                 touched.add(src.parent)
         elif src.exists():

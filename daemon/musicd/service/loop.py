@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import signal
 import time
 from collections.abc import Callable
@@ -32,12 +31,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-import yaml
-
+from musicd.clock import utc_now
 from musicd.config import Config, load_config
-from musicd.errors import ConfigError, MusicdError, SpecError
+from musicd.errors import ConfigError, MusicdError
+from musicd.pipeline.manifest import job_fields
 from musicd.queue.jobs import JobRecord, JobState, NewJob
-from musicd.queue.store import Store, utc_now
+from musicd.queue.store import Store
 from musicd.seeding import draw_seed
 from musicd.service import outbox
 from musicd.service.ingest import ingest_files, recover_ingests
@@ -82,14 +81,8 @@ class ServiceError(MusicdError):
 
 
 def job_time_limit_s(config: Config, job: JobRecord) -> float:
-    """The job's time limit from its duration (base limit if the spec does not parse)."""
-    from musicd.spec import load_spec
-
-    try:
-        duration_s = float(load_spec(job.spec_text, source=f"job {job.id}").duration_s)
-    except SpecError:
-        duration_s = 0.0
-    return config.worker.job_time_limit_s(duration_s)
+    """The job's time limit, scaled by its duration."""
+    return config.worker.job_time_limit_s(job.duration_s)
 
 
 def runner_name(config: Config, override: str | None = None) -> str:
@@ -287,31 +280,26 @@ class Service:
 
     def enqueue_firing(self, firing: Firing) -> list[JobRecord]:
         """Queue the jobs of one schedule firing, each with a fresh seed."""
-        from musicd.spec import load_jobs
+        from musicd.spec import load_batch
 
         schedule = firing.schedule
         try:
             text = schedule.spec_text()
-            specs = load_jobs(text, source=f"schedule {schedule.name}")
+            batch = load_batch(text, source=f"schedule {schedule.name}")
         except MusicdError as exc:
             log.error("schedule %s: not queued: %s", schedule.name, exc)
             return []
-        new_jobs = []
-        for spec in specs:
-            one = (
-                text
-                if len(specs) == 1
-                else yaml.safe_dump(spec.to_dict(), sort_keys=False, allow_unicode=True)
+        new_jobs = [
+            NewJob(
+                title=spec.display_title,
+                source_name=f"schedule:{schedule.name}",
+                spec_text=job_text,
+                spec_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                seed=draw_seed(),
+                duration_s=spec.duration_s,
             )
-            new_jobs.append(
-                NewJob(
-                    title=_job_title(spec, schedule.name),
-                    source_name=f"schedule:{schedule.name}",
-                    spec_text=one,
-                    spec_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                    seed=draw_seed(),
-                )
-            )
+            for spec, job_text in batch
+        ]
         jobs = self._store().add_jobs(new_jobs)
         for job in jobs:
             self._store().add_event(
@@ -341,23 +329,13 @@ class Service:
         job = self._store().claim_next()
         if job is None:
             return
-        stage = outbox.staging_dir(self.config.outbox, job.id)
-        if stage.exists():
-            shutil.rmtree(stage)
-        started = job.started_at or self.clock()
+        outbox.clear_staging(self.config.outbox, job.id)
         order = RunJob(
             job_id=job.id,
             spec_text=job.spec_text,
             seed=job.seed,
-            out_dir=str(stage),
-            manifest_extra={
-                "job_id": job.id,
-                "source_file": job.source_name,
-                "spec_hash": job.spec_hash,
-                "attempts": job.attempts,
-                "queued_at": job.queued_at.isoformat(),
-                "started_at": started.isoformat(),
-            },
+            out_dir=str(outbox.staging_dir(self.config.outbox, job.id)),
+            manifest_extra=job_fields(job, job.started_at or self.clock()),
         )
         log.info("job %s: dispatching %r (attempt %d)", job.id, job.title, job.attempts)
         supervisor.submit(order, job_time_limit_s(self.config, job))
@@ -388,7 +366,9 @@ class Service:
         elif isinstance(message, JobSucceeded):
             self._finish_success(message)
         elif isinstance(message, JobFailed):
-            self._finish_failure(message.job_id, message.error, cancelled=message.cancelled)
+            self._finish_failure(
+                message.job_id, message.error, cancelled=message.cancelled, traceback=message.traceback
+            )
         elif isinstance(message, WorkerDied):
             self._worker_died(message)
         elif isinstance(message, WorkerLoading):
@@ -418,28 +398,23 @@ class Service:
         store.finish(job.id, JobState.DONE, outbox_path=folder)
         log.info("job %s done: %s", job.id, folder)
 
-    def _finish_failure(self, job_id: str, error: str, *, cancelled: bool) -> None:
+    def _finish_failure(self, job_id: str, error: str, *, cancelled: bool, traceback: str = "") -> None:
         store = self._store()
         job = store.get(job_id)
+        if traceback:
+            log.error("job %s: %s\n%s", job.id, error, traceback)
+            store.add_event(job.id, traceback, level="error")
         if cancelled:
-            shutil.rmtree(outbox.staging_dir(self.config.outbox, job.id), ignore_errors=True)
+            outbox.clear_staging(self.config.outbox, job.id)
             store.finish(job.id, JobState.CANCELLED, error=error)
             log.info("job %s cancelled", job.id)
             return
-        folder = self._publish_failure(job, error)
+        folder = self._publish_failure(job, f"{error}\n\n{traceback}" if traceback else error)
         store.finish(job.id, JobState.FAILED, error=error, outbox_path=folder)
         log.warning("job %s failed: %s", job.id, error)
 
     def _publish_failure(self, job: JobRecord, error: str) -> Path | None:
-        fields: dict[str, Any] = {
-            "title": job.title,
-            "source_file": job.source_name,
-            "spec_hash": job.spec_hash,
-            "attempts": job.attempts,
-            "seed": job.seed,
-            "queued_at": job.queued_at.isoformat(),
-            "started_at": job.started_at.isoformat() if job.started_at else None,
-        }
+        fields = {**job_fields(job), "seed": job.seed}
         try:
             return outbox.publish_failure(
                 self.config.outbox,
@@ -480,7 +455,7 @@ class Service:
             self._finish_failure(job.id, error, cancelled=False)
         else:
             store.requeue(job.id, f"{message.reason} (attempt {job.attempts} of {max_attempts})")
-            shutil.rmtree(outbox.staging_dir(self.config.outbox, job.id), ignore_errors=True)
+            outbox.clear_staging(self.config.outbox, job.id)
 
     # ------------------------------------------------------------------ reload / stop
 
@@ -533,7 +508,7 @@ class Service:
                 self._store().requeue(
                     job_id, "the service stopped before the job finished", refund_attempt=True
                 )
-            shutil.rmtree(outbox.staging_dir(self.config.outbox, job_id), ignore_errors=True)
+            outbox.clear_staging(self.config.outbox, job_id)
             return True
         return False
 
@@ -573,16 +548,6 @@ class Service:
             if text != self._last_status_text:
                 self._last_status_text = text
                 self.notifier.status(text)
-
-
-def _job_title(spec: Any, fallback: str) -> str:
-    """The spec's title, else its prompt's first words, else `fallback`."""
-    if getattr(spec, "title", None):
-        return str(spec.title)
-    words = str(getattr(spec, "prompt", None) or "").split()
-    if words:
-        return " ".join(words[:6]) + ("…" if len(words) > 6 else "")
-    return fallback
 
 
 def run_service(

@@ -15,7 +15,6 @@ publish twice. Staging folders of jobs that are not running are removed at start
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -26,17 +25,15 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from musicd import durable
+from musicd.pipeline.manifest import MANIFEST_NAME, finish_manifest, read_manifest, write_manifest
+from musicd.queue.jobs import short_id
+
 log = logging.getLogger(__name__)
 
 STAGING_DIR_NAME = ".staging"
-MANIFEST_NAME = "manifest.json"
 SLUG_MAX_LEN = 48
 FAILED_SUFFIX = "-failed"
-
-
-def short_id(job_id: str) -> str:
-    """The 8-character id used in folder names."""
-    return job_id[-8:].lower()
 
 
 def slugify(text: str | None, max_len: int = SLUG_MAX_LEN) -> str:
@@ -96,40 +93,25 @@ def find_published(outbox: Path, job_id: str, since: datetime, until: datetime |
 
 
 def _manifest_job_id(folder: Path) -> str | None:
-    try:
-        manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return manifest.get("job_id") if isinstance(manifest, dict) else None
+    job_id = read_manifest(folder).get("job_id")
+    return job_id if isinstance(job_id, str) else None
 
 
-def publish_success(
-    outbox: Path,
-    job_id: str,
-    *,
-    title: str | None,
-    finished_at: datetime,
-    manifest_updates: Mapping[str, Any] | None = None,
-) -> Path:
+def publish_success(outbox: Path, job_id: str, *, title: str | None, finished_at: datetime) -> Path:
     """Complete the staged manifest and move the staging folder into the dated outbox.
 
     Idempotent: if this job was already published the existing folder is returned and any
     leftover staging folder is removed.
     """
-    stage = staging_dir(outbox, job_id)
     existing = find_published(outbox, job_id, finished_at - timedelta(days=2), finished_at)
     if existing is not None:
         log.info("job %s: already published at %s", job_id, existing)
-        shutil.rmtree(stage, ignore_errors=True)
+        clear_staging(outbox, job_id)
         return existing
-    manifest_path = stage / MANIFEST_NAME
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        manifest = {}
-    manifest.update(manifest_updates or {})
-    manifest.update({"job_id": job_id, "status": "done", "finished_at": finished_at.isoformat()})
-    return _seal_and_move(stage, manifest, published_dir(outbox, job_id, title, finished_at, failed=False))
+    stage = staging_dir(outbox, job_id)
+    manifest = finish_manifest(read_manifest(stage), job_id, "done", finished_at)
+    durable.write_json(stage / MANIFEST_NAME, manifest)  # the worker already listed the files
+    return _seal_and_move(stage, published_dir(outbox, job_id, title, finished_at, failed=False))
 
 
 def publish_failure(
@@ -147,36 +129,42 @@ def publish_failure(
     Partial outputs in staging are discarded. Idempotent like `publish_success`.
     """
     existing = find_published(outbox, job_id, finished_at - timedelta(days=2), finished_at)
-    stage = staging_dir(outbox, job_id)
+    clear_staging(outbox, job_id)
     if existing is not None:
-        shutil.rmtree(stage, ignore_errors=True)
         return existing
-    shutil.rmtree(stage, ignore_errors=True)
+    stage = staging_dir(outbox, job_id)
     stage.mkdir(parents=True)
-    _write_durable(stage / "error.txt", error.rstrip() + "\n")
-    _write_durable(stage / "spec.yaml", spec_text)
-    manifest = dict(manifest_fields or {})
-    manifest.update(
-        {"job_id": job_id, "status": "failed", "error": error, "finished_at": finished_at.isoformat()}
-    )
-    return _seal_and_move(stage, manifest, published_dir(outbox, job_id, title, finished_at, failed=True))
+    durable.write_text(stage / "error.txt", error.rstrip() + "\n")
+    durable.write_text(stage / "spec.yaml", spec_text)
+    manifest = finish_manifest(dict(manifest_fields or {}), job_id, "failed", finished_at, error=error)
+    write_manifest(stage, manifest)
+    return _seal_and_move(stage, published_dir(outbox, job_id, title, finished_at, failed=True))
 
 
-def _seal_and_move(stage: Path, manifest: Mapping[str, Any], target: Path) -> Path:
+def _seal_and_move(stage: Path, target: Path) -> Path:
     for path in sorted(stage.rglob("*")):
         if path.is_file() and path.name != MANIFEST_NAME:
-            _fsync_file(path)
-    tmp = stage / (MANIFEST_NAME + ".tmp")
-    _write_durable(tmp, json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, stage / MANIFEST_NAME)
-    for folder in sorted({p for p in stage.rglob("*") if p.is_dir()} | {stage}, reverse=True):
-        _fsync_dir(folder)
+            durable.fsync_file(path)
+    durable.fsync_dirs({p for p in stage.rglob("*") if p.is_dir()} | {stage})
     target.parent.mkdir(parents=True, exist_ok=True)
     os.rename(stage, target)
-    _fsync_dir(target.parent)
-    _fsync_dir(stage.parent)
+    durable.fsync_dirs({target.parent, stage.parent})
     log.info("published %s", target)
     return target
+
+
+def clear_staging(outbox: Path, job_id: str) -> bool:
+    """Remove a job's staging folder (partial outputs), if there is one; False if that failed."""
+    stage = staging_dir(outbox, job_id)
+    try:
+        if stage.is_symlink() or stage.is_file():
+            stage.unlink()
+        elif stage.exists():
+            shutil.rmtree(stage)
+    except OSError as exc:
+        log.warning("job %s: could not remove its staging folder %s: %s", job_id, stage, exc)
+        return False
+    return True
 
 
 def remove_stale_staging(outbox: Path, keep: Iterable[str] = ()) -> list[Path]:
@@ -196,26 +184,3 @@ def remove_stale_staging(outbox: Path, keep: Iterable[str] = ()) -> list[Path]:
         removed.append(child)
         log.info("removed leftover staging %s", child)
     return removed
-
-
-def _write_durable(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

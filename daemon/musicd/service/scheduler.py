@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 
+from musicd import durable
+from musicd.clock import utc_now
 from musicd.errors import MusicdError
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,6 @@ STATE_FILE_NAME = "schedules.json"
 
 class ScheduleError(MusicdError):
     """A `schedules:` entry is invalid."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -227,9 +224,4 @@ class Scheduler:
             return
         data = {name: {"handled_until": moment.isoformat()} for name, moment in self._anchors.items()}
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_path.with_name(f".{self.state_path.name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.state_path)
+        durable.write_json(self.state_path, data)

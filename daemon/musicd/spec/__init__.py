@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from musicd.music.keys import KeySpec, parse_key
-from musicd.spec.load import load_jobs, load_spec, spec_from_mapping
+from musicd.music.theory import KeySpec, parse_key
+from musicd.spec.load import job_text, load_batch, load_jobs, load_spec
 from musicd.spec.model import EnginesSpec, JobSpec, MasterSpec, OutputSpec, VideoSpec, VocalsSpec
 from musicd.spec.schema import spec_json_schema, spec_json_schema_text
 from musicd.spec.yaml_source import MAX_SPEC_BYTES
@@ -17,10 +17,11 @@ __all__ = [
     "OutputSpec",
     "VideoSpec",
     "VocalsSpec",
+    "job_text",
+    "load_batch",
     "load_jobs",
     "load_spec",
     "parse_key",
-    "spec_from_mapping",
     "spec_json_schema",
     "spec_json_schema_text",
 ]

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from musicd.music.keys import KEY_FORM_HELP, KEY_PATTERN, KeyNameError, parse_key
+from musicd.music.theory import KEY_FORM_HELP, KEY_PATTERN, TheoryError, parse_key
 from musicd.spec.yaml_source import Path, SourceIndex, format_path
 
 
@@ -352,7 +352,7 @@ class ListOf(Kind):
 
 
 class KeyName(Kind):
-    """A musical key such as "A minor" (musicd.music.keys grammar)."""
+    """A musical key such as "A minor" (musicd.music.theory grammar)."""
 
     def __init__(self) -> None:
         self.expected = 'a key name such as "A minor"'
@@ -363,7 +363,7 @@ class KeyName(Kind):
             return self.wrong_type(value, path, checker)
         try:
             return parse_key(text)
-        except KeyNameError:
+        except TheoryError:
             checker.problem(path, f'"{_shorten(text)}" is not a key; {KEY_FORM_HELP}')
             return INVALID
 

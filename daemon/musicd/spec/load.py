@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import yaml
 
 from musicd.errors import SpecError
 from musicd.spec.kinds import Checker, describe
 from musicd.spec.model import MAX_JOBS, JobSpec
 from musicd.spec.validate import EXTENSION_PREFIX, check_job
-from musicd.spec.yaml_source import SourceIndex, read_yaml
+from musicd.spec.yaml_source import SourceIndex, decode_spec_bytes, read_yaml
 
 
 def _checker_for(index: SourceIndex) -> Checker:
@@ -39,13 +38,18 @@ def load_spec(data: bytes | str, source: str = "spec") -> JobSpec:
 
 def load_jobs(data: bytes | str, source: str = "spec") -> list[JobSpec]:
     """One job, or every job of a top-level `jobs:` list; all valid or SpecError listing every problem."""
+    return _load_jobs(data, source)[0]
+
+
+def _load_jobs(data: bytes | str, source: str) -> tuple[list[JobSpec], bool]:
+    """The specs, and whether they came from a `jobs:` list."""
     document, index = read_yaml(data, source)
     checker = _checker_for(index)
     if not (isinstance(document, dict) and "jobs" in document):
         spec = check_job(document, (), checker)
         if spec is None or checker.problems:
             raise SpecError(checker.problems, source)
-        return [spec]
+        return [spec], False
     for key in document:
         if key != "jobs" and not (isinstance(key, str) and key.startswith(EXTENSION_PREFIX)):
             checker.problem(
@@ -66,13 +70,22 @@ def load_jobs(data: bytes | str, source: str = "spec") -> list[JobSpec]:
         specs = [check_job(job, ("jobs", i), checker) for i, job in enumerate(jobs)]
     if checker.problems or not specs or any(spec is None for spec in specs):
         raise SpecError(checker.problems, source)
-    return [spec for spec in specs if spec is not None]
+    return [spec for spec in specs if spec is not None], True
 
 
-def spec_from_mapping(data: Mapping[str, Any], source: str = "spec") -> JobSpec:
-    """Validate an already-parsed mapping (e.g. a JSON request body); same rules, no line numbers."""
-    checker = Checker(SourceIndex())
-    spec = check_job(dict(data) if isinstance(data, Mapping) else data, (), checker)
-    if spec is None or checker.problems:
-        raise SpecError(checker.problems, source)
-    return spec
+def load_batch(data: bytes | str, source: str = "spec") -> list[tuple[JobSpec, str]]:
+    """Like `load_jobs`, each spec paired with the YAML text of that job alone.
+
+    A single-job file keeps its text as written (comments included); each entry of a
+    `jobs:` list gets its canonical YAML (`JobSpec.to_dict`), which loads back equal.
+    """
+    text = decode_spec_bytes(data, source)
+    specs, batch = _load_jobs(text, source)
+    if not batch:
+        return [(specs[0], text)]
+    return [(spec, job_text(spec)) for spec in specs]
+
+
+def job_text(spec: JobSpec) -> str:
+    """The canonical YAML of one job."""
+    return yaml.safe_dump(spec.to_dict(), sort_keys=False, allow_unicode=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from musicd.music.keys import KeySpec
+from musicd.music.theory import KeySpec
 
 DURATION_RANGE_S: tuple[int, int] = (5, 600)
 DEFAULT_DURATION_S = 60.0
@@ -76,7 +76,7 @@ class MasterSpec:
 
 @dataclass(frozen=True)
 class JobSpec:
-    """One validated job. Build it with load_spec/load_jobs/spec_from_mapping, which check it."""
+    """One validated job. Build it with load_spec/load_jobs/load_batch, which check it."""
 
     prompt: str | None = None
     genres: tuple[str, ...] = ()  # canonical names from musicd.music.genres.GENRE_NAMES
@@ -102,7 +102,7 @@ class JobSpec:
             words = self.prompt.split()
             short = " ".join(words[:8])
             return short if len(words) <= 8 else short.rstrip(",.;:") + "\u2026"
-        return " + ".join(genre.capitalize() for genre in self.genres)
+        return " + ".join(genre.capitalize() for genre in self.genres) or "Untitled"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with the YAML's canonical field names; loading it again gives an equal spec."""

@@ -258,5 +258,6 @@ def _run_order(
     except MusicdError as exc:
         return JobFailed(order.job_id, str(exc))
     except Exception as exc:  # the job boundary: any bug fails this job, not the worker
-        log.debug("job %s failed:\n%s", order.job_id, traceback.format_exc())
-        return JobFailed(order.job_id, f"internal error ({type(exc).__name__}): {exc}")
+        trace = traceback.format_exc()
+        log.error("job %s: internal error:\n%s", order.job_id, trace)
+        return JobFailed(order.job_id, f"internal error ({type(exc).__name__}): {exc}", traceback=trace)

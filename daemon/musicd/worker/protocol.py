@@ -72,6 +72,7 @@ class JobFailed:
     job_id: str
     error: str
     cancelled: bool = False
+    traceback: str = ""  # for internal errors (bugs): where it happened
 
 
 @dataclass(frozen=True)
