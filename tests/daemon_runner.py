@@ -5,6 +5,7 @@ It takes run_job's signature and acts on the spec's title:
   "freeze"  the worker process stops itself (SIGSTOP): no heartbeats
   "hang"    sleeps forever (heartbeats go on; the job time limit catches it)
   "error"   raises RenderError
+  "bug"     raises ZeroDivisionError (an internal error: its traceback must be kept)
   "slow"    ten stages of duration_s / 10 seconds each, honouring should_cancel
   "fail-once" crashes the worker on the first attempt (manifest_extra attempts == 1), then works
   "heap"    fills ~200 MiB of malloc's heap and frees it all but its last block (as a render does)
@@ -79,6 +80,8 @@ def run_job(
         del blocks
     if title == "error":
         raise RenderError("the test runner was asked to fail this job")
+    if title == "bug":
+        _ = 1 / 0
     if title == "slow":
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "partial.wav").write_bytes(b"RIFF")  # what a crash mid-job leaves behind

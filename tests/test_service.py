@@ -183,7 +183,7 @@ def test_kill_9_mid_job_then_restart_completes_the_job_once(tmp_path: Path) -> N
         assert again.stop() == 0
     found = manifests(tmp_path / "outbox")
     assert len(found) == 1 and found[0]["status"] == "done"
-    assert found[0]["attempts"] == 2
+    assert found[0]["attempts"] == 1  # the service's death is not the job's attempt
     assert staging_left(tmp_path / "outbox") == []
     assert "interrupted" in again.log
 
@@ -324,7 +324,7 @@ def test_job_failed_at_start_up_recovery_records_its_failed_folder(tmp_path: Pat
     from musicd.queue.store import Store
 
     config = write_config(tmp_path, worker={"max_attempts": 1})
-    with Store.open(tmp_path / "state") as store:  # what a crash during its only attempt leaves
+    with Store.open(tmp_path / "state") as store:  # what the last of too many service crashes leaves
         (job,) = store.add_jobs(
             [
                 NewJob(
@@ -337,10 +337,11 @@ def test_job_failed_at_start_up_recovery_records_its_failed_folder(tmp_path: Pat
             ]
         )
         store.claim_next()
+        store.db.execute("UPDATE jobs SET interruptions = 9 WHERE id = ?", [job.id])
     daemon = Daemon(config, once=True)
     assert daemon.wait(60) == 0, daemon.log[-3000:]
     (folder,) = published(tmp_path / "outbox")
-    assert folder.name.endswith("-failed") and "crashed 1 times" in (folder / "error.txt").read_text()
+    assert folder.name.endswith("-failed") and "interrupted 10 times" in (folder / "error.txt").read_text()
     (row,) = job_rows(tmp_path / "state")
     assert (row["state"], row["outbox_path"]) == ("failed", str(folder))
 

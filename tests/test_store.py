@@ -144,19 +144,19 @@ def test_claim_is_atomic_across_threads(tmp_path: Path) -> None:
     assert sorted(claimed) == sorted(ids)
 
 
-def test_recover_interrupted_requeues_then_fails_past_max_attempts(store: Store) -> None:
+def test_a_service_crash_does_not_count_as_the_jobs_attempt_but_endless_ones_fail_it(store: Store) -> None:
     job = store.add_jobs([new_job()])[0]
-    for attempt in (1, 2):
-        assert store.claim_next().attempts == attempt
-        recovered = store.recover_interrupted(max_attempts=3)
-        assert [(r.id, r.state, r.attempts) for r in recovered] == [(job.id, JobState.QUEUED, attempt)]
-    assert store.claim_next().attempts == 3
-    failed = store.recover_interrupted(max_attempts=3)[0]
+    for _ in (1, 2):
+        assert store.claim_next().attempts == 1
+        recovered = store.recover_interrupted(max_interruptions=3)
+        assert [(r.id, r.state, r.attempts) for r in recovered] == [(job.id, JobState.QUEUED, 0)]
+    assert store.claim_next().attempts == 1
+    failed = store.recover_interrupted(max_interruptions=3)[0]
     assert failed.state is JobState.FAILED
-    assert failed.error == "worker crashed 3 times on this job"
+    assert failed.error == "the service was interrupted 3 times while running this job"
     assert store.claim_next() is None
-    assert store.recover_interrupted(max_attempts=3) == []
-    assert any(e.level == "error" and "crashed 3 times" in (e.message or "") for e in store.events(job.id))
+    assert store.recover_interrupted(max_interruptions=3) == []
+    assert any(e.level == "warning" and "not counted" in (e.message or "") for e in store.events(job.id))
 
 
 def test_recover_leaves_queued_and_finished_jobs_alone(store: Store) -> None:
@@ -164,7 +164,7 @@ def test_recover_leaves_queued_and_finished_jobs_alone(store: Store) -> None:
     store.claim_next()
     store.finish(done.id, JobState.DONE)
     store.claim_next()
-    recovered = store.recover_interrupted(max_attempts=3)
+    recovered = store.recover_interrupted(max_interruptions=3)
     assert [r.id for r in recovered] == [running.id]
     states = {j.title: j.state for j in store.list_jobs()}
     assert states == {"done": JobState.DONE, "running": JobState.QUEUED, "queued": JobState.QUEUED}
@@ -245,7 +245,7 @@ def test_requeue_after_a_stop_refunds_the_attempt(store: Store) -> None:
         assert (requeued.state, requeued.attempts) == (JobState.QUEUED, 0)
     assert any("not counted" in (e.message or "") for e in store.events(job.id))
     store.claim_next()
-    assert store.recover_interrupted(max_attempts=2)[0].state is JobState.QUEUED
+    assert store.recover_interrupted(max_interruptions=2)[0].state is JobState.QUEUED
 
 
 def test_outbox_path_of_a_job_failed_by_recovery_can_be_recorded(store: Store, tmp_path: Path) -> None:
@@ -253,7 +253,7 @@ def test_outbox_path_of_a_job_failed_by_recovery_can_be_recorded(store: Store, t
     with pytest.raises(StoreError, match="only a finished job"):
         store.set_outbox_path(job.id, tmp_path / "early")
     store.claim_next()
-    (failed,) = store.recover_interrupted(max_attempts=1)
+    (failed,) = store.recover_interrupted(max_interruptions=1)
     assert failed.state is JobState.FAILED and failed.outbox_path is None
     updated = store.set_outbox_path(job.id, tmp_path / "2026" / "x-failed")
     assert updated.outbox_path == tmp_path / "2026" / "x-failed"

@@ -219,14 +219,17 @@ def test_file_deleted_while_waiting_is_forgotten(watcher: InboxWatcher, inbox: P
     wait_until(lambda: watcher.poll_ready(ticker.advance(1)) == [] and path not in watcher.candidates)
 
 
-def test_symlinks_and_fifos_are_not_handed_over(inbox: Path, tmp_path: Path, ticker: Ticker) -> None:
+def test_symlinks_and_fifos_are_handed_over_for_ingest_to_set_aside(
+    inbox: Path, tmp_path: Path, ticker: Ticker
+) -> None:
     target = tmp_path / "target.yaml"
     target.write_bytes(SPEC)
     (inbox / "link.yaml").symlink_to(target)
     os.mkfifo(inbox / "pipe.yaml")
     (inbox / "real.yaml").write_bytes(SPEC)
+    (inbox / "folder.yaml").mkdir()
     for watcher in make_watcher(inbox, ticker):
-        assert ready_paths(watcher, ticker) == [inbox / "real.yaml"]
+        assert ready_paths(watcher, ticker) == [inbox / "link.yaml", inbox / "pipe.yaml", inbox / "real.yaml"]
         assert watcher.candidates == frozenset()
 
 

@@ -9,6 +9,7 @@ per folder; any other failure is raised, because durability is the promise.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -57,9 +58,15 @@ def fsync_dirs(folders: Iterable[Path]) -> None:
         fsync_dir(folder)
 
 
+def temporary_name(path: Path) -> Path:
+    """A hidden, short name beside `path` (watchers ignore it; it fits any name limit)."""
+    tag = hashlib.sha256(os.fsencode(path.name)).hexdigest()[:12]
+    return path.with_name(f".{tag}.{os.getpid()}.tmp")
+
+
 def write_bytes(path: Path, data: bytes) -> Path:
     """Write `data` to `path` atomically and durably (through a hidden temporary name)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temporary_name(path)
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)

@@ -50,6 +50,10 @@ class StoreError(MusicdError):
     """The job store cannot be opened or used (bad location, unknown job id, wrong state)."""
 
 
+class StoreUnavailableError(StoreError):
+    """The job database cannot be used for now (locked, disk full, read-only, gone); retry later."""
+
+
 class JobNotFoundError(StoreError):
     """No job matches the id (or id prefix) given, or a prefix matches several jobs."""
 

@@ -77,4 +77,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         # read once at ingest; jobs queued before this migration get the longest a spec allows
         "ALTER TABLE jobs ADD COLUMN duration_s REAL NOT NULL DEFAULT 600;",
     ),
+    Migration(
+        "0003_jobs_interruptions",
+        # service crashes while a job ran: not the job's attempts (those count its own worker's deaths)
+        "ALTER TABLE jobs ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;",
+    ),
 )

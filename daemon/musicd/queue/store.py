@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import shutil
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -23,7 +25,7 @@ import sqlite_utils
 from ulid import ULID
 
 from musicd.clock import Clock, utc_now
-from musicd.errors import JobNotFoundError, StoreError
+from musicd.errors import JobNotFoundError, StoreError, StoreUnavailableError
 from musicd.queue.jobs import JobEvent, JobRecord, JobState, NewJob, SpecSource
 from musicd.queue.migrations import MIGRATIONS, Migration
 from musicd.service import fsinfo
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 DB_FILENAME = "musicd.sqlite3"
 DEFAULT_BUSY_TIMEOUT_S = 5.0
+MAX_INTERRUPTIONS = 10  # service crashes in a row while one job ran, before that job is failed
 
 
 def new_id(now: datetime) -> str:
@@ -64,7 +67,7 @@ def _row_to_job(row: dict[str, Any]) -> JobRecord:
         spec_text=row["spec_text"],
         seed=row["seed"],
         error=row["error"],
-        outbox_path=Path(row["outbox_path"]) if row["outbox_path"] else None,
+        outbox_path=text_to_path(row["outbox_path"]) if row["outbox_path"] else None,
         stage=row["stage"],
         percent=row["percent"],
         cancel_requested=bool(row["cancel_requested"]),
@@ -81,10 +84,10 @@ def _row_to_job(row: dict[str, Any]) -> JobRecord:
 def _row_to_source(row: dict[str, Any]) -> SpecSource:
     return SpecSource(
         id=row["id"],
-        source_path=Path(row["source_path"]),
+        source_path=text_to_path(row["source_path"]),
         source_name=row["source_name"],
         spec_hash=row["spec_hash"],
-        kept_path=Path(row["kept_path"]),
+        kept_path=text_to_path(row["kept_path"]),
         ingested_at=text_to_datetime(row["ingested_at"]),  # type: ignore[arg-type]
         kept_at=text_to_datetime(row["kept_at"]),
     )
@@ -130,13 +133,16 @@ class Store:
             ) from exc
         self._conn = conn
         self.db = sqlite_utils.Database(conn)
+        self.created = False  # whether this open created the database (set below)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
             self.db.enable_wal()
             # FULL: a committed ingest must survive power loss before its file is moved.
             conn.execute("PRAGMA synchronous = FULL")
+            self.created = not self.db["jobs"].exists()
             self._migrate()
+            self._identity = _file_identity(self.path)
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"cannot prepare the job database {self.path}: {exc}") from exc
@@ -164,8 +170,12 @@ class Store:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite_utils.Database]:
-        """One write transaction: BEGIN IMMEDIATE (takes the write lock up front), COMMIT or ROLLBACK."""
-        with self._lock:
+        """One write transaction: BEGIN IMMEDIATE (takes the write lock up front), COMMIT or ROLLBACK.
+
+        SQLite's operational errors (locked past the busy timeout, disk full, read-only, I/O)
+        become StoreUnavailableError: nothing was written, and the caller may retry later.
+        """
+        with self._lock, self._unavailable_as_error():
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.db
@@ -177,8 +187,24 @@ class Store:
             self.commits += 1
 
     def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._lock, self._unavailable_as_error():
             return list(self.db.query(sql, params))
+
+    @contextlib.contextmanager
+    def _unavailable_as_error(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailableError(_unavailable_reason(self.path, exc)) from exc
+
+    def check_file(self) -> None:
+        """Raise StoreUnavailableError when the database file was deleted or replaced since it was opened."""
+        if _file_identity(self.path) != self._identity:
+            raise StoreUnavailableError(
+                f"the job database {self.path} was deleted or replaced while musicd was running; "
+                "musicd stopped taking new work. Restart musicd: specs already accepted are kept "
+                f"under {self.path.parent / 'specs'} and are queued again at start-up"
+            )
 
     def _migrate(self) -> None:
         with self._write() as db:
@@ -275,7 +301,7 @@ class Store:
         rows = self._rows(
             "SELECT * FROM spec_sources WHERE source_path = ? AND spec_hash = ? AND kept_at IS NULL "
             "ORDER BY ingested_at LIMIT 1",
-            [str(source_path), spec_hash],
+            [path_to_text(source_path), spec_hash],
         )
         return _row_to_source(rows[0]) if rows else None
 
@@ -307,6 +333,10 @@ class Store:
 
     # ------------------------------------------------------------ running
 
+    def has_queued(self) -> bool:
+        """Whether any job waits in the queue."""
+        return bool(self._rows("SELECT 1 AS one FROM jobs WHERE state = 'queued' LIMIT 1"))
+
     def claim_next(self) -> JobRecord | None:
         """Atomically take the next queued job (highest priority, then oldest) and mark it running.
 
@@ -331,45 +361,47 @@ class Store:
             self._event(db, row["id"], now, f"started (attempt {row['attempts']})")
         return _row_to_job(row)
 
-    def recover_interrupted(self, max_attempts: int) -> list[JobRecord]:
-        """At start-up: deal with jobs a crash left `running`.
+    def recover_interrupted(self, max_interruptions: int = MAX_INTERRUPTIONS) -> list[JobRecord]:
+        """At start-up: deal with jobs a crash of the service left `running`.
 
-        Each is requeued (its attempt was counted when it was claimed) or, once
-        it has been attempted `max_attempts` times, failed with "worker crashed
-        N times on this job" so a poison spec cannot loop forever. Returns the
+        The service's death says nothing about the job (its worker died with the service),
+        so the attempt is not counted; each is requeued with its `interruptions` raised.
+        A job that was running at `max_interruptions` crashes in a row is failed, so one
+        spec that somehow takes the whole service down cannot loop forever. Returns the
         jobs changed, as they are now.
         """
         now = self._now()
         changed: list[str] = []
         with self._write() as db:
-            running = list(db.query("SELECT id, attempts FROM jobs WHERE state = 'running' ORDER BY seq"))
+            running = list(
+                db.query("SELECT id, interruptions FROM jobs WHERE state = 'running' ORDER BY seq")
+            )
             for row in running:
-                job_id, attempts = row["id"], row["attempts"]
-                if attempts >= max_attempts:
-                    message = f"worker crashed {attempts} times on this job"
+                job_id, interruptions = row["id"], row["interruptions"] + 1
+                if interruptions >= max_interruptions:
+                    message = f"the service was interrupted {interruptions} times while running this job"
                     db.execute(
                         "UPDATE jobs SET state = 'failed', error = ?, finished_at = ?, updated_at = ?, "
-                        "cancel_requested = 0 WHERE id = ?",
-                        [message, now, now, job_id],
+                        "cancel_requested = 0, interruptions = ? WHERE id = ?",
+                        [message, now, now, interruptions, job_id],
                     )
                     self._event(db, job_id, now, message, level="error")
                     log.warning("job %s failed: %s", job_id, message)
                 else:
                     db.execute(
                         "UPDATE jobs SET state = 'queued', queued_at = ?, updated_at = ?, started_at = NULL, "
-                        "stage = NULL, percent = NULL WHERE id = ?",
-                        [now, now, job_id],
+                        "stage = NULL, percent = NULL, attempts = MAX(attempts - 1, 0), interruptions = ? "
+                        "WHERE id = ?",
+                        [now, now, interruptions, job_id],
                     )
                     self._event(
                         db,
                         job_id,
                         now,
-                        f"requeued after an interrupted run (attempt {attempts} of {max_attempts})",
+                        "requeued: the service stopped unexpectedly while it ran; this attempt is not counted",
                         level="warning",
                     )
-                    log.warning(
-                        "job %s was interrupted; requeued (attempt %s of %s)", job_id, attempts, max_attempts
-                    )
+                    log.warning("job %s was interrupted by the service stopping; requeued uncounted", job_id)
                 changed.append(job_id)
             rows = [self._job_row(db, job_id) for job_id in changed]
         return [_row_to_job(r) for r in rows]
@@ -425,7 +457,7 @@ class Store:
                 [
                     state.value,
                     error,
-                    str(outbox_path) if outbox_path else None,
+                    path_to_text(outbox_path) if outbox_path else None,
                     now,
                     now,
                     state.value,
@@ -470,7 +502,7 @@ class Store:
                 raise StoreError(f"job {job_id} is {row['state']}; only a finished job has an outbox folder")
             db.execute(
                 "UPDATE jobs SET outbox_path = ?, updated_at = ? WHERE id = ?",
-                [str(outbox_path), now, job_id],
+                [path_to_text(outbox_path), now, job_id],
             )
             self._event(db, job_id, now, f"published at {outbox_path}")
             row = self._job_row(db, job_id)
@@ -591,10 +623,10 @@ class Store:
 def _source_row(source: SpecSource) -> dict[str, Any]:
     return {
         "id": source.id,
-        "source_path": str(source.source_path),
+        "source_path": path_to_text(source.source_path),
         "source_name": source.source_name,
         "spec_hash": source.spec_hash,
-        "kept_path": str(source.kept_path),
+        "kept_path": path_to_text(source.kept_path),
         "ingested_at": datetime_to_text(source.ingested_at),
         "kept_at": datetime_to_text(source.kept_at) if source.kept_at else None,
     }
@@ -634,3 +666,49 @@ def _check_local_filesystem(folder: Path, allow_network_fs: bool, mountinfo_text
     if not allow_network_fs:
         raise StoreError(message)
     log.warning("%s Continuing because the network filesystem check was overridden.", message)
+
+
+_BYTES_PREFIX = "bytes:"  # a path whose name is not UTF-8 (an SMB share with the wrong charset)
+
+
+def path_to_text(path: Path) -> str:
+    """A path as text SQLite can store; names that are not UTF-8 are kept byte for byte (hex)."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _BYTES_PREFIX + os.fsencode(path).hex()
+    return text
+
+
+def text_to_path(text: str) -> Path:
+    """The inverse of `path_to_text`."""
+    if text.startswith(_BYTES_PREFIX):
+        return Path(os.fsdecode(bytes.fromhex(text[len(_BYTES_PREFIX) :])))
+    return Path(text)
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _unavailable_reason(path: Path, exc: sqlite3.OperationalError) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return (
+            f"the job database {path} is locked by another process ({text}); musicd retries; "
+            "look for another program holding a long transaction on it"
+        )
+    if "full" in text:
+        try:
+            free = shutil.disk_usage(path.parent).free / 2**20
+        except OSError:
+            free = float("nan")
+        return f"the disk holding the job database {path} is full ({free:.0f} MiB free); free some space"
+    if "readonly" in text or "read-only" in text:
+        return f"the job database {path} is read-only ({text}); make state_dir writable by the service user"
+    return f"the job database {path} cannot be used right now ({text})"

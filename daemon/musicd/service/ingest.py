@@ -28,10 +28,10 @@ from __future__ import annotations
 import collections
 import enum
 import errno
-import hashlib
 import logging
 import os
 import shutil
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,10 +40,22 @@ from pathlib import Path
 from musicd import durable
 from musicd.clock import Clock, utc_now
 from musicd.config import Config
-from musicd.errors import SpecError
+from musicd.errors import SpecError, StoreUnavailableError
 from musicd.queue.jobs import JobRecord, NewJob, SpecSource
 from musicd.queue.store import Store, new_id
 from musicd.seeding import draw_seed
+from musicd.service.dropped import (
+    NAME_MAX_BYTES,
+    DroppedFile,
+    NotASpecFile,
+    StillBeingWritten,
+    display_name,
+    fit_name,
+    kind_of,
+    read_dropped,
+    still_the_same,
+)
+from musicd.spec.yaml_source import MAX_SPEC_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +70,8 @@ class IngestStatus(str, enum.Enum):
     RECOVERED = "recovered"  # an earlier, interrupted ingest of this file was finished; nothing new queued
     SKIPPED = "skipped"  # the file vanished before it could be read
     DEFERRED = "deferred"  # `ingest_files` only: a read error; the file stays in the inbox for the next scan
+    BUSY = "busy"  # another program has it open, or it changed while it was read: look again shortly
+    STUCK = "stuck"  # it could neither be ingested nor set aside (the reason is logged); not retried as is
 
 
 @dataclass(frozen=True)
@@ -88,11 +102,10 @@ def ingest_file(
     renders the same track. Raises OSError only for read or move errors that are
     worth retrying later (the file stays in the inbox).
     """
-    prepared = _prepare(Path(os.path.abspath(path)), store, config, clock, seed_source, None)
-    if isinstance(prepared, IngestOutcome):
-        return prepared
-    (jobs,) = store.add_job_batches([(prepared.new_jobs, prepared.source)])
-    return _keep_all([(prepared, jobs)], store)[0]
+    (outcome,) = ingest_files([path], store, config, clock, seed_source=seed_source)
+    if outcome.status is IngestStatus.DEFERRED:
+        raise OSError(outcome.problems[0] if outcome.problems else f"could not read {path}")
+    return outcome
 
 
 def ingest_files(
@@ -117,12 +130,20 @@ def ingest_files(
         path = Path(os.path.abspath(raw_path))
         try:
             prepared = _prepare(path, store, config, clock, seed_source, touched)
+        except StoreUnavailableError:
+            raise
         except OSError as exc:
             log.error("could not ingest %s: %s; it stays in the inbox for the next scan", path, exc)
             outcomes[index] = IngestOutcome(path, IngestStatus.DEFERRED, problems=(str(exc),))
             continue
+        except Exception as exc:  # one file's bug never stops the batch or the service
+            outcomes[index] = _set_aside_after_error(path, config, clock, exc, touched)
+            continue
         if isinstance(prepared, IngestOutcome):
             outcomes[index] = prepared
+        elif not still_the_same(path, prepared.read):
+            log.info("%s changed while it was read; looking at it again shortly", path)
+            outcomes[index] = IngestOutcome(path, IngestStatus.BUSY, spec_hash=prepared.source.spec_hash)
         else:
             accepted.append((index, prepared))
     if accepted:
@@ -150,6 +171,7 @@ class _Accepted:
     path: Path
     source: SpecSource
     new_jobs: list[NewJob]
+    read: DroppedFile
 
 
 def _prepare(
@@ -162,19 +184,21 @@ def _prepare(
 ) -> _Accepted | IngestOutcome:
     """Read and validate one file: an _Accepted to commit, or its final outcome (skipped,
     rejected, or an interrupted ingest finished). Raises OSError for errors worth retrying."""
-    name = path.name
+    name = display_name(path.name)
     try:
-        data = path.read_bytes()
+        read = read_dropped(path, MAX_SPEC_BYTES)
     except FileNotFoundError:
-        log.info("%s vanished before it could be read; skipped", path)
+        log.info("%s vanished before it could be read; skipped", name)
         return IngestOutcome(path, IngestStatus.SKIPPED)
-    except IsADirectoryError:
-        log.info("%s is a folder, not a spec file; skipped", path)
-        return IngestOutcome(path, IngestStatus.SKIPPED)
+    except StillBeingWritten:
+        log.info("%s is still open in another program; looking at it again shortly", name)
+        return IngestOutcome(path, IngestStatus.BUSY)
+    except NotASpecFile as exc:
+        return _reject(path, config, clock, [str(exc)], None, touched)
     except PermissionError as exc:
         problem = f"musicd cannot read the file ({exc.strerror}); make it readable by the service user"
         return _reject(path, config, clock, [problem], None, touched)
-    spec_hash = hashlib.sha256(data).hexdigest()
+    data, spec_hash = read.data, read.sha256
 
     pending = store.find_pending_source(path, spec_hash)
     if pending is not None:
@@ -200,10 +224,10 @@ def _prepare(
         source_path=path,
         source_name=name,
         spec_hash=spec_hash,
-        kept_path=_kept_path_for(config, now, source_id, name),
+        kept_path=_kept_path_for(config, now, source_id, path.name),
         ingested_at=now,
     )
-    return _Accepted(path, source, new_jobs)
+    return _Accepted(path, source, new_jobs, read)
 
 
 def _keep_all(
@@ -249,6 +273,32 @@ def recover_ingests(store: Store) -> list[SpecSource]:
     return finished
 
 
+def requeue_kept_specs(
+    store: Store, config: Config, published_hashes: set[str], clock: Clock = utc_now
+) -> list[JobRecord]:
+    """For a job database created afresh while kept specs exist (it was deleted): queue again
+    every kept spec whose track was never published, so nothing accepted is lost."""
+    queued: list[JobRecord] = []
+    if not config.specs_dir.is_dir():
+        return queued
+    for kept in sorted(p for p in config.specs_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        try:
+            read = read_dropped(kept, MAX_SPEC_BYTES, check_writers=False)
+            if read.sha256 in published_hashes:
+                continue
+            name = display_name(kept.name.partition("-")[2] or kept.name)
+            new_jobs = _parse(read.data, name, read.sha256, draw_seed)
+        except (OSError, NotASpecFile, _Invalid) as exc:
+            log.warning("kept spec %s could not be queued again: %s", kept, exc)
+            continue
+        now = clock()
+        source = SpecSource(new_id(now), kept, name, read.sha256, kept, now, kept_at=now)
+        (jobs,) = store.add_job_batches([(new_jobs, source)])
+        log.warning("queued %s again (its job row was lost with the old job database)", kept)
+        queued.extend(jobs)
+    return queued
+
+
 # ------------------------------------------------------------------ parsing
 
 
@@ -283,7 +333,23 @@ def _parse(data: bytes, name: str, spec_hash: str, seed_source: Callable[[], int
 
 
 def _kept_path_for(config: Config, now: datetime, source_id: str, name: str) -> Path:
-    return config.specs_dir / f"{now:%Y}" / f"{now:%m}" / f"{source_id}-{name}"
+    return config.specs_dir / f"{now:%Y}" / f"{now:%m}" / fit_name(name, prefix=f"{source_id}-")
+
+
+def _set_aside_after_error(
+    path: Path, config: Config, clock: Clock, exc: Exception, touched: set[Path] | None
+) -> IngestOutcome:
+    """An unexpected error on one file: reject it with the reason, or say it is stuck."""
+    log.exception("internal error while ingesting %s", display_name(path.name))
+    problem = (
+        f"musicd hit an internal error reading this file ({type(exc).__name__}: {exc}); "
+        "please report it with this file"
+    )
+    try:
+        return _reject(path, config, clock, [problem], None, touched)
+    except Exception:
+        log.exception("%s could not be set aside either; it is skipped until it changes", path)
+        return IngestOutcome(path, IngestStatus.STUCK, problems=(problem,))
 
 
 def move_file(src: Path, dst: Path, *, touched: set[Path] | None = None) -> None:
@@ -305,12 +371,8 @@ def move_file(src: Path, dst: Path, *, touched: set[Path] | None = None) -> None
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-        temp = dst.with_name(f".{dst.name}.partial")
-        with open(src, "rb") as reader, open(temp, "wb") as writer:
-            shutil.copyfileobj(reader, writer)
-            writer.flush()
-            os.fsync(writer.fileno())
-        shutil.copystat(src, temp)
+        temp = durable.temporary_name(dst)
+        _copy_entry(src, temp)
         os.rename(temp, dst)
         durable.fsync_dir(dst.parent)
         os.unlink(src)
@@ -323,11 +385,33 @@ def move_file(src: Path, dst: Path, *, touched: set[Path] | None = None) -> None
         durable.fsync_dir(src.parent)
 
 
-def _same_content(a: Path, b: Path) -> bool:
+def _copy_entry(src: Path, dst: Path) -> None:
+    """Copy what the name `src` is (a link as a link, a file's bytes) without following or blocking."""
+    info = os.lstat(src)
+    if stat.S_ISLNK(info.st_mode):
+        os.symlink(os.readlink(src), dst)
+        return
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(errno.EXDEV, f"cannot move {kind_of(info.st_mode)} to another filesystem", str(src))
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as reader, open(dst, "xb") as writer:
+        shutil.copyfileobj(reader, writer)
+        writer.flush()
+        os.fsync(writer.fileno())
+    shutil.copystat(src, dst, follow_symlinks=False)
+
+
+def _content_hash(path: Path) -> str | None:
+    """The sha256 of a spec-sized regular file (never following links), else None."""
     try:
-        return a.stat().st_size == b.stat().st_size and a.read_bytes() == b.read_bytes()
-    except OSError:
-        return False
+        return read_dropped(path, MAX_SPEC_BYTES, check_writers=False).sha256
+    except (OSError, NotASpecFile):
+        return None
+
+
+def _same_content(a: Path, b: Path) -> bool:
+    first = _content_hash(a)
+    return first is not None and first == _content_hash(b)
 
 
 def _finish_keep(store: Store, source: SpecSource) -> Path | None:
@@ -357,7 +441,7 @@ def _settle(source: SpecSource, touched: set[Path] | None) -> tuple[bool, Path |
             else:
                 touched.add(src.parent)
         elif src.exists():
-            if hashlib.sha256(src.read_bytes()).hexdigest() != source.spec_hash:
+            if _content_hash(src) != source.spec_hash:
                 log.warning("%s changed since it was queued; its queued text is in the database", src)
                 return True, None
             move_file(src, dst, touched=touched)
@@ -381,17 +465,36 @@ def _settle(source: SpecSource, touched: set[Path] | None) -> tuple[bool, Path |
 
 
 def _unique_path(folder: Path, name: str) -> Path:
-    """`folder/name`, or name-2, name-3 ... when that (or its error file) is taken."""
+    """`folder/name`, or name-2, name-3 ... when that (or its error file) is taken; names fit
+    the filesystem's limit with the error file's suffix added."""
     stem, suffix = os.path.splitext(name)
-    candidate, counter = folder / name, 1
-    while candidate.exists() or candidate.with_name(candidate.name + ERROR_SUFFIX).exists():
+    room = NAME_MAX_BYTES - len(ERROR_SUFFIX) - 8  # and a "-NNNNNN" counter
+    candidate, counter = folder / fit_name(name, limit=room), 1
+    while os.path.lexists(candidate) or os.path.lexists(candidate.with_name(candidate.name + ERROR_SUFFIX)):
         counter += 1
-        candidate = folder / f"{stem}-{counter}{suffix}"
+        candidate = folder / fit_name(stem, suffix=f"-{counter}{suffix}", limit=room)
     return candidate
+
+
+MAX_PROBLEMS_SHOWN = 20
+MAX_PROBLEM_CHARS = 600  # a problem quotes no more of the file than it needs to point at it
+
+
+def _shorten(problem: str) -> str:
+    """At most MAX_PROBLEM_CHARS, keeping the end (where the line number is)."""
+    if len(problem) <= MAX_PROBLEM_CHARS:
+        return problem
+    return problem[: MAX_PROBLEM_CHARS - 61] + "\u2026" + problem[-60:]
 
 
 def error_text(name: str, problems: Sequence[str], inbox: Path, when: datetime) -> str:
     """The plain-language *.error.txt written beside a rejected spec."""
+    name = display_name(name)
+    shown = [_shorten(p) for p in problems]
+    if len(shown) > MAX_PROBLEMS_SHOWN:
+        hidden = len(shown) - MAX_PROBLEMS_SHOWN
+        shown = [*shown[:MAX_PROBLEMS_SHOWN], f"... and {hidden} more (fix these first)"]
+    problems = shown
     lines = [
         f'musicd could not accept "{name}" ({when:%Y-%m-%d %H:%M:%S %Z}).',
         "",
@@ -424,10 +527,8 @@ def _reject(
         log.info("%s vanished before it could be rejected; skipped", path)
         return IngestOutcome(path, IngestStatus.SKIPPED, problems=tuple(problems), spec_hash=spec_hash)
     error_path = target.with_name(target.name + ERROR_SUFFIX)
-    temp = error_path.with_name("." + error_path.name + ".partial")
-    temp.write_text(error_text(path.name, problems, config.inbox, clock()), encoding="utf-8")
-    os.replace(temp, error_path)
-    log.warning("rejected %s (%d problem(s)); see %s", path.name, len(problems), error_path)
+    durable.write_text(error_path, error_text(path.name, problems, config.inbox, clock()))
+    log.warning("rejected %s (%d problem(s)); see %s", display_name(path.name), len(problems), error_path)
     return IngestOutcome(
         path,
         IngestStatus.REJECTED,

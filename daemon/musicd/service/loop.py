@@ -13,14 +13,16 @@ the loop acts on them:
 
 Every file dropped ends exactly once in the outbox (done or `-failed`) or in rejected/
 with an error file: ingest records a job and moves the file in one step (musicd.service.ingest),
-a job left running by a crash is requeued or failed by attempts (Store.recover_interrupted),
+a job left running by a crash of the service is requeued uncounted (Store.recover_interrupted),
 and a job whose folder was already published before a crash is not run again.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -33,13 +35,21 @@ from typing import Any
 
 from musicd.clock import utc_now
 from musicd.config import Config, load_config
-from musicd.errors import ConfigError, MusicdError
+from musicd.errors import ConfigError, MusicdError, StoreUnavailableError
 from musicd.pipeline.manifest import job_fields
 from musicd.queue.jobs import JobRecord, JobState, NewJob
 from musicd.queue.store import Store
 from musicd.seeding import draw_seed
 from musicd.service import outbox
-from musicd.service.ingest import ingest_files, recover_ingests
+from musicd.service.ingest import (
+    IngestOutcome,
+    IngestStatus,
+    ingest_files,
+    recover_ingests,
+    requeue_kept_specs,
+)
+from musicd.service.lock import StateLock
+from musicd.service.pauses import Pauses
 from musicd.service.scheduler import Firing, Scheduler
 from musicd.service.sdnotify import Notifier
 from musicd.service.watcher import InboxWatcher
@@ -132,6 +142,10 @@ class Service:
         self._last_cancel_check_s = 0.0
         self._last_extend_s = 0.0
         self._stop_deadline_s: float | None = None
+        self.pauses = Pauses(monotonic)
+        self.lock = StateLock(config.state_dir)
+        self._messages: collections.deque[Message] = collections.deque()
+        self._unmovable: dict[Path, tuple[int, int, int]] = {}  # files that could not even be set aside
 
     # ------------------------------------------------------------------ signals
 
@@ -153,6 +167,7 @@ class Service:
         config = self.config
         for folder in (config.inbox, config.outbox, config.state_dir, config.rejected_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        self.lock.acquire()
         self.store = Store.open(config.state_dir, clock=self.clock)
         self.supervisor = WorkerSupervisor(
             runner=runner_name(config, self.runner_override),
@@ -193,13 +208,17 @@ class Service:
                     outbox_path=published,
                     error="published before an interruption" if state is JobState.FAILED else None,
                 )
-        for job in store.recover_interrupted(config.worker.max_attempts):
+        for job in store.recover_interrupted():
             if job.state is JobState.FAILED:
                 folder = self._publish_failure(job, job.error or "the worker was interrupted too often")
                 if folder is not None:
                     store.set_outbox_path(job.id, folder)
         for source in recover_ingests(store):
             log.info("finished the interrupted ingest of %s", source.source_name)
+        if store.created:
+            requeued = requeue_kept_specs(store, config, outbox.published_spec_hashes(config.outbox))
+            if requeued:
+                log.warning("the job database was new: queued %d kept spec job(s) again", len(requeued))
         removed = outbox.remove_stale_staging(config.outbox)
         if removed:
             log.info("removed %d leftover staging folder(s)", len(removed))
@@ -207,38 +226,61 @@ class Service:
     # ------------------------------------------------------------------ the loop
 
     def run(self) -> int:
+        """Start, loop until stopped (or drained with `once`), shut down; returns the exit code."""
         try:
             self.start()
-            while True:
-                if self.flags.reload:
-                    self.flags.reload = False
-                    self.reload()
-                if self.flags.stop and self._stop_deadline_s is None:
-                    self._begin_stop()
-                self._handle_messages()
-                if self.fatal is not None:
-                    log.error("%s", self.fatal)
-                    return 1
-                if self._stop_deadline_s is not None:
-                    if self._stopped():
-                        break
-                else:
-                    self._keep_worker_alive()
-                    self._ingest_ready()
-                    self._fire_schedules()
-                    self._check_cancel()
-                    self._dispatch()
-                    if self.once and self._drained():
-                        log.info("--once: inbox ingested and queue drained")
-                        break
-                self._notify_periodic()
+            while (code := self.step()) is None:
                 wait_for_handles(self._supervisor().wait_handles() or [], timeout=self._tick_s())
-            return 0
+            return code
         except MusicdError as exc:
             log.error("%s", exc)
             return 1
         finally:
             self.shutdown()
+
+    def step(self) -> int | None:
+        """One turn of the loop without waiting; the exit code once the service should end, else None.
+
+        A job database that cannot be used (locked, full, deleted) pauses the turn and is
+        retried with a growing delay; it never ends the service.
+        """
+        if not self.pauses.due("store"):
+            self._notify_periodic()
+            return None
+        try:
+            self._store().check_file()
+            code = self._turn()
+        except StoreUnavailableError as exc:
+            self.pauses.pause("store", str(exc))
+            self._notify_periodic()
+            return None
+        self.pauses.resume("store")
+        return code
+
+    def _turn(self) -> int | None:
+        if self.flags.reload:
+            self.flags.reload = False
+            self.reload()
+        if self.flags.stop and self._stop_deadline_s is None:
+            self._begin_stop()
+        self._handle_messages()
+        if self.fatal is not None:
+            log.error("%s", self.fatal)
+            return 1
+        if self._stop_deadline_s is not None:
+            if self._stopped():
+                return 0
+        else:
+            self._keep_worker_alive()
+            self._ingest_ready()
+            self._fire_schedules()
+            self._check_cancel()
+            self._dispatch()
+            if self.once and self._drained():
+                log.info("--once: inbox ingested and queue drained")
+                return 0
+        self._notify_periodic()
+        return None
 
     def _tick_s(self) -> float:
         return TICK_S if not self.once else TICK_S / 2
@@ -260,18 +302,35 @@ class Service:
     def _ingest_ready(self) -> None:
         """Ingest every file that became ready, as one batch (one commit for a whole burst)."""
         assert self.watcher is not None
-        paths = self.watcher.poll_ready(self.monotonic())
+        paths = [p for p in self.watcher.poll_ready(self.monotonic()) if not self._still_stuck(p)]
         if not paths:
             return
+        outcomes: list[IngestOutcome] = []
         try:
-            ingest_files(paths, self._store(), self.config, self.clock)
+            outcomes = ingest_files(paths, self._store(), self.config, self.clock)
         except OSError as exc:
             log.error(
                 "could not ingest %d file(s): %s; they stay in the inbox for the next rescan", len(paths), exc
             )
         finally:
+            busy = {o.path for o in outcomes if o.status is IngestStatus.BUSY}
             for path in paths:
-                self.watcher.done(path)
+                (self.watcher.retry if Path(os.path.abspath(path)) in busy else self.watcher.done)(path)
+        for outcome in outcomes:
+            if outcome.status is IngestStatus.STUCK:
+                self._unmovable[outcome.path] = _identity(outcome.path)
+
+    def _still_stuck(self, path: Path) -> bool:
+        """A file that could not even be set aside is skipped until it changes (logged once)."""
+        path = Path(os.path.abspath(path))
+        if path not in self._unmovable:
+            return False
+        if self._unmovable[path] == _identity(path):
+            assert self.watcher is not None
+            self.watcher.done(path)
+            return True
+        del self._unmovable[path]
+        return False
 
     def _fire_schedules(self) -> None:
         assert self.scheduler is not None
@@ -324,8 +383,13 @@ class Service:
 
     def _dispatch(self) -> None:
         supervisor = self._supervisor()
-        if not supervisor.idle:
+        if not supervisor.idle or not self.pauses.due("outbox") or not self._store().has_queued():
             return
+        problem = outbox.outbox_problem(self.config.outbox)
+        if problem is not None:
+            self.pauses.pause("outbox", problem)
+            return
+        self.pauses.resume("outbox")
         job = self._store().claim_next()
         if job is None:
             return
@@ -354,8 +418,11 @@ class Service:
     # ------------------------------------------------------------------ worker messages
 
     def _handle_messages(self) -> None:
-        for message in self._supervisor().poll():
-            self._handle(message)
+        """Handle the worker's messages in order; one the store could not take is kept for the next turn."""
+        self._messages.extend(self._supervisor().poll())
+        while self._messages:
+            self._handle(self._messages[0])
+            self._messages.popleft()
 
     def _handle(self, message: Message) -> None:
         store = self._store()
@@ -409,6 +476,12 @@ class Service:
             store.finish(job.id, JobState.CANCELLED, error=error)
             log.info("job %s cancelled", job.id)
             return
+        problem = outbox.outbox_problem(self.config.outbox) if job.state is JobState.RUNNING else None
+        if problem is not None:  # the outbox filled up or went read-only under the job: not its fault
+            outbox.clear_staging(self.config.outbox, job.id)
+            store.requeue(job.id, f"{error} ({problem})", refund_attempt=True)
+            self.pauses.pause("outbox", problem)
+            return
         folder = self._publish_failure(job, f"{error}\n\n{traceback}" if traceback else error)
         store.finish(job.id, JobState.FAILED, error=error, outbox_path=folder)
         log.warning("job %s failed: %s", job.id, error)
@@ -460,7 +533,12 @@ class Service:
     # ------------------------------------------------------------------ reload / stop
 
     def reload(self) -> None:
-        """SIGHUP: re-read the configuration; apply what can change while running."""
+        """SIGHUP: re-read the configuration and apply every setting that can change while running.
+
+        Each changed setting is applied completely or not at all, and the log says which:
+        folders, the SoundFont, the runner, `models:`, watch.mode, watch.recursive and
+        worker.heartbeat_interval_s keep their running values until a restart.
+        """
         self.notifier.reloading()
         path = self.config.config_path
         try:
@@ -469,17 +547,21 @@ class Service:
             log.error("reload failed; keeping the running configuration:\n%s", exc)
             self.notifier.ready(status=self._status_text())
             return
-        for key in ("inbox", "outbox", "state_dir", "soundfont"):
-            if getattr(new, key) != getattr(self.config, key):
-                log.warning("%s changed in the configuration; restart musicd to apply it", key)
-        if runner_name(new) != runner_name(self.config):
-            log.warning("worker.runner changed; restart musicd to apply it")
-        logging.getLogger().setLevel(new.log_level)
-        self.config = new
-        assert self.scheduler is not None
-        self.scheduler.grace_s = self._schedule_grace_s(new)
-        self.scheduler.reload(new.schedules)
-        log.info("configuration reloaded: %d schedule(s)", len(new.schedules))
+        applied, kept = reload_plan(self.config, new)
+        for name in kept:
+            log.warning("%s changed in the configuration; not applied: restart musicd to apply it", name)
+        logging.getLogger().setLevel(applied.log_level)
+        self.config = applied
+        assert self.scheduler is not None and self.watcher is not None
+        self.watcher.config = applied.watch
+        self._supervisor().heartbeat_timeout_s = applied.worker.heartbeat_timeout_s
+        self.scheduler.grace_s = self._schedule_grace_s(applied)
+        self.scheduler.reload(applied.schedules)
+        log.info(
+            "configuration reloaded: %d schedule(s); %s",
+            len(applied.schedules),
+            f"{len(kept)} setting(s) wait for a restart" if kept else "everything applied",
+        )
         self.notifier.ready(status=self._status_text())
 
     def _begin_stop(self) -> None:
@@ -519,19 +601,24 @@ class Service:
             self.supervisor.stop(grace_s=5.0)
         if self.store is not None:
             self.store.close()
+        self.lock.release()
         self.notifier.close()
 
     # ------------------------------------------------------------------ notify
 
     def _status_text(self) -> str:
-        counts = self._store().counts()
+        reasons = self.pauses.reasons()
+        try:
+            counts = self._store().counts()
+        except StoreUnavailableError as exc:
+            return f"paused: {'; '.join(reasons) or exc}"
         text = (
             f"{counts[JobState.RUNNING]} running, {counts[JobState.QUEUED]} queued, "
             f"{counts[JobState.DONE]} done, {counts[JobState.FAILED]} failed"
         )
         if not self._supervisor().ready:
             text = "worker loading; " + text
-        return text
+        return f"paused: {'; '.join(reasons)}; {text}" if reasons else text
 
     def _notify_periodic(self) -> None:
         now = self.monotonic()
@@ -548,6 +635,32 @@ class Service:
             if text != self._last_status_text:
                 self._last_status_text = text
                 self.notifier.status(text)
+
+
+RESTART_ONLY = ("inbox", "outbox", "state_dir", "soundfont", "models")
+RESTART_ONLY_WATCH = ("mode", "recursive")
+RESTART_ONLY_WORKER = ("runner", "heartbeat_interval_s")
+
+
+def reload_plan(running: Config, new: Config) -> tuple[Config, list[str]]:
+    """The configuration to run with after a reload, and the changed settings it keeps as they were."""
+    kept = [name for name in RESTART_ONLY if getattr(new, name) != getattr(running, name)]
+    kept += [f"watch.{n}" for n in RESTART_ONLY_WATCH if getattr(new.watch, n) != getattr(running.watch, n)]
+    kept += [
+        f"worker.{n}" for n in RESTART_ONLY_WORKER if getattr(new.worker, n) != getattr(running.worker, n)
+    ]
+    watch = new.watch.model_copy(update={n: getattr(running.watch, n) for n in RESTART_ONLY_WATCH})
+    worker = new.worker.model_copy(update={n: getattr(running.worker, n) for n in RESTART_ONLY_WORKER})
+    update = {name: getattr(running, name) for name in (*RESTART_ONLY, "engines")}
+    return new.model_copy(update={**update, "watch": watch, "worker": worker}), kept
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return (0, 0, 0)
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 def run_service(

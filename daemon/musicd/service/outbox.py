@@ -97,6 +97,16 @@ def _manifest_job_id(folder: Path) -> str | None:
     return job_id if isinstance(job_id, str) else None
 
 
+def published_spec_hashes(outbox: Path) -> set[str]:
+    """The spec hashes recorded in every published manifest (for start-up reconciliation)."""
+    hashes = set()
+    for manifest in outbox.glob("[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9]/*/" + MANIFEST_NAME):
+        spec_hash = read_manifest(manifest.parent).get("spec_hash")
+        if isinstance(spec_hash, str):
+            hashes.add(spec_hash)
+    return hashes
+
+
 def publish_success(outbox: Path, job_id: str, *, title: str | None, finished_at: datetime) -> Path:
     """Complete the staged manifest and move the staging folder into the dated outbox.
 
@@ -151,6 +161,28 @@ def _seal_and_move(stage: Path, target: Path) -> Path:
     durable.fsync_dirs({target.parent, stage.parent})
     log.info("published %s", target)
     return target
+
+
+MIN_FREE_BYTES = 512 * 2**20  # a 10-minute job with stems and video needs a few hundred MiB
+
+
+def outbox_problem(outbox: Path, min_free_bytes: int = MIN_FREE_BYTES) -> str | None:
+    """Why jobs cannot be published into `outbox` now (read-only, full, missing), or None."""
+    root = staging_root(outbox)
+    probe = root / f".probe-{os.getpid()}"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"")
+        probe.unlink()
+        usage = shutil.disk_usage(outbox)
+    except OSError as exc:
+        return f"the outbox {outbox} cannot be written ({exc.strerror or exc}); check the mount and its permissions"
+    if usage.free < min_free_bytes:
+        return (
+            f"the outbox {outbox} is nearly full ({usage.free / 2**20:.0f} MiB free, "
+            f"{min_free_bytes / 2**20:.0f} MiB needed to start a job); free some space"
+        )
+    return None
 
 
 def clear_staging(outbox: Path, job_id: str) -> bool:

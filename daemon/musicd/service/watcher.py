@@ -298,11 +298,12 @@ class InboxWatcher:
         except OSError as exc:
             log.warning("cannot examine %s: %s", path, exc)
             return False
-        if not stat.S_ISREG(info.st_mode):
-            kind = "symbolic link" if stat.S_ISLNK(info.st_mode) else "folder or special file"
-            log.warning("ignoring %s: it is a %s, not a regular file", path, kind)
+        if stat.S_ISDIR(info.st_mode):
+            log.warning("ignoring %s: it is a folder, not a spec file", path)
             self._drop(path)
             return False
+        # Links, FIFOs and devices are handed on too: ingest sets them aside (never opening them).
+        regular = stat.S_ISREG(info.st_mode)
         signature = (info.st_size, info.st_mtime_ns, info.st_ino)
         with self._lock:
             candidate = self._candidates.get(path)
@@ -313,7 +314,7 @@ class InboxWatcher:
                 return False
             if now - candidate.since < self.config.stability_delay_s:
                 return False
-            if not os.access(path, os.R_OK):
+            if regular and not os.access(path, os.R_OK):
                 if candidate.warned != signature:
                     candidate.warned = signature
                     log.warning("%s is not readable by the service user; waiting until it is", path)
@@ -325,6 +326,13 @@ class InboxWatcher:
     def _drop(self, path: Path) -> None:
         with self._lock:
             self._candidates.pop(path, None)
+
+    def retry(self, path: Path) -> None:
+        """Release a path returned by `poll_ready` and watch it again at once (it was busy)."""
+        path = Path(path)
+        with self._lock:
+            self._in_flight.discard(path)
+            self._candidates.setdefault(path, _Candidate()).dirty = True
 
     def done(self, path: Path) -> None:
         """Release a path returned by `poll_ready` (after ingest). If the file is still there,

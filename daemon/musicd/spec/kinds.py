@@ -231,10 +231,13 @@ DURATION_PATTERN = (
     r"|(\d+)\s*(?:m|min|mins|minutes)\s*(?:(\d+(?:\.\d+)?)\s*(?:s|sec|secs|seconds)?)?)\s*$"
 )
 _DURATION_RE = re.compile(DURATION_PATTERN)
+MAX_DURATION_CHARS = 32
 
 
 def parse_duration_s(text: str) -> float | None:
     """Seconds in "90", "90s", "1:30", "2m", "1m30s"; None if the text is not a duration."""
+    if len(text) > MAX_DURATION_CHARS:  # bounds the pattern's work and the numbers it reads
+        return None
     match = _DURATION_RE.match(text)
     if match is None:
         return None

@@ -116,18 +116,35 @@ def _short_tag(tag: str) -> str:
     return "!!" + tag[len("tag:yaml.org,2002:") :] if tag.startswith("tag:yaml.org,2002:") else tag
 
 
-def _yaml_error_message(err: yaml.YAMLError, text: str) -> str:
+_SPEC_KIND = "job spec"
+_SPEC_ONE_DOCUMENT_HINT = "put one job per file, or several jobs in a `jobs:` list"
+
+
+def yaml_error_text(
+    err: yaml.YAMLError,
+    text: str | None = None,
+    *,
+    kind: str = _SPEC_KIND,
+    one_document_hint: str = _SPEC_ONE_DOCUMENT_HINT,
+) -> str:
+    """One plain-language problem line for a YAML error, with its line number.
+
+    `text` is the document parsed (for the line of a bad character); `kind` names
+    the document in the tag message ("a job spec holds only ..."); `one_document_hint`
+    follows the complaint about a second `---` document.
+    """
     mark = getattr(err, "problem_mark", None)
     where = f" (line {mark.line + 1})" if mark is not None else ""
     problem = getattr(err, "problem", None) or str(err)
     if isinstance(err, yaml.reader.ReaderError):
-        line = text[: err.position].count("\n") + 1
-        return f"the file contains a character YAML does not allow (line {line}); save it as plain text"
+        line = None if text is None else text.count("\n", 0, err.position) + 1
+        at = f" (line {line})" if line is not None else ""
+        return f"the file contains a character YAML does not allow{at}; save it as plain text"
     if isinstance(err, yaml.constructor.ConstructorError):
         tag = re.search(r"tag '([^']+)'", problem)
         if tag:
             return (
-                f"the tag {_short_tag(tag.group(1))} is not allowed{where}; a job spec holds only "
+                f"the tag {_short_tag(tag.group(1))} is not allowed{where}; a {kind} holds only "
                 "plain text, numbers, true/false, lists and mappings"
             )
         if "unhashable" in problem:
@@ -136,10 +153,7 @@ def _yaml_error_message(err: yaml.YAMLError, text: str) -> str:
     if isinstance(err, yaml.composer.ComposerError):
         if "single document" in (getattr(err, "context", "") or ""):
             second = f" (another `---` on line {mark.line + 1})" if mark is not None else ""
-            return (
-                f"the file holds more than one YAML document{second}; put one job per file, "
-                "or several jobs in a `jobs:` list"
-            )
+            return f"the file holds more than one YAML document{second}; {one_document_hint}"
         if "undefined alias" in problem:
             return f"the file uses an alias (*name) with no matching anchor (&name){where}"
     hint = (
@@ -147,6 +161,10 @@ def _yaml_error_message(err: yaml.YAMLError, text: str) -> str:
         "with a special character such as *, &, !, %, @ or `"
     )
     return f"the file is not valid YAML: {problem}{where}{hint}"
+
+
+class _TooLarge(Exception):
+    """The document expands (through aliases and merges) past what a job spec can be."""
 
 
 class _Walker:
@@ -177,10 +195,17 @@ class _Walker:
                 self.walk(item, path + (i,), depth + 1)
 
     def _pairs(self, node: yaml.MappingNode, path: Path) -> list[tuple[str, yaml.Node, yaml.Node]]:
-        """Own pairs first, then merged (`<<: *anchor`) ones; own keys win; own duplicates noted."""
+        """Own pairs first, then merged (`<<: *anchor`) ones; own keys win; own duplicates noted.
+
+        Every pair and every merge counts against the walk's budget: merges of merges can
+        make a small file expand exponentially, and that is refused, not computed.
+        """
         seen: dict[str, int] = {}
         pairs: list[tuple[str, yaml.Node, yaml.Node]] = []
         merges: list[yaml.Node] = []
+        self.budget -= len(node.value)
+        if self.budget < 0:
+            raise _TooLarge
         for key_node, value_node in node.value:
             if key_node.tag == _MERGE_TAG:
                 merges.extend(value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node])
@@ -208,7 +233,10 @@ def read_yaml(data: bytes | str, source: str) -> tuple[Any, SourceIndex]:
     Raises SpecError for input that is not a readable YAML document (empty files included).
     """
     text = decode_spec_bytes(data, source)
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # its reader already refuses some characters
+    except yaml.YAMLError as err:
+        raise _problem(yaml_error_text(err, text), source) from None
     try:
         node = loader.get_single_node()
         if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _NULL_TAG):
@@ -222,9 +250,15 @@ def read_yaml(data: bytes | str, source: str) -> tuple[Any, SourceIndex]:
         walker.walk(node, ())
         document = loader.construct_document(node)
     except yaml.YAMLError as err:
-        raise _problem(_yaml_error_message(err, text), source) from None
+        raise _problem(yaml_error_text(err, text), source) from None
     except RecursionError:
         raise _problem("the file is nested too deeply to be a job spec", source) from None
+    except _TooLarge:
+        raise _problem(
+            "the file expands to too many entries through YAML aliases and merge keys (<<); "
+            "a job spec is a few dozen fields: write them out",
+            source,
+        ) from None
     except ValueError as err:  # e.g. an integer with thousands of digits
         detail = "a number with thousands of digits" if "digits" in str(err) else str(err)
         raise _problem(f"the file holds a value that cannot be read ({detail})", source) from None

@@ -28,21 +28,30 @@ import traceback
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from musicd.worker.protocol import (
     Heartbeat,
     JobFailed,
     JobProgress,
+    JobRunner,
     JobStarted,
     JobSucceeded,
     Message,
+    ResourcesFactory,
     RunJob,
     Shutdown,
     WorkerLoading,
     WorkerReady,
+    WorkerResources,
     WorkerStartFailed,
 )
+
+if TYPE_CHECKING:  # the default runner keeps the contracts (checked by mypy, not at run time)
+    from musicd.pipeline.run import Resources, run_job
+
+    _DEFAULT_RUN: JobRunner = run_job
+    _DEFAULT_RESOURCES: ResourcesFactory = Resources
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +76,7 @@ def current_runner_name(name: str) -> str:
     return current
 
 
-def resolve_runner(name: str) -> tuple[Callable[..., Any], Any]:
+def resolve_runner(name: str) -> tuple[JobRunner, ResourcesFactory | None]:
     """Import "module:function"; return the function and the module's Resources class (or None)."""
     module_name, _, func_name = current_runner_name(name).partition(":")
     if not module_name or not func_name:
@@ -148,7 +157,7 @@ def worker_main(
         from musicd.spec import load_spec
 
         run, resources_cls = resolve_runner(runner)
-        resources = None
+        resources: WorkerResources | None = None
         if resources_cls is not None:
             kwargs = _accepted_kwargs(resources_cls.load, resources_kwargs or {})
             resources = resources_cls.load(Path(soundfont) if soundfont else None, **kwargs)
@@ -191,7 +200,7 @@ def worker_main(
         stop.set()
 
 
-def _unload_idle(resources: Any) -> None:
+def _unload_idle(resources: WorkerResources | None) -> None:
     """Between jobs: let the resources free what has been idle too long (models past keep_alive_s)."""
     unload = getattr(resources, "unload_idle", None)
     if unload is None:
@@ -227,8 +236,8 @@ def _die_with_parent() -> None:
 
 def _run_order(
     order: RunJob,
-    run: Callable[..., Any],
-    resources: Any,
+    run: JobRunner,
+    resources: WorkerResources | None,
     load_spec: Callable[..., Any],
     cancel_flag: Any,
     channel: _Channel,

@@ -1,10 +1,55 @@
-"""Messages between the service and its worker: orders in, progress and results out."""
+"""The worker's contracts: the job runner and its resources, and the messages to and from it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
+
+from musicd.spec.model import JobSpec
+
+# --- what the worker runs ----------------------------------------------------------------
+
+
+class JobOutcome(Protocol):
+    """What a runner returns: where the outputs are and the seed that made them."""
+
+    @property
+    def out_dir(self) -> Path: ...
+    @property
+    def seed(self) -> int: ...
+
+
+class JobRunner(Protocol):
+    """`worker.runner`: a function with run_job's signature (musicd.pipeline.run_job)."""
+
+    def __call__(
+        self,
+        spec: JobSpec,
+        out_dir: Path,
+        resources: Any,  # the runner module's own Resources (below), or None
+        *,
+        seed: int | None = ...,
+        progress: Callable[[str, float], None] | None = ...,
+        should_cancel: Callable[[], bool] | None = ...,
+        manifest_extra: Mapping[str, Any] | None = ...,
+        spec_bytes: bytes | None = ...,
+    ) -> JobOutcome: ...
+
+
+class WorkerResources(Protocol):
+    """What a runner module's `Resources.load(...)` returns: kept resident between jobs.
+
+    `unload_idle()` (optional) frees what has been idle too long; the worker calls it between jobs.
+    """
+
+
+class ResourcesFactory(Protocol):
+    """A runner module's `Resources` class: `load(soundfont, **the resources_kwargs it accepts)`."""
+
+    def load(self, *args: Any, **kwargs: Any) -> WorkerResources: ...
+
 
 # --- orders (supervisor -> worker) -------------------------------------------------------
 

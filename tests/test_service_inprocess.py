@@ -1,0 +1,288 @@
+"""The Service in this process, driven step by step with its injectable clocks and notifier.
+
+The worker is still a real process (the controllable runner in tests/daemon_runner.py); the
+wall clock, the monotonic clock and systemd's notify socket are the test's. Nothing sleeps:
+each test turns the loop with `step()` and waits on the worker's handles between turns.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import wait as wait_for_handles
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon_helpers import TEST_RUNNER, spec_yaml, write_config
+from musicd.config import load_config
+from musicd.queue.jobs import JobState
+from musicd.service.lock import AlreadyRunningError
+from musicd.service.loop import Service
+from musicd.service.sdnotify import Notifier
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class RecordingNotifier(Notifier):
+    """Keeps what the service would have told systemd."""
+
+    def __init__(self) -> None:
+        super().__init__(env={})
+        self.sent: list[dict[str, Any]] = []
+
+    @property
+    def enabled(self) -> bool:
+        return True
+
+    def send(self, **fields: str | int) -> bool:
+        self.sent.append(dict(fields))
+        return True
+
+
+class FakeTime:
+    """A monotonic clock and a wall clock that move only when the test says so."""
+
+    def __init__(self, wall: datetime) -> None:
+        self.mono_s = 1000.0
+        self.wall = wall
+
+    def monotonic(self) -> float:
+        return self.mono_s
+
+    def now(self) -> datetime:
+        return self.wall
+
+    def advance(self, seconds: float) -> None:
+        self.mono_s += seconds
+        self.wall += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime(datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def service_for(tmp_path: Path, fake_time: FakeTime) -> Iterator[Callable[..., Service]]:
+    made: list[Service] = []
+
+    def make(**overrides: Any) -> Service:
+        config = load_config(write_config(tmp_path, **overrides), env={})
+        service = Service(
+            config,
+            clock=fake_time.now,
+            monotonic=fake_time.monotonic,
+            runner=TEST_RUNNER,
+            notifier=RecordingNotifier(),
+        )
+        service.start()
+        made.append(service)
+        return service
+
+    yield make
+    for service in made:
+        service.shutdown()
+
+
+def turn_until(
+    service: Service,
+    done: Callable[[], bool],
+    fake_time: FakeTime,
+    *,
+    advance_s: float = 0.0,
+    turns: int = 2000,
+) -> None:
+    """Turn the loop (moving the fake clocks by `advance_s` a turn) until `done()`; fail after `turns`."""
+    for _ in range(turns):
+        assert service.step() is None, "the service ended"
+        if done():
+            return
+        fake_time.advance(advance_s)
+        wait_for_handles(service.supervisor.wait_handles() if service.supervisor else [], timeout=0.05)
+    raise AssertionError("the condition was not reached")
+
+
+def states(service: Service) -> list[JobState]:
+    assert service.store is not None
+    return [job.state for job in service.store.list_jobs(limit=100)]
+
+
+def test_a_dropped_spec_is_ingested_once_the_fake_clock_says_it_is_stable_then_published(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime
+) -> None:
+    service = service_for()
+    (tmp_path / "inbox" / "one.yaml").write_text(spec_yaml("one"))
+    for _ in range(20):  # the real clock may run on; the fake one stands still: never stable
+        service.step()
+    assert states(service) == [] and (tmp_path / "inbox" / "one.yaml").exists()
+    turn_until(service, lambda: states(service) == [JobState.DONE], fake_time, advance_s=0.5)
+    assert not (tmp_path / "inbox" / "one.yaml").exists()
+    folders = list((tmp_path / "outbox").glob("2026/06/01/*"))
+    assert len(folders) == 1 and folders[0].name.endswith(service.store.list_jobs()[0].short_id)
+    manifest = json.loads((folders[0] / "manifest.json").read_text())
+    assert manifest["status"] == "done" and manifest["title"] == "one"
+
+
+def test_a_schedule_fires_when_the_fake_wall_clock_reaches_it(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime
+) -> None:
+    fake_time.wall = datetime(2026, 6, 1, 6, 59, 30, tzinfo=UTC)
+    job = {"title": "morning", "genres": ["ambient"], "duration": 5, "output": {"stems": False}}
+    service = service_for(schedules=[{"name": "wake", "cron": "0 7 * * *", "timezone": "UTC", "job": job}])
+    for _ in range(5):
+        service.step()
+    assert states(service) == []
+    fake_time.advance(31)
+    turn_until(service, lambda: states(service) == [JobState.DONE], fake_time)
+    (record,) = service.store.list_jobs()
+    assert record.source_name == "schedule:wake" and record.title == "morning" and record.duration_s == 5
+
+
+def test_a_hung_job_is_stopped_when_the_fake_monotonic_clock_passes_its_limit(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime
+) -> None:
+    service = service_for(worker={"max_attempts": 1, "heartbeat_timeout_s": 10_000})
+    (tmp_path / "inbox" / "stuck.yaml").write_text(spec_yaml("hang"))
+    turn_until(service, lambda: states(service) == [JobState.RUNNING], fake_time, advance_s=0.5)
+    limit_s = service.config.worker.job_time_limit_s(5)
+    fake_time.advance(limit_s + 1)
+    turn_until(service, lambda: states(service) == [JobState.FAILED], fake_time)
+    (record,) = service.store.list_jobs()
+    assert "time limit" in (record.error or "")
+
+
+def test_an_internal_error_keeps_its_traceback_in_events_and_error_txt(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime
+) -> None:
+    service = service_for()
+    (tmp_path / "inbox" / "bug.yaml").write_text(spec_yaml("bug"))
+    turn_until(service, lambda: states(service) == [JobState.FAILED], fake_time, advance_s=0.5)
+    (record,) = service.store.list_jobs()
+    assert "internal error (ZeroDivisionError)" in (record.error or "")
+    events = service.store.events(record.id)
+    assert any(e.level == "error" and "Traceback" in (e.message or "") for e in events)
+    (failed,) = (tmp_path / "outbox").glob("2026/06/01/*-failed")
+    error_text = (failed / "error.txt").read_text()
+    assert "ZeroDivisionError" in error_text and "Traceback (most recent call last)" in error_text
+
+
+def test_the_notifier_hears_ready_and_the_queue_figures(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime
+) -> None:
+    service = service_for()
+    notifier = service.notifier
+    assert isinstance(notifier, RecordingNotifier)
+    turn_until(service, lambda: any(m.get("READY") == 1 for m in notifier.sent), fake_time, advance_s=1)
+    ready = next(m for m in notifier.sent if m.get("READY") == 1)
+    assert "0 running, 0 queued" in str(ready.get("STATUS"))
+
+
+# ---------------------------------------------------------------------- faults
+
+
+def ingest_now(service: Service, fake_time: FakeTime, *names: str) -> None:
+    """Drop specs and turn the loop until each is ingested (the fake clock makes them stable)."""
+    inbox = service.config.inbox
+    for name in names:
+        (inbox / f"{name}.yaml").write_text(spec_yaml(name))
+    turn_until(
+        service, lambda: not any((inbox / f"{n}.yaml").exists() for n in names), fake_time, advance_s=0.5
+    )
+
+
+def test_a_second_service_on_the_same_state_folder_is_refused(
+    tmp_path: Path, service_for: Callable[..., Service]
+) -> None:
+    service_for()
+    second = Service(load_config(tmp_path / "config.yaml", env={}), runner=TEST_RUNNER)
+    with pytest.raises(AlreadyRunningError, match=f"pid {os.getpid()}"):
+        second.start()
+    second.shutdown()
+
+
+def test_a_database_locked_by_another_process_pauses_work_until_it_is_released(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime
+) -> None:
+    service = service_for()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(tmp_path / "state" / "musicd.sqlite3")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        (tmp_path / "inbox" / "waits.yaml").write_text(spec_yaml("waits"))
+        turn_until(service, lambda: service.pauses.active("store"), fake_time, advance_s=0.5, turns=50)
+        assert (tmp_path / "inbox" / "waits.yaml").exists()
+        assert "locked" in service._status_text() and service._status_text().startswith("paused")
+    finally:
+        holder.communicate("", timeout=30)
+    turn_until(service, lambda: states(service) == [JobState.DONE], fake_time, advance_s=0.5)
+    assert not service.pauses.active("store")
+
+
+LOCK_HOLDER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+def _mount(*args: str) -> None:
+    subprocess.run(["mount", *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def small_outbox(tmp_path: Path) -> Iterator[Path]:
+    outbox = tmp_path / "outbox"
+    outbox.mkdir(parents=True, exist_ok=True)
+    try:
+        _mount("-t", "tmpfs", "-o", "size=4m", "tmpfs", str(outbox))
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot mount a small tmpfs here ({exc}); needs root")
+    try:
+        yield outbox
+    finally:
+        subprocess.run(["umount", "-l", str(outbox)], check=False)
+
+
+def test_a_full_or_read_only_outbox_pauses_dispatch_and_resumes_by_itself(
+    service_for: Callable[..., Service], fake_time: FakeTime, small_outbox: Path
+) -> None:
+    service = service_for()
+    ingest_now(service, fake_time, "queued-while-full")
+    turn_until(service, lambda: service.pauses.active("outbox"), fake_time, advance_s=0.5)
+    assert states(service) == [JobState.QUEUED]
+    assert "nearly full" in service._status_text() and str(small_outbox) in service._status_text()
+    _mount("-o", "remount,size=1g", str(small_outbox))
+    _mount("-o", "remount,ro", str(small_outbox))
+    turn_until(service, lambda: "cannot be written" in service._status_text(), fake_time, advance_s=1)
+    assert states(service) == [JobState.QUEUED]
+    _mount("-o", "remount,rw", str(small_outbox))
+    turn_until(service, lambda: states(service) == [JobState.DONE], fake_time, advance_s=1)
+    (job,) = service.store.list_jobs()
+    assert job.attempts == 1 and not service.pauses.active("outbox")
+
+
+def test_a_deleted_database_is_noticed_and_its_kept_specs_are_queued_again_at_start(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime
+) -> None:
+    service = service_for()
+    ingest_now(service, fake_time, "hang", "two", "three")
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / "state" / f"musicd.sqlite3{suffix}").unlink(missing_ok=True)
+    turn_until(service, lambda: service.pauses.active("store"), fake_time, advance_s=0.5)
+    assert "deleted or replaced" in service._status_text()
+    service.shutdown()
+    again = service_for()
+    titles = sorted(job.title for job in again.store.list_jobs())
+    assert titles == ["hang", "three", "two"]
