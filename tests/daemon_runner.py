@@ -39,7 +39,7 @@ class Resources:
 
     @classmethod
     def load(cls, soundfont: Path | None = None, label: str | None = None) -> Resources:
-        delay_s = float(os.environ.get("MUSICD_TEST_LOAD_DELAY_S", "0"))
+        delay_s = float(os.environ.get("DAEMON_RUNNER_LOAD_DELAY_S", "0"))
         if delay_s:
             time.sleep(delay_s)
         cls.loads += 1

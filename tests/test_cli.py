@@ -83,3 +83,34 @@ def test_render_of_an_invalid_spec_exits_1_with_the_problem(tmp_path: Path) -> N
     result = CliRunner().invoke(main, ["render", str(spec), "-o", str(tmp_path / "out")])
     assert result.exit_code == 1 and "polka-metal" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_errors_share_one_format_and_exit_code(tmp_path: Path) -> None:
+    bad_config = tmp_path / "config.yaml"
+    bad_config.write_text("watch: {mdoe: polling}\n")
+    result = CliRunner().invoke(main, ["status", "--config", str(bad_config)])
+    assert result.exit_code == 1
+    first, second = result.output.splitlines()[:2]
+    assert first == f"musicd: error: {bad_config} is not a valid musicd configuration:"
+    assert second.startswith("  - watch.mdoe (config.yaml line 1): unknown key 'mdoe'")
+    init = CliRunner().invoke(main, ["init", str(tmp_path / "home")])
+    assert init.exit_code == 0, init.output
+    no_db = CliRunner().invoke(main, ["list", "--config", str(tmp_path / "home" / "config.yaml")])
+    assert no_db.exit_code == 1 and no_db.output.startswith("musicd: error: no job database in ")
+    bad_spec = tmp_path / "bad.yaml"
+    bad_spec.write_text("genres: [polka-metal]\n")
+    for command in (["validate"], ["render", "-o", str(tmp_path / "out")]):
+        result = CliRunner().invoke(main, [*command, str(bad_spec)])
+        assert result.exit_code == 1
+        assert result.output.startswith(
+            "musicd: error: bad.yaml is not a valid musicd job spec:\n  - genres[0]"
+        )
+
+
+def test_render_uses_the_configured_soundfont(tmp_path: Path) -> None:
+    spec = tmp_path / "short.yaml"
+    spec.write_text("genres: [ambient]\nduration: 5\noutput: {stems: false, formats: [wav]}\n")
+    config = tmp_path / "config.yaml"
+    config.write_text(f"soundfont: {tmp_path / 'missing.sf2'}\n")
+    result = CliRunner().invoke(main, ["render", str(spec), "-o", str(tmp_path / "out"), "--config", str(config)])
+    assert result.exit_code == 1 and "missing.sf2" in result.output

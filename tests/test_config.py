@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from musicd.config import Config, init_layout, load_config
+from musicd.config import Config, init_layout, load_config, starter_config
 from musicd.errors import ConfigError
 from musicd.worker import resolve_runner
 
@@ -24,7 +24,7 @@ def test_missing_default_file_means_all_defaults(tmp_path: Path, monkeypatch: py
     assert config.inbox == Path("/var/lib/musicd/inbox")
     assert config.outbox == Path("/var/lib/musicd/outbox")
     assert config.state_dir == Path("/var/lib/musicd/state")
-    assert (config.watch.mode, config.watch.poll_interval_s, config.watch.stability_delay_s) == ("auto", 5, 2)
+    assert (config.watch.mode, config.watch.poll_interval_s, config.watch.stability_delay_s) == ("auto", 5, 5)
     assert (config.watch.rescan_interval_s, config.watch.recursive) == (300, False)
     assert config.worker.max_attempts == 3 and config.worker.stop_grace_s == 60
     assert config.worker.job_time_limit_s(30) == 300 + 10 * 30
@@ -54,9 +54,19 @@ def test_legacy_runner_name_still_works_and_is_logged_as_deprecated(
     path = write(tmp_path / "config.yaml", "worker: {runner: 'daemon.pipeline:run_job'}\n")
     config = load_config(path, env={})
     assert config.worker.runner == "musicd.pipeline:run_job"
-    assert any("deprecated" in r.getMessage() and "daemon.pipeline:run_job" in r.getMessage() for r in caplog.records)
+    assert any(
+        "deprecated" in r.getMessage() and "daemon.pipeline:run_job" in r.getMessage() for r in caplog.records
+    )
     run, resources = resolve_runner("daemon.pipeline:run_job")
     assert (run.__module__, resources.__name__) == ("musicd.pipeline.run", "Resources")
+
+
+def test_musicd_variables_read_elsewhere_are_not_config_keys(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.yaml", "log_level: INFO\n")
+    config = load_config(path, env={"MUSICD_TORCH_THREADS": "2", "MUSICD_CONFIG": str(path)})
+    assert config.log_level == "INFO"
+    with pytest.raises(ConfigError, match="MUSICD_TORCH_THREDS"):
+        load_config(path, env={"MUSICD_TORCH_THREDS": "2"})
 
 
 def test_explicit_missing_file_is_an_error(tmp_path: Path) -> None:
@@ -142,7 +152,14 @@ def test_unknown_env_variable_is_named(tmp_path: Path) -> None:
 
 def test_yaml_syntax_error_gives_line(tmp_path: Path) -> None:
     path = write(tmp_path / "config.yaml", "inbox: in\nwatch: [unclosed\n")
-    with pytest.raises(ConfigError, match=r"line \d+, column \d+: YAML syntax error"):
+    with pytest.raises(
+        ConfigError, match=r"the file is not valid YAML: .*\(line \d+\); check the indentation"
+    ):
+        load_config(path, env={})
+    write(path, "inbox: !!python/name:os.system\n")
+    with pytest.raises(
+        ConfigError, match=r"!!python/name:os.system is not allowed \(line 1\); a musicd configuration"
+    ):
         load_config(path, env={})
 
 
@@ -276,3 +293,18 @@ def test_commented_schedule_example_in_the_starter_config_is_valid(tmp_path: Pat
     config_file.write_text(text.replace(example, "").replace("schedules: []", uncommented))
     config = load_config(config_file, env={})
     assert [s.name for s in config.schedules] == ["morning"]
+
+
+def test_starter_config_has_every_key_and_loads_back_to_the_defaults(tmp_path: Path) -> None:
+    text = starter_config()
+    config = load_config(write(tmp_path / "config.yaml", text), env={})
+    assert config.model_copy(update={"config_path": None}) == Config()
+    lines = text.splitlines()
+    for name, info in Config.model_fields.items():
+        if info.exclude:
+            assert not any(line.startswith(f"{name}:") for line in lines)
+            continue
+        assert any(line.startswith(f"{name}:") and f"# {info.description}" in line for line in lines), name
+        section = getattr(Config(), name)
+        for key, sub in getattr(type(section), "model_fields", {}).items():
+            assert any(line.startswith(f"  {key}:") and f"# {sub.description}" in line for line in lines), key

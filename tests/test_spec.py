@@ -312,11 +312,11 @@ def test_utf8_bom_and_utf16_files_are_read() -> None:
         ),
         (
             "prompt: x\nengines: {melody: jazzbot}\n",
-            'engines.melody: "jazzbot" is not a known melody engine; allowed: auto, rules, learned, magenta (line 2)',
+            'engines.melody: "jazzbot" is not a known melody engine; allowed: auto, rules, magenta (line 2)',
         ),
         (
             "prompt: x\nvocals: {engine: loud}\n",
-            'vocals.engine: "loud" is not a known vocal engine; allowed: auto, espeak, coqui, none (line 2)',
+            'vocals.engine: "loud" is not a known vocal engine; allowed: auto, coqui, espeak, none (line 2)',
         ),
         ('prompt: |\n  two\n  lines\ntitle: "a\\nb"\n', "title: must be a single line of text (line 4)"),
         (

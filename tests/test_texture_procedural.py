@@ -17,12 +17,12 @@ from musicd.engines import (
     choose_texture_engine,
     engine_report,
     parse_engine_config,
-    texture_level_db,
 )
 from musicd.engines.texture_procedural import (
     ProceduralTextureEngine,
     render_procedural_texture,
     riser_targets,
+    texture_level_db,
 )
 from musicd.errors import ConfigError
 from musicd.music.sections import Section
@@ -175,6 +175,18 @@ def test_importing_the_engines_does_not_import_torch():
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
+def test_the_spec_reads_the_engine_registry_without_loading_numpy():
+    code = "import sys, musicd.spec; sys.exit(1 if {'numpy', 'torch'} & set(sys.modules) else 0)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_the_procedural_engine_has_nothing_to_preload():
+    from musicd.engines import ModelCache
+
+    cache = ModelCache()
+    assert ProceduralTextureEngine().preload(cache) is None and cache.resident() == []
+
+
 # ---------------------------------------------------------------- settings and choice
 
 
@@ -238,6 +250,16 @@ def test_a_custom_auto_order_is_followed():
 def test_doctor_report_lists_every_texture_engine():
     report = {row["engine"]: row for row in engine_report(EngineConfig())}
     assert set(report) == {"procedural", "riffusion", "musicgen"}
+
     assert report["procedural"]["usable"] is True
     assert report["riffusion"]["usable"] is False
     assert "models.riffusion.path" in report["riffusion"]["reason"]
+
+
+def test_the_spec_offers_the_registrys_engines():
+    from musicd.engines import MELODY_ENGINE_NAMES, SINGER_NAMES, TEXTURE_ENGINE_NAMES
+    from musicd.spec.choices import MELODY_ENGINES, TEXTURE_ENGINES, VOCAL_ENGINES
+
+    assert TEXTURE_ENGINES == ("auto", "none", *TEXTURE_ENGINE_NAMES)
+    assert MELODY_ENGINES == ("auto", *MELODY_ENGINE_NAMES) and "learned" not in MELODY_ENGINES
+    assert VOCAL_ENGINES == ("auto", *SINGER_NAMES, "none")

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from musicd.engines import CoquiSettings, EngineConfig
 from musicd.engines.cache import ModelCache
 from musicd.music.plan import make_plan
 from musicd.spec import load_spec
@@ -110,6 +111,10 @@ def tiny_model(torchaudio_for_coqui, tmp_path_factory) -> Path:
     return build_tiny_vits(tmp_path_factory.mktemp("coqui") / "tiny-vits")
 
 
+def coqui_config(folder: Path) -> EngineConfig:
+    return EngineConfig(coqui=CoquiSettings(path=folder))
+
+
 def song():
     spec = load_spec(
         "genres: [pop]\nduration: 20\nlyrics: |\n" + "".join(f"  {line}\n" for line in LYRICS.splitlines())
@@ -131,7 +136,7 @@ def test_coqui_model_sings_on_the_notes_through_the_model_cache(tiny_model):
         SAMPLE_RATE,
         n_samples,
         seed=5,
-        coqui_model_dir=tiny_model,
+        config=coqui_config(tiny_model),
         cache=cache,
     )
     assert first.engine_used == "coqui" and first.reason == "asked for coqui"
@@ -177,7 +182,7 @@ def test_coqui_model_sings_on_the_notes_through_the_model_cache(tiny_model):
         SAMPLE_RATE,
         n_samples,
         seed=5,
-        coqui_model_dir=tiny_model,
+        config=coqui_config(tiny_model),
         cache=cache,
     )
     assert cache.loads == 1 and len(cache.resident()) == 1
@@ -196,7 +201,7 @@ def test_auto_engine_prefers_a_configured_coqui_model(tiny_model):
         SAMPLE_RATE,
         n_samples,
         seed=5,
-        coqui_model_dir=tiny_model,
+        config=coqui_config(tiny_model),
         cache=ModelCache(),
     )
     assert result.engine_used == "coqui" and result.reason == "a Coqui model is configured"
@@ -220,7 +225,7 @@ def test_broken_coqui_model_falls_back_to_espeak_and_says_why(torchaudio_for_coq
         SAMPLE_RATE,
         n_samples,
         seed=5,
-        coqui_model_dir=folder,
+        config=coqui_config(folder),
         cache=cache,
     )
     assert result.engine_used == "espeak" and result.audio is not None
@@ -240,7 +245,7 @@ def test_job_with_a_coqui_model_records_it_in_the_manifest(tiny_model, tmp_path)
 
     import soundfile as sf
 
-    from musicd.engines.base import parse_engine_config
+    from musicd.engines import parse_engine_config
     from musicd.pipeline import Resources, run_job
 
     resources = Resources.load(engines=parse_engine_config({"coqui": {"path": str(tiny_model)}}))

@@ -191,3 +191,30 @@ def test_no_lyrics_or_engine_none_sing_nothing():
         result = sing(lyrics, ["en"], "auto", engine, plan, 22050, 22050 * 20, seed=3)
         assert result.audio is None and result.track is None and result.engine_used == "none"
         assert result.lrc_text == ""
+
+
+def test_singers_come_from_the_registry_and_are_chosen_through_it():
+    from musicd.engines import SINGER_NAMES, EngineConfig, Singer, make_singer
+    from musicd.vocals import choose_singer
+
+    assert SINGER_NAMES == ("coqui", "espeak")  # best first: auto and fallbacks walk this order
+    for name in SINGER_NAMES:
+        singer = make_singer(name, EngineConfig())
+        assert isinstance(singer, Singer) and singer.name == name
+    singer, used, reason = choose_singer("auto", EngineConfig())
+    assert used == "espeak" and reason == "espeak-ng is the default singing voice"
+    singer, used, reason = choose_singer("espeak", EngineConfig())
+    assert used == "espeak" and reason == "asked for espeak"
+    singer, used, reason = choose_singer("coqui", EngineConfig())
+    assert used == "espeak" and reason.startswith("coqui is not available (no Coqui model folder")
+    assert reason.endswith("; fell back to espeak-ng")
+
+
+def test_the_espeak_singer_sings_the_vocal_line():
+    from musicd.vocals.espeak import EspeakSinger
+
+    vocal = vocal_line(
+        "Hello there", ["en"], FORM, TEMPO_BPM, (4, 4), "C", "major", CHORDS, "low", np.random.default_rng(1)
+    )
+    dry = EspeakSinger().sing(vocal, SAMPLE_RATE, SONG_SAMPLES)
+    assert dry.shape == (SONG_SAMPLES,) and dry.dtype == np.float32 and np.max(np.abs(dry)) > 0.01

@@ -281,23 +281,50 @@ def test_change_between_looks_restarts_the_delay(inbox: Path, ticker: Ticker) ->
         assert watcher.poll_ready(ticker.advance(2.0)) == [path]
 
 
-def test_stopping_while_events_arrive_logs_no_error(inbox: Path, caplog: pytest.LogCaptureFixture) -> None:
-    """watchdog's emitter can read one last event after its stop and logs an ERROR about it."""
+def test_the_stop_race_record_is_lowered_to_debug(inbox: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """watchdog's emitter can read one last event after its stop and logs an ERROR about it.
+
+    The race itself is timing-dependent, so it is produced on purpose: the observer's stop
+    logs the very record watchdog logs, and it must arrive at DEBUG with nothing louder.
+    """
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    watcher = InboxWatcher(inbox, WatchConfig(mode="native"))
+    watcher.start(0.0)
+    observer = watcher._observer
+    assert observer is not None
+    real_stop = observer.stop
+
+    def racing_stop() -> None:
+        logging.getLogger("watchdog.observers.inotify").error(
+            "Unhandled exception in InotifyEmitter: queue_events() called when the thread is inactive"
+        )
+        real_stop()
+
+    observer.stop = racing_stop  # type: ignore[method-assign]
+    watcher.stop()
+    raced = [r for r in caplog.records if "thread is inactive" in r.getMessage()]
+    assert [r.levelname for r in raced] == ["DEBUG"]
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    logging.getLogger("watchdog.observers.inotify").error("after the stop: not lowered")
+    assert caplog.records[-1].levelname == "ERROR"
+
+
+def test_stopping_while_events_arrive_logs_nothing_louder_than_debug(
+    inbox: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     import logging
     import threading
 
     caplog.set_level(logging.DEBUG)
-    raced = []
-    deadline = time.monotonic() + 10
-    round_number = 0
-    while not raced and time.monotonic() < deadline:
-        round_number += 1
+    for round_number in range(5):
         watcher = InboxWatcher(inbox, WatchConfig(mode="native"))
         watcher.start(0.0)
         stop_writing = threading.Event()
 
         def write_files(prefix: str = f"r{round_number}") -> None:
-            for index in range(2000):
+            for index in range(500):
                 if stop_writing.is_set():
                     return
                 (inbox / f"{prefix}-{index}.yaml").write_bytes(SPEC)
@@ -309,8 +336,4 @@ def test_stopping_while_events_arrive_logs_no_error(inbox: Path, caplog: pytest.
         stop_writing.set()
         writer.join()
         assert not watcher.observer_alive
-        raced = [r for r in caplog.records if "thread is inactive" in r.getMessage()]
-    if not raced:
-        pytest.skip("the stop race did not happen within 10 s on this machine")
-    assert {r.levelname for r in raced} == {"DEBUG"}
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -13,28 +13,41 @@ Values are read as YAML scalars (`5` is a number, `true` a boolean, `null` or
 an empty value resets to the default); `MUSICD_SCHEDULES` takes a YAML list.
 An unknown MUSICD_* name is an error, like an unknown key in the file.
 
+The frozen models below are the one source of every key: its default, limits
+and description. Loading validates against them; `starter_config()` writes
+the commented file `musicd init` creates from them.
+
 Every problem is reported at once as a ConfigError with the key's path, the
 file line where known, what is allowed and a did-you-mean for misspelt keys.
 """
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    InstanceOf,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 
 from musicd.engines import EngineConfig, parse_engine_config
+from musicd.engines.devices import CPU_THREADS_ENV
 from musicd.errors import ConfigError, SpecError
 from musicd.service.scheduler import DEFAULT_GRACE_S, Schedule, ScheduleError, parse_schedules
+from musicd.text import did_you_mean
 from musicd.worker.process import DEFAULT_RUNNER, current_runner_name
 
 log = logging.getLogger(__name__)
@@ -44,97 +57,53 @@ DEFAULT_CONFIG_PATH = Path("/etc/musicd/config.yaml")
 DEFAULT_DATA_DIR = Path("/var/lib/musicd")
 ENV_PREFIX = "MUSICD_"
 ENV_CONFIG_PATH = "MUSICD_CONFIG"  # names the file; not a config key
+# MUSICD_* variables read by other parts of musicd, not configuration keys.
+RUNTIME_VARIABLES = frozenset({ENV_CONFIG_PATH, CPU_THREADS_ENV})
 ENV_NESTING = "__"
+REJECTED_DIR_NAME = "rejected"
 
 WatchMode = Literal["auto", "native", "polling"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+_Loc = tuple[int | str, ...]  # a key's path, as pydantic reports it: ("schedules", 0, "spec")
+
+_STRICT = ConfigDict(frozen=True, extra="forbid")
 
 
-# --------------------------------------------------------------- public, frozen
+# ------------------------------------------------------ the keys (one source)
 
 
-@dataclass(frozen=True)
-class WatchConfig:
+class WatchConfig(BaseModel):
     """How the inbox is watched (see musicd.service.watcher)."""
 
-    mode: WatchMode = "auto"
-    poll_interval_s: float = 5.0
-    stability_delay_s: float = 2.0
-    rescan_interval_s: float = 300.0
-    recursive: bool = False
+    model_config = _STRICT
+
+    mode: WatchMode = Field("auto", description="auto | native | polling (auto polls network shares)")
+    poll_interval_s: float = Field(5.0, gt=0, description="seconds between looks when polling")
+    stability_delay_s: float = Field(
+        5.0, ge=0, description="a file must stay unchanged this long (SMB/NFS writers pause)"
+    )
+    rescan_interval_s: float = Field(
+        300.0, gt=0, description="a full rescan this often catches missed events"
+    )
+    recursive: bool = Field(False, description="also take specs from subfolders of the inbox")
 
 
-@dataclass(frozen=True)
-class WorkerConfig:
+class WorkerConfig(BaseModel):
     """How the worker process is supervised and how often a job may be tried."""
 
-    max_attempts: int = 3
-    heartbeat_interval_s: float = 2.0
-    heartbeat_timeout_s: float = 30.0
-    job_timeout_base_s: float = 300.0
-    job_timeout_per_audio_s: float = 10.0
-    stop_grace_s: float = 60.0
-    runner: str = DEFAULT_RUNNER  # "module:function" the worker calls for each job
-
-    def job_time_limit_s(self, duration_s: float) -> float:
-        """The time limit for a job producing `duration_s` seconds of audio."""
-        return self.job_timeout_base_s + self.job_timeout_per_audio_s * duration_s
-
-
-@dataclass(frozen=True)
-class Config:
-    """The whole, validated service configuration; paths are absolute."""
-
-    inbox: Path = DEFAULT_DATA_DIR / "inbox"
-    outbox: Path = DEFAULT_DATA_DIR / "outbox"
-    state_dir: Path = DEFAULT_DATA_DIR / "state"
-    watch: WatchConfig = field(default_factory=WatchConfig)
-    worker: WorkerConfig = field(default_factory=WorkerConfig)
-    soundfont: Path | None = None
-    schedules: tuple[Schedule, ...] = ()
-    schedule_grace_s: float = DEFAULT_GRACE_S  # a missed firing still runs this long after its time
-    models: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-    engines: EngineConfig = field(default_factory=EngineConfig)  # `models:`, parsed
-    log_level: LogLevel = "INFO"
-    config_path: Path | None = None  # the file it was read from, None for pure defaults
-
-    @property
-    def rejected_dir(self) -> Path:
-        """Where invalid specs go, with their *.error.txt (inside the inbox, never watched)."""
-        return self.inbox / REJECTED_DIR_NAME
-
-    @property
-    def specs_dir(self) -> Path:
-        """Where ingested spec files are kept (state_dir/specs/YYYY/MM/)."""
-        return self.state_dir / "specs"
-
-
-REJECTED_DIR_NAME = "rejected"
-
-
-# ------------------------------------------------------- validation (pydantic)
-
-_STRICT = ConfigDict(extra="forbid", frozen=True)
-
-
-class _RawWatch(BaseModel):
     model_config = _STRICT
-    mode: WatchMode = "auto"
-    poll_interval_s: float = Field(5.0, gt=0)
-    stability_delay_s: float = Field(2.0, ge=0)
-    rescan_interval_s: float = Field(300.0, gt=0)
-    recursive: bool = False
 
-
-class _RawWorker(BaseModel):
-    model_config = _STRICT
-    max_attempts: int = Field(3, ge=1)
-    heartbeat_interval_s: float = Field(2.0, gt=0)
-    heartbeat_timeout_s: float = Field(30.0, gt=0)
-    job_timeout_base_s: float = Field(300.0, gt=0)
-    job_timeout_per_audio_s: float = Field(10.0, ge=0)
-    stop_grace_s: float = Field(60.0, ge=0)
-    runner: str = DEFAULT_RUNNER
+    max_attempts: int = Field(3, ge=1, description="how often a job is tried before it fails for good")
+    heartbeat_interval_s: float = Field(2.0, gt=0, description="seconds between the worker's heartbeats")
+    heartbeat_timeout_s: float = Field(
+        30.0, gt=0, description="a worker silent this long is killed (the try counts)"
+    )
+    job_timeout_base_s: float = Field(300.0, gt=0, description="a job's time limit is this ...")
+    job_timeout_per_audio_s: float = Field(10.0, ge=0, description="... plus this per second of audio")
+    stop_grace_s: float = Field(
+        60.0, ge=0, description="on stop, a running job gets this long to finish; else it is requeued"
+    )
+    runner: str = Field(DEFAULT_RUNNER, description="module:function run for each job (an extension point)")
 
     @field_validator("runner")
     @classmethod
@@ -147,44 +116,136 @@ class _RawWorker(BaseModel):
             )
         return value
 
+    def job_time_limit_s(self, duration_s: float) -> float:
+        """The time limit for a job producing `duration_s` seconds of audio."""
+        return self.job_timeout_base_s + self.job_timeout_per_audio_s * duration_s
 
-class _RawSchedule(BaseModel):
+
+class _ScheduleEntry(BaseModel):
+    """One `schedules:` entry as written; musicd.service.scheduler turns it into a Schedule."""
+
     model_config = _STRICT
+
     name: str = Field(min_length=1)
     cron: str
     timezone: str | None = None
     spec: str | None = None
-    job: dict[str, Any] | None = None
+    job: dict[str, object] | None = None
 
 
-class _RawConfig(BaseModel):
+def _upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
+def _no_models() -> Mapping[str, object]:
+    return MappingProxyType({})
+
+
+_SCHEDULE_EXAMPLE = {
+    "name": "morning",
+    "cron": "0 7 * * *",
+    "timezone": "Europe/Berlin",
+    "job": {"genres": ["lofi"], "duration": 90},
+}
+
+
+class Config(BaseModel):
+    """The whole, validated service configuration; paths are absolute.
+
+    Every field is a key of the file, except those with `exclude=True`, which
+    loading derives: `engines` from `models:`, and `config_path`.
+    """
+
     model_config = _STRICT
-    inbox: str = str(DEFAULT_DATA_DIR / "inbox")
-    outbox: str = str(DEFAULT_DATA_DIR / "outbox")
-    state_dir: str = str(DEFAULT_DATA_DIR / "state")
-    watch: _RawWatch = _RawWatch()
-    worker: _RawWorker = _RawWorker()
-    soundfont: str | None = None
-    schedules: list[_RawSchedule] = []
-    schedule_grace_s: float = Field(DEFAULT_GRACE_S, ge=0)
-    models: dict[str, Any] = {}
-    log_level: LogLevel = "INFO"
+
+    inbox: Path = Field(DEFAULT_DATA_DIR / "inbox", description="drop *.yaml job specs here")
+    outbox: Path = Field(
+        DEFAULT_DATA_DIR / "outbox", description="finished tracks appear in outbox/YYYY/MM/DD/"
+    )
+    state_dir: Path = Field(
+        DEFAULT_DATA_DIR / "state", description="the job database and kept specs (keep it on a local disk)"
+    )
+    watch: WatchConfig = Field(WatchConfig(), description="how the inbox is watched")
+    worker: WorkerConfig = Field(WorkerConfig(), description="how jobs are run, timed and retried")
+    soundfont: Path | None = Field(
+        None, description="an .sf2 file; null: the system's General MIDI SoundFont"
+    )
+    log_level: Annotated[LogLevel, BeforeValidator(_upper)] = Field(
+        "INFO", description="DEBUG | INFO | WARNING | ERROR | CRITICAL"
+    )
+    schedules: tuple[InstanceOf[Schedule], ...] = Field(
+        (),
+        description="jobs queued at cron times (name, cron, timezone, spec or job)",
+        examples=[[_SCHEDULE_EXAMPLE]],
+    )
+    schedule_grace_s: float = Field(
+        DEFAULT_GRACE_S,
+        ge=0,
+        description="a firing missed while musicd was down still runs up to this many seconds late",
+    )
+    models: Mapping[str, object] = Field(
+        default_factory=_no_models,
+        description="engine model folders and settings (see musicd.engines; `musicd doctor` checks them)",
+    )
+    engines: InstanceOf[EngineConfig] = Field(
+        default_factory=EngineConfig, exclude=True, description="`models:`, parsed"
+    )
+    config_path: Path | None = Field(
+        None, exclude=True, description="the file it was read from; None for pure defaults"
+    )
+
+    @field_validator("models")
+    @classmethod
+    def _read_only(cls, value: Mapping[str, object]) -> Mapping[str, object]:
+        return MappingProxyType(dict(value))
+
+    @property
+    def rejected_dir(self) -> Path:
+        """Where invalid specs go, with their *.error.txt (inside the inbox, never watched)."""
+        return self.inbox / REJECTED_DIR_NAME
+
+    @property
+    def specs_dir(self) -> Path:
+        """Where ingested spec files are kept (state_dir/specs/YYYY/MM/)."""
+        return self.state_dir / "specs"
 
 
-_PATH_KEYS = ("inbox", "outbox", "state_dir", "soundfont")
+# Keys the file writes in another shape than Config holds (entries, parsed into Schedules).
+_FILE_SHAPES: dict[str, object] = {"schedules": list[_ScheduleEntry]}
 
 
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    model: type[BaseModel] = _RawConfig
+def _file_model() -> type[BaseModel]:
+    """Config's file keys (the fields not excluded), typed as the file writes them."""
+    fields: dict[str, Any] = {
+        name: (_FILE_SHAPES.get(name, info.annotation), info)
+        for name, info in Config.model_fields.items()
+        if not info.exclude
+    }
+    return create_model("ConfigFile", __config__=_STRICT, **fields)
+
+
+_ConfigFile = _file_model()
+
+
+def _is_path(annotation: object) -> bool:
+    return annotation is Path or Path in get_args(annotation)
+
+
+_PATH_KEYS = tuple(name for name, info in _ConfigFile.model_fields.items() if _is_path(info.annotation))
+
+
+# ------------------------------------------------------------------ messages
+
+
+def _allowed_keys(loc: _Loc) -> list[str]:
+    model: type[BaseModel] = _ConfigFile
     for part in loc:
         if isinstance(part, int):
             continue
-        annotation = model.model_fields.get(str(part))
-        if annotation is None:
+        info = model.model_fields.get(part)
+        if info is None:
             break
-        inner = annotation.annotation
-        args = getattr(inner, "__args__", None)
-        candidates = [inner, *(args or ())]
+        candidates = [info.annotation, *get_args(info.annotation)]
         nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
         if not nested:
             return []
@@ -192,7 +253,7 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     return list(model.model_fields)
 
 
-def _format_loc(loc: tuple[Any, ...]) -> str:
+def _format_loc(loc: _Loc) -> str:
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
@@ -212,7 +273,7 @@ class _Origins:
             except yaml.YAMLError:
                 self._root = None
 
-    def _line(self, loc: tuple[Any, ...]) -> int | None:
+    def _line(self, loc: _Loc) -> int | None:
         node = self._root
         line = None
         for part in loc:
@@ -229,7 +290,7 @@ class _Origins:
                 return line
         return line
 
-    def describe(self, loc: tuple[Any, ...]) -> str:
+    def describe(self, loc: _Loc) -> str:
         for length in range(len(loc), 0, -1):
             env_name = self.env_keys.get(tuple(str(p) for p in loc[:length]))
             if env_name:
@@ -238,11 +299,6 @@ class _Origins:
         if line is not None and self.file_path is not None:
             return f"{_format_loc(loc)} ({self.file_path.name} line {line})"
         return _format_loc(loc)
-
-
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _problems_from(exc: ValidationError, origins: _Origins) -> list[str]:
@@ -255,7 +311,7 @@ def _problems_from(exc: ValidationError, origins: _Origins) -> list[str]:
             allowed = _allowed_keys(parent)
             where = f"in {_format_loc(parent)}" if parent else "at the top level"
             problems.append(
-                f"{origins.describe(loc)}: unknown key '{key}' {where}{_did_you_mean(key, allowed)}; "
+                f"{origins.describe(loc)}: unknown key '{key}' {where}{did_you_mean(key, allowed)}; "
                 f"allowed keys: {', '.join(allowed)}"
             )
         elif kind == "literal_error":
@@ -272,10 +328,10 @@ def _problems_from(exc: ValidationError, origins: _Origins) -> list[str]:
     return problems
 
 
-# --------------------------------------------------------------- loading
+# ------------------------------------------------------------------- loading
 
 
-def _env_value(text: str) -> Any:
+def _env_value(text: str) -> object:
     if text.strip() == "":
         return None
     try:
@@ -289,7 +345,7 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> tuple[dict[tuple[
     origins: dict[tuple[str, ...], str] = {}
     problems: list[str] = []
     for name in sorted(env):
-        if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG_PATH:
+        if not name.startswith(ENV_PREFIX) or name in RUNTIME_VARIABLES:
             continue
         parts = tuple(p.lower() for p in name[len(ENV_PREFIX) :].split(ENV_NESTING))
         if not all(parts):
@@ -315,8 +371,8 @@ def _apply_env(raw: dict[str, Any], env: Mapping[str, str]) -> tuple[dict[tuple[
     return origins, problems
 
 
-def _resolve(path_text: str, base: Path) -> Path:
-    path = Path(os.path.expandvars(path_text)).expanduser()
+def _resolve(path: Path, base: Path) -> Path:
+    path = Path(os.path.expandvars(path)).expanduser()
     return path if path.is_absolute() else (base / path).resolve()
 
 
@@ -340,8 +396,16 @@ def _check_schedule_specs(schedules: list[Schedule], problems: list[str]) -> Non
             problems.append(f"{where}: cannot read {schedule.spec_path}: {exc.strerror or exc}")
 
 
+def _deep_copy(value: object) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
 def config_from_mapping(
-    data: Mapping[str, Any] | None,
+    data: Mapping[str, object] | None,
     *,
     base_dir: Path,
     env: Mapping[str, str] | None = None,
@@ -357,72 +421,46 @@ def config_from_mapping(
     source = str(config_path) if config_path else "configuration"
     if data is not None and not isinstance(data, Mapping):
         raise ConfigError([f"the file must hold a mapping of keys (got {type(data).__name__})"], source)
-    raw: dict[str, Any] = _deep_copy(dict(data or {}))
+    raw: dict[str, Any] = _deep_copy(data or {})
     env_origins, problems = _apply_env(raw, os.environ if env is None else env)
     origins = _Origins(config_path, file_text, env_origins)
-    if isinstance(raw.get("log_level"), str):
-        raw["log_level"] = raw["log_level"].upper()
     try:
-        parsed = _RawConfig.model_validate(raw)
+        values = dict(_ConfigFile.model_validate(raw))
     except ValidationError as exc:
         raise ConfigError(problems + _problems_from(exc, origins), source) from None
 
-    def path_of(key: str, value: str) -> Path:
-        base = Path.cwd() if (key,) in env_origins else base_dir
-        return _resolve(value, base)
+    def base_of(key: str) -> Path:
+        return Path.cwd() if (key,) in env_origins else base_dir
 
-    paths = {
-        key: path_of(key, getattr(parsed, key)) for key in _PATH_KEYS if getattr(parsed, key) is not None
-    }
-    if "soundfont" in paths and not paths["soundfont"].is_file():
+    for key in _PATH_KEYS:
+        if values[key] is not None:
+            values[key] = _resolve(values[key], base_of(key))
+    soundfont = values["soundfont"]
+    if soundfont is not None and not soundfont.is_file():
         problems.append(
-            f"{origins.describe(('soundfont',))}: SoundFont {paths['soundfont']} does not exist; "
+            f"{origins.describe(('soundfont',))}: SoundFont {soundfont} does not exist; "
             "give the path of an .sf2 file or remove the key to use the default"
         )
-    if paths["inbox"] == paths["outbox"]:
+    if values["inbox"] == values["outbox"]:
         problems.append("inbox and outbox are the same folder; give them different paths")
 
     schedules: list[Schedule] = []
-    schedule_base = Path.cwd() if ("schedules",) in env_origins else base_dir
     try:
-        schedules = parse_schedules(
-            [s.model_dump(exclude_none=True) for s in parsed.schedules], schedule_base
-        )
+        entries = [entry.model_dump(exclude_none=True) for entry in values["schedules"]]
+        schedules = parse_schedules(entries, base_of("schedules"))
     except ScheduleError as exc:
         problems.append(str(exc))
     if check_specs and schedules:
         _check_schedule_specs(schedules, problems)
-    models_base = Path.cwd() if ("models",) in env_origins else base_dir
     engines = EngineConfig()
     try:
-        engines = parse_engine_config(parsed.models, models_base)
+        engines = parse_engine_config(values["models"], base_of("models"))
     except ConfigError as exc:
         problems.extend(f"models: {problem}" for problem in exc.problems)
     if problems:
         raise ConfigError(problems, source)
-
-    return Config(
-        inbox=paths["inbox"],
-        outbox=paths["outbox"],
-        state_dir=paths["state_dir"],
-        watch=WatchConfig(**parsed.watch.model_dump()),
-        worker=WorkerConfig(**parsed.worker.model_dump()),
-        soundfont=paths.get("soundfont"),
-        schedules=tuple(schedules),
-        schedule_grace_s=parsed.schedule_grace_s,
-        models=MappingProxyType(dict(parsed.models)),
-        engines=engines,
-        log_level=parsed.log_level,
-        config_path=config_path,
-    )
-
-
-def _deep_copy(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _deep_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_deep_copy(v) for v in value]
-    return value
+    values.update(schedules=tuple(schedules), engines=engines, config_path=config_path)
+    return Config(**values)
 
 
 def load_config(
@@ -462,12 +500,15 @@ def load_config(
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ConfigError(
-                [f"{where}YAML syntax error: {problem}; check indentation and quoting there"], str(path)
-            ) from None
+            from musicd.spec.yaml_source import yaml_error_text  # lazy: musicd.spec loads the genre tables
+
+            problem = yaml_error_text(
+                exc,
+                text,
+                kind="musicd configuration",
+                one_document_hint="keep the configuration in one document",
+            )
+            raise ConfigError([problem], str(path)) from None
     return config_from_mapping(
         data,
         base_dir=path.parent,
@@ -478,44 +519,62 @@ def load_config(
     )
 
 
-_STARTER_CONFIG = """\
-# musicd configuration. Relative paths are resolved against this file's folder.
-# Every key can be overridden by an environment variable: MUSICD_INBOX,
-# MUSICD_WATCH__MODE, MUSICD_WORKER__MAX_ATTEMPTS, ...
+# -------------------------------------------------------------- starter file
 
-inbox: inbox          # drop *.yaml job specs here
-outbox: outbox        # finished tracks appear in outbox/YYYY/MM/DD/
-state_dir: state      # the job database and kept specs (keep it on a local disk)
-
-watch:
-  mode: auto          # auto | native | polling (auto polls network shares)
-  poll_interval_s: 5
-  stability_delay_s: 2
-  rescan_interval_s: 300
-  recursive: false
-
-worker:
-  max_attempts: 3
-  heartbeat_interval_s: 2
-  heartbeat_timeout_s: 30
-  job_timeout_base_s: 300
-  job_timeout_per_audio_s: 10
-  stop_grace_s: 60     # on stop, a running job gets this long to finish; else it is requeued
-  runner: musicd.pipeline:run_job   # module:function run for each job (an extension point)
-
-soundfont: null       # null: the system's General MIDI SoundFont
-log_level: INFO
-
-# schedules:
-#   - name: morning
-#     cron: "0 7 * * *"
-#     timezone: Europe/Berlin
-#     job: {genres: [lofi], duration: 90}
-schedules: []
-schedule_grace_s: 3600   # a firing missed while musicd was down still runs within this many seconds
-
-models: {}
+_STARTER_HEADER = """\
+# musicd configuration: every key with its default. Relative paths are resolved
+# against this file's folder. Every key can be overridden by an environment
+# variable: MUSICD_INBOX, MUSICD_WATCH__MODE, MUSICD_WORKER__MAX_ATTEMPTS, ...
 """
+_COMMENT_COLUMN = 30
+_LAYOUT_FOLDERS = {"inbox": "inbox", "outbox": "outbox", "state_dir": "state"}
+
+
+def _yaml_text(value: object, *, flow: bool | None = True) -> str:
+    if isinstance(value, Path):
+        value = str(value)
+    elif isinstance(value, Mapping):
+        value = dict(value)
+    elif isinstance(value, tuple):
+        value = list(value)
+    elif isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = yaml.safe_dump(value, default_flow_style=flow, sort_keys=False, allow_unicode=True)
+    return text.removesuffix("\n").removesuffix("\n...")
+
+
+def _starter_lines(model: BaseModel, indent: str = "") -> list[str]:
+    """`model`'s keys (not the excluded ones) with their values and descriptions as comments."""
+    lines: list[str] = []
+    after_block = False
+    for name, info in type(model).model_fields.items():
+        if info.exclude:
+            continue
+        value = getattr(model, name)
+        comment = f"  # {info.description}" if info.description else ""
+        section = isinstance(value, BaseModel)
+        if indent == "" and (section or after_block or info.examples):
+            lines.append("")
+        after_block = section
+        for example in info.examples or []:
+            text = _yaml_text({name: example}, flow=None)
+            lines.extend(f"{indent}# {line}" for line in text.splitlines())
+        if isinstance(value, BaseModel):
+            lines.append(f"{indent}{name}:{comment}")
+            lines.extend(_starter_lines(value, indent + "  "))
+        else:
+            entry = f"{indent}{name}: {_yaml_text(value)}"
+            lines.append(entry.ljust(_COMMENT_COLUMN) + comment if comment else entry)
+    return lines
+
+
+def starter_config(values: Mapping[str, object] | None = None) -> str:
+    """The commented config.yaml that `musicd init` writes: every key, its default, its description.
+
+    `values` replaces top-level defaults (init_layout's relative folders).
+    """
+    config = Config.model_validate(dict(values or {}))
+    return "\n".join([_STARTER_HEADER, *_starter_lines(config)]) + "\n"
 
 
 def init_layout(directory: Path) -> Path:
@@ -530,9 +589,9 @@ def init_layout(directory: Path) -> Path:
         raise ConfigError(
             [f"{config_path} already exists; remove it or choose another folder"], str(directory)
         )
-    for name in ("inbox", "outbox", "state"):
+    for name in _LAYOUT_FOLDERS.values():
         (directory / name).mkdir(parents=True, exist_ok=True)
     with open(config_path, "x", encoding="utf-8") as handle:
-        handle.write(_STARTER_CONFIG)
+        handle.write(starter_config(_LAYOUT_FOLDERS))
     log.info("created a musicd layout in %s", directory)
     return config_path

@@ -6,7 +6,7 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-from musicd.engines import EngineConfig, engine_report
+from musicd.engines import SINGER_NAMES, EngineConfig, engine_report, make_singer
 from musicd.errors import MusicdError
 from musicd.programs import program_version
 
@@ -79,11 +79,14 @@ def _engines(engines: EngineConfig | None) -> list[Check]:
     ]
 
 
-def _singing() -> Check:
-    from musicd.vocals.espeak import espeak_unavailable_reason
-
-    problem = espeak_unavailable_reason()
-    return Check("singing engine espeak", problem is None, problem or "usable (libespeak-ng)", optional=True)
+def _singers(engines: EngineConfig | None) -> list[Check]:
+    config = engines or EngineConfig()
+    checks = []
+    for name in SINGER_NAMES:
+        status = make_singer(name, config).availability()
+        detail = f"usable: {status.reason}" if status.usable else status.reason
+        checks.append(Check(f"singing engine {name}", status.usable, detail, optional=True))
+    return checks
 
 
 def run_checks(soundfont: Path | None = None, engines: EngineConfig | None = None) -> list[Check]:
@@ -94,7 +97,7 @@ def run_checks(soundfont: Path | None = None, engines: EngineConfig | None = Non
         _program("ffmpeg", "ffmpeg"),
         _program("ffprobe", "ffmpeg"),
         _program("espeak-ng", "espeak-ng", optional=True, flag="--version"),
-        _singing(),
+        *_singers(engines),
         _torch(),
         *_engines(engines),
     ]

@@ -1,4 +1,4 @@
-"""The `musicd` command line: thin wrappers that turn library errors into messages and exit codes."""
+"""The `musicd` command line: thin wrappers; library errors become messages and exit codes (cli.errors)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import logging
 import click
 
 from musicd import __version__
+from musicd.cli.errors import ReportingGroup
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=ReportingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="musicd")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr.")
 def main(verbose: bool) -> None:

@@ -1,4 +1,7 @@
-"""Commands around one render: render, validate, genres, schema, doctor."""
+"""Commands around one render: render, validate, genres, schema, doctor.
+
+A MusicdError from any of them is reported by musicd.cli.errors (message on stderr, exit 1).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,8 @@ from pathlib import Path
 import click
 
 from musicd.cli import main
-from musicd.errors import MusicdError, SpecError
-
-
-def _fail(error: MusicdError) -> None:
-    click.echo(str(error), err=True)
-    sys.exit(1)
+from musicd.cli.errors import exit_code, report
+from musicd.errors import SpecError
 
 
 @main.command()
@@ -32,26 +31,36 @@ def _fail(error: MusicdError) -> None:
     "--soundfont",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="SoundFont (.sf2/.sf3) to render with.",
+    help="SoundFont (.sf2/.sf3) to render with [default: the configured one].",
 )
-def render(spec_path: Path, out_dir: Path, seed: int | None, soundfont: Path | None) -> None:
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    envvar="MUSICD_CONFIG",
+    help="Configuration whose SoundFont and models to use, as the service does "
+    "[default: /etc/musicd/config.yaml if present].",
+)
+def render(
+    spec_path: Path, out_dir: Path, seed: int | None, soundfont: Path | None, config_path: Path | None
+) -> None:
     """Render one YAML job spec into OUT: mix, stems, MIDI, video, manifest."""
+    from musicd.config import load_config
     from musicd.pipeline import Resources, run_job
     from musicd.spec import load_spec
 
+    config = load_config(config_path, check_specs=False)
     data = spec_path.read_bytes()
-    try:
-        spec = load_spec(data, source=spec_path.name)
-        result = run_job(
-            spec,
-            out_dir,
-            Resources.load(soundfont),
-            seed=seed,
-            spec_bytes=data,
-            progress=lambda stage, pct: click.echo(f"  {pct:5.1f}%  {stage}", err=True),
-        )
-    except MusicdError as error:
-        _fail(error)
+    result = run_job(
+        load_spec(data, source=spec_path.name),
+        out_dir,
+        Resources.load(soundfont or config.soundfont, engines=config.engines),
+        seed=seed,
+        spec_bytes=data,
+        progress=lambda stage, pct: click.echo(f"  {pct:5.1f}%  {stage}", err=True),
+    )
     loud = result.manifest["loudness"]
     click.echo(f"{out_dir}: seed {result.seed}, {loud['integrated_lufs']} LUFS, {loud['true_peak_db']} dBTP")
 
@@ -64,16 +73,16 @@ def validate(spec_paths: tuple[Path, ...]) -> None:
     """Check job specs; print every problem and exit 1 if any spec is invalid."""
     from musicd.spec import load_jobs
 
-    failed = False
+    code = 0
     for path in spec_paths:
         try:
             jobs = load_jobs(path.read_bytes(), source=path.name)
         except SpecError as error:
-            failed = True
-            click.echo(str(error), err=True)
+            report(error)
+            code = max(code, exit_code(error))
         else:
             click.echo(f"{path}: valid ({len(jobs)} job{'s' if len(jobs) != 1 else ''})")
-    sys.exit(1 if failed else 0)
+    sys.exit(code)
 
 
 @main.command()
@@ -118,10 +127,7 @@ def doctor(config_path: Path | None, soundfont: Path | None) -> None:
     from musicd.config import load_config
     from musicd.doctor import run_checks
 
-    try:
-        config = load_config(config_path, check_specs=False)
-    except MusicdError as error:
-        _fail(error)
+    config = load_config(config_path, check_specs=False)
     checks = run_checks(soundfont or config.soundfont, config.engines)
     for check in checks:
         mark = "ok  " if check.ok else ("warn" if check.optional else "FAIL")

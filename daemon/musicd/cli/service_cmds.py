@@ -1,7 +1,7 @@
 """Commands around the service: init, run, submit, status, list, retry, cancel.
 
 Every command takes `--config PATH` (else $MUSICD_CONFIG, else /etc/musicd/config.yaml).
-Library errors become a message on stderr and exit code 1.
+A MusicdError from any of them is reported by musicd.cli.errors (message on stderr, exit 1).
 """
 
 from __future__ import annotations
@@ -12,12 +12,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING
 
 import click
 
 from musicd.cli import main
-from musicd.errors import MusicdError, SpecError
+from musicd.cli.errors import exit_code, report
+from musicd.errors import SpecError, StoreError
+
+if TYPE_CHECKING:  # the commands import these lazily: `musicd --help` stays fast
+    from musicd.config import Config
+    from musicd.queue.jobs import JobRecord
+    from musicd.queue.store import Store
 
 config_option = click.option(
     "-c",
@@ -31,38 +37,25 @@ config_option = click.option(
 )
 
 
-def _fail(error: MusicdError | str) -> NoReturn:
-    click.echo(f"musicd: {error}", err=True)
-    sys.exit(1)
-
-
-def _load(config_path: Path | None, *, check_specs: bool = False) -> Any:
+def _load(config_path: Path | None, *, check_specs: bool = False) -> Config:
     from musicd.config import load_config
 
-    try:
-        return load_config(config_path, check_specs=check_specs)
-    except MusicdError as error:
-        _fail(error)
+    return load_config(config_path, check_specs=check_specs)
 
 
 @contextmanager
-def _store(config: Any) -> Iterator[Any]:
-    """The service's job store, closed afterwards; its errors become messages and exit 1."""
+def _store(config: Config) -> Iterator[Store]:
+    """The service's job store, closed afterwards."""
     from musicd.queue.store import DB_FILENAME, Store
 
     if not (config.state_dir / DB_FILENAME).exists():
-        _fail(
+        raise StoreError(
             f"no job database in {config.state_dir}; start the service (`musicd run`) or "
             "point --config at its configuration"
         )
-    try:
-        store = Store.open(config.state_dir)
-    except MusicdError as error:
-        _fail(error)
+    store = Store.open(config.state_dir)
     try:
         yield store
-    except MusicdError as error:
-        _fail(error)
     finally:
         store.close()
 
@@ -77,7 +70,7 @@ def _age(moment: datetime | None, now: datetime) -> str:
     return f"{seconds}s"
 
 
-def _job_line(job: Any, now: datetime) -> str:
+def _job_line(job: JobRecord, now: datetime) -> str:
     stage = job.stage or "-"
     percent = f"{job.percent:5.1f}%" if job.percent is not None else "     -"
     return (
@@ -92,10 +85,7 @@ def init(directory: Path) -> None:
     """Create DIRECTORY with config.yaml, inbox/, outbox/ and state/ (try musicd without root)."""
     from musicd.config import init_layout
 
-    try:
-        config_path = init_layout(directory)
-    except MusicdError as error:
-        _fail(error)
+    config_path = init_layout(directory)
     click.echo(f"created {config_path}")
     click.echo(f"start the service:  musicd run --config {config_path}")
     click.echo(f"submit a job:       musicd submit --config {config_path} SPEC.yaml")
@@ -138,18 +128,18 @@ def submit(config_path: Path | None, spec_paths: tuple[Path, ...]) -> None:
 
     config = _load(config_path)
     config.inbox.mkdir(parents=True, exist_ok=True)
-    failed = False
+    code = 0
     for path in spec_paths:
         data = path.read_bytes()
         try:
             jobs = load_jobs(data, source=path.name)
         except SpecError as error:
-            failed = True
-            click.echo(str(error), err=True)
+            report(error)
+            code = max(code, exit_code(error))
             continue
         target = _copy_into(config.inbox, path.name, data)
         click.echo(f"{path} -> {target} ({len(jobs)} job{'s' if len(jobs) != 1 else ''})")
-    sys.exit(1 if failed else 0)
+    sys.exit(code)
 
 
 def _copy_into(inbox: Path, name: str, data: bytes) -> Path:
@@ -202,7 +192,7 @@ def status(config_path: Path | None, job_id: str | None, limit: int) -> None:
         _show_schedules(config)
 
 
-def _show_job(store: Any, job_id: str, now: datetime) -> None:
+def _show_job(store: Store, job_id: str, now: datetime) -> None:
     job = store.get(job_id)
     fields = [
         ("id", job.id),
@@ -230,7 +220,7 @@ def _show_job(store: Any, job_id: str, now: datetime) -> None:
         )
 
 
-def _show_schedules(config: Any) -> None:
+def _show_schedules(config: Config) -> None:
     if not config.schedules:
         return
     from musicd.service.scheduler import Scheduler

@@ -19,10 +19,13 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from musicd.engines.devices import cuda_free_bytes, is_out_of_memory, model_bytes, release_device_memory
 from musicd.errors import ModelOutOfMemoryError
+
+if TYPE_CHECKING:
+    from musicd.engines.settings import CacheSettings
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +96,9 @@ class ModelCache:
         self.evictions = 0
 
     @classmethod
-    def from_settings(cls, settings: Any, clock: Callable[[], float] = time.monotonic) -> ModelCache:
+    def from_settings(
+        cls, settings: CacheSettings, clock: Callable[[], float] = time.monotonic
+    ) -> ModelCache:
         """A cache from CacheSettings (models.cache in the config)."""
         return cls(
             cpu_budget_bytes=int(settings.budget_gb * GIB),

@@ -12,30 +12,15 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import signal
 
-from musicd.engines.base import (
-    Availability,
-    EngineConfig,
-    TextureRequest,
-    folder_weight_bytes,
-    model_folder_problem,
-    package_missing,
-)
-from musicd.engines.cache import ModelCache, ModelKey, ModelUse
-from musicd.engines.devices import (
-    DevicePlan,
-    import_torch,
-    is_out_of_memory,
-    model_load_errors,
-    plan_device,
-    torch_dtype,
-)
-from musicd.engines.fit import fit_to_bars, normalize_peak
-from musicd.errors import ResourceMissingError
+from musicd.engines.base import TextureRequest
+from musicd.engines.devices import DevicePlan, import_torch, torch_dtype
+from musicd.engines.neural import NeuralTextureEngine
+from musicd.engines.settings import EngineConfig, MusicGenSettings
 
 log = logging.getLogger(__name__)
 
@@ -67,96 +52,40 @@ def musicgen_prompt(request: TextureRequest) -> str:
     return text
 
 
-def _folder_problem(path: Any) -> str | None:
-    problem = model_folder_problem(path, MUSICGEN_FILES, MODEL_NAME)
-    if problem:
-        return problem
-    if not any(any(path.glob(pattern)) for pattern in WEIGHT_PATTERNS):
-        return (
-            f"model folder {path} has no weights (expected model.safetensors or "
-            f"pytorch_model.bin beside {', '.join(MUSICGEN_FILES)})"
-        )
-    return None
+class MusicGenEngine(NeuralTextureEngine[MusicGenSettings, LoadedMusicGen]):
+    """MusicGen; the loaded model is the model and its processor."""
 
-
-class MusicGenEngine:
     name = "musicgen"
+    title = "MusicGen"
+    packages = ("torch", "transformers")
+    files = MUSICGEN_FILES
+    model_name = MODEL_NAME
+    folder_contents = f"{', '.join(MUSICGEN_FILES)}, the tokenizer, preprocessor config and weights"
 
-    def __init__(self, config: EngineConfig | None = None) -> None:
-        self.config = config or EngineConfig()
-        self.settings = self.config.musicgen
+    def settings_of(self, config: EngineConfig) -> MusicGenSettings:
+        return config.musicgen
 
-    def availability(self, config: EngineConfig | None = None) -> Availability:
-        settings = (config or self.config).musicgen
-        missing = package_missing("torch", "transformers")
-        if missing:
-            return Availability(
-                False,
-                f"the Python package {missing} is not installed "
-                "(install the ml extra: pip install -e '.[ml]')",
+    def folder_problem(self, path: Path) -> str | None:
+        """The shared checks, and at least one weights file."""
+        problem = super().folder_problem(path)
+        if problem is None and not any(any(path.glob(pattern)) for pattern in WEIGHT_PATTERNS):
+            problem = (
+                f"model folder {path} has no weights (expected model.safetensors or "
+                f"pytorch_model.bin beside {', '.join(MUSICGEN_FILES)})"
             )
-        if settings.path is None:
-            return Availability(
-                False,
-                f"no model folder configured (set models.musicgen.path to a local copy of {MODEL_NAME})",
-            )
-        problem = _folder_problem(settings.path)
-        if problem:
-            return Availability(False, problem)
-        plan = plan_device(settings.device, settings.dtype)
-        note = f"; {plan.note}" if plan.note else ""
-        return Availability(True, f"model {settings.path} on {plan.device} ({plan.dtype}){note}", plan.device)
-
-    # ------------------------------------------------------------ model
-
-    def _plan_and_key(self) -> tuple[DevicePlan, ModelKey]:
-        if self.settings.path is None:
-            raise ResourceMissingError("MusicGen has no model folder: set models.musicgen.path")
-        plan = plan_device(self.settings.device, self.settings.dtype)
-        return plan, ModelKey(self.name, str(self.settings.path), plan.device, plan.dtype)
+        return problem
 
     def load(self, plan: DevicePlan) -> LoadedMusicGen:
-        path = self.settings.path
-        problem = _folder_problem(path) if path is not None else "no path"
-        if problem:
-            raise ResourceMissingError(f"MusicGen cannot load: {problem}")
+        path = self._checked_folder()
         import_torch()
         from transformers import AutoProcessor, MusicgenForConditionalGeneration
 
-        try:
+        with self._reading(path):
             model = MusicgenForConditionalGeneration.from_pretrained(
                 str(path), local_files_only=True, dtype=torch_dtype(plan.dtype)
             )
             processor = AutoProcessor.from_pretrained(str(path), local_files_only=True)
-        except model_load_errors() as error:
-            if is_out_of_memory(error):
-                raise
-            raise ResourceMissingError(
-                f"MusicGen model folder {path} could not be loaded ({type(error).__name__}: {error}); "
-                f"it should hold {MODEL_NAME}: {', '.join(MUSICGEN_FILES)}, the tokenizer, "
-                "preprocessor config and weights"
-            ) from error
         return LoadedMusicGen(model.to(plan.device).eval(), processor)
-
-    def size_hint(self) -> int:
-        path = self.settings.path
-        return folder_weight_bytes(path) if path is not None else 0
-
-    def preload(self, cache: ModelCache) -> ModelUse:
-        plan, key = self._plan_and_key()
-        return cache.preload(key, lambda: self.load(plan), self.size_hint())
-
-    # ------------------------------------------------------------ generation
-
-    def generate(self, request: TextureRequest, cache: ModelCache) -> np.ndarray:
-        plan, key = self._plan_and_key()
-        audio, rate = cache.run(
-            key, lambda: self.load(plan), lambda loaded: self._render(loaded, request, plan), self.size_hint()
-        )
-        divisor = math.gcd(rate, request.sample_rate)
-        audio = signal.resample_poly(audio, request.sample_rate // divisor, rate // divisor, axis=0)
-        fitted = fit_to_bars(audio, request.sample_rate, request.tempo_bpm, request.meter, request.n_samples)
-        return normalize_peak(fitted)
 
     def _generate_window(
         self,

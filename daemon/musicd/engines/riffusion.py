@@ -17,28 +17,12 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from scipy import signal
 
-from musicd.engines.base import (
-    Availability,
-    EngineConfig,
-    TextureRequest,
-    folder_weight_bytes,
-    model_folder_problem,
-    package_missing,
-)
-from musicd.engines.cache import ModelCache, ModelKey, ModelUse
-from musicd.engines.devices import (
-    DevicePlan,
-    import_torch,
-    is_out_of_memory,
-    model_load_errors,
-    plan_device,
-    torch_dtype,
-)
-from musicd.engines.fit import fit_to_bars, normalize_peak
+from musicd.engines.base import TextureRequest
+from musicd.engines.devices import DevicePlan, import_torch, torch_dtype
+from musicd.engines.neural import NeuralTextureEngine
+from musicd.engines.settings import EngineConfig, RiffusionSettings
 from musicd.engines.spectrogram import RIFFUSION_PARAMS, image_to_audio, image_to_audio_torch
-from musicd.errors import ResourceMissingError
 
 log = logging.getLogger(__name__)
 
@@ -94,54 +78,26 @@ def join_with_crossfade(clips: list[np.ndarray], crossfade: int) -> np.ndarray:
     return out
 
 
-class RiffusionEngine:
+class RiffusionEngine(NeuralTextureEngine[RiffusionSettings, Any]):
+    """Riffusion; the loaded model is a diffusers StableDiffusionPipeline."""
+
     name = "riffusion"
+    title = "Riffusion"
+    packages = ("torch", "diffusers", "transformers")
+    files = RIFFUSION_FILES
+    model_name = MODEL_NAME
+    folder_contents = f"{', '.join(RIFFUSION_FILES)} and the weights"
 
-    def __init__(self, config: EngineConfig | None = None) -> None:
-        self.config = config or EngineConfig()
-        self.settings = self.config.riffusion
-
-    # ------------------------------------------------------------ availability
-
-    def availability(self, config: EngineConfig | None = None) -> Availability:
-        settings = (config or self.config).riffusion
-        missing = package_missing("torch", "diffusers", "transformers")
-        if missing:
-            return Availability(
-                False,
-                f"the Python package {missing} is not installed "
-                "(install the ml extra: pip install -e '.[ml]')",
-            )
-        if settings.path is None:
-            return Availability(
-                False,
-                f"no model folder configured (set models.riffusion.path to a local copy of {MODEL_NAME})",
-            )
-        problem = model_folder_problem(settings.path, RIFFUSION_FILES, MODEL_NAME)
-        if problem:
-            return Availability(False, problem)
-        plan = plan_device(settings.device, settings.dtype)
-        note = f"; {plan.note}" if plan.note else ""
-        return Availability(True, f"model {settings.path} on {plan.device} ({plan.dtype}){note}", plan.device)
-
-    # ------------------------------------------------------------ model
-
-    def _plan_and_key(self) -> tuple[DevicePlan, ModelKey]:
-        if self.settings.path is None:
-            raise ResourceMissingError("Riffusion has no model folder: set models.riffusion.path")
-        plan = plan_device(self.settings.device, self.settings.dtype)
-        return plan, ModelKey(self.name, str(self.settings.path), plan.device, plan.dtype)
+    def settings_of(self, config: EngineConfig) -> RiffusionSettings:
+        return config.riffusion
 
     def load(self, plan: DevicePlan) -> Any:
         """The text-to-image pipeline from the local folder (no safety checker: spectrograms)."""
-        path = self.settings.path
-        problem = model_folder_problem(path, RIFFUSION_FILES, MODEL_NAME) if path else "no path"
-        if problem:
-            raise ResourceMissingError(f"Riffusion cannot load: {problem}")
+        path = self._checked_folder()
         import_torch()
         from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
 
-        try:
+        with self._reading(path):
             pipe = StableDiffusionPipeline.from_pretrained(
                 str(path),
                 local_files_only=True,
@@ -150,37 +106,9 @@ class RiffusionEngine:
                 feature_extractor=None,
                 requires_safety_checker=False,
             )
-        except model_load_errors() as error:
-            if is_out_of_memory(error):
-                raise
-            raise ResourceMissingError(
-                f"Riffusion model folder {path} could not be loaded ({type(error).__name__}: {error}); "
-                f"it should hold {MODEL_NAME}: {', '.join(RIFFUSION_FILES)} and the weights"
-            ) from error
         pipe.scheduler = DPMSolverMultistepScheduler.from_config(pipe.scheduler.config)
         pipe.set_progress_bar_config(disable=True)
         return pipe.to(plan.device)
-
-    def size_hint(self) -> int:
-        path = self.settings.path
-        return folder_weight_bytes(path) if path is not None else 0
-
-    def preload(self, cache: ModelCache) -> ModelUse:
-        plan, key = self._plan_and_key()
-        return cache.preload(key, lambda: self.load(plan), self.size_hint())
-
-    # ------------------------------------------------------------ generation
-
-    def generate(self, request: TextureRequest, cache: ModelCache) -> np.ndarray:
-        plan, key = self._plan_and_key()
-        audio, rate = cache.run(
-            key, lambda: self.load(plan), lambda pipe: self._render(pipe, request, plan), self.size_hint()
-        )
-        if rate != request.sample_rate:
-            divisor = math.gcd(rate, request.sample_rate)
-            audio = signal.resample_poly(audio, request.sample_rate // divisor, rate // divisor, axis=0)
-        fitted = fit_to_bars(audio, request.sample_rate, request.tempo_bpm, request.meter, request.n_samples)
-        return normalize_peak(fitted)
 
     def clip_timing(self) -> tuple[float, float]:
         """Seconds per clip and the crossfade between chained clips."""

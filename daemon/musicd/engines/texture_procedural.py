@@ -20,11 +20,13 @@ from dataclasses import dataclass, fields
 import numpy as np
 from scipy import signal
 
-from musicd.engines.base import Availability, EngineConfig, TextureRequest
+from musicd.engines.base import Availability, TextureEngine, TextureRequest
+from musicd.engines.cache import ModelCache
 from musicd.engines.fit import TEXTURE_PEAK_DBFS, normalize_peak
+from musicd.engines.settings import EngineConfig
+from musicd.music.sections import Section
 from musicd.music.theory import MODE_INTERVALS
 from musicd.music.theory import pitch_class as tonic_to_pitch_class
-from musicd.music.sections import Section
 from musicd.seeding import stage_rng
 
 log = logging.getLogger(__name__)
@@ -401,16 +403,17 @@ def render_procedural_texture(request: TextureRequest) -> np.ndarray:
     return normalize_peak(out, TEXTURE_PEAK_DBFS)
 
 
-class ProceduralTextureEngine:
+class ProceduralTextureEngine(TextureEngine):
     """Always available: pure DSP, no model."""
 
     name = "procedural"
 
-    def __init__(self, config: EngineConfig | None = None) -> None:
-        self.config = config
-
     def availability(self, config: EngineConfig | None = None) -> Availability:
         return Availability(True, "built in (numpy/scipy DSP)", "cpu")
 
-    def generate(self, request: TextureRequest, cache: object = None) -> np.ndarray:
+    def generate(self, request: TextureRequest, cache: ModelCache | None = None) -> np.ndarray:
         return render_procedural_texture(request)
+
+    def preload(self, cache: ModelCache) -> None:
+        """Nothing to load."""
+        return None

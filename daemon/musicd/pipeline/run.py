@@ -28,8 +28,8 @@ from musicd.engines import (
     TextureRequest,
     choose_texture_engine,
     preload_models,
-    texture_level_db,
 )
+from musicd.engines.texture_procedural import texture_level_db
 from musicd.errors import CancelledError
 from musicd.media.cover import render_cover
 from musicd.media.video import render_video
@@ -175,7 +175,7 @@ def run_job(
                 SAMPLE_RATE,
                 tail,
                 seed,
-                coqui_model_dir=resources.engines.coqui.path,
+                config=resources.engines,
                 cache=resources.models,
             )
             score = _with_vocal_line(score, vocals)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 
-MELODY_ENGINES: tuple[str, ...] = ("auto", "rules", "learned", "magenta")
-TEXTURE_ENGINES: tuple[str, ...] = ("auto", "none", "procedural", "riffusion", "musicgen")
-VOCAL_ENGINES: tuple[str, ...] = ("auto", "espeak", "coqui", "none")
+from musicd.engines.registry import MELODY_ENGINE_NAMES, SINGER_NAMES, TEXTURE_ENGINE_NAMES
+
+# The engines come from the registry; `auto` picks the best usable one, `none` turns the stage off.
+MELODY_ENGINES: tuple[str, ...] = ("auto", *MELODY_ENGINE_NAMES)
+TEXTURE_ENGINES: tuple[str, ...] = ("auto", "none", *TEXTURE_ENGINE_NAMES)
+VOCAL_ENGINES: tuple[str, ...] = ("auto", *SINGER_NAMES, "none")
 VOCAL_VOICES: tuple[str, ...] = ("auto", "low", "high")
 
 AUDIO_FORMATS: tuple[str, ...] = ("wav", "mp3", "flac", "ogg", "opus")

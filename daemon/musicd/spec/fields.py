@@ -152,7 +152,7 @@ ENGINES = Section(
         Field(
             "melody",
             _enum_choice(MELODY_ENGINES, "a known melody engine"),
-            "Melody writer: rules (built in), learned (a small local model) or magenta.",
+            "Melody writer: rules (built in) or magenta (a melody RNN trained on public-domain tunes).",
             default=model.EnginesSpec().melody,
         ),
         Field(

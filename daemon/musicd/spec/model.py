@@ -42,7 +42,7 @@ class VocalsSpec:
 class EnginesSpec:
     """Engine choices for the stages that have more than one."""
 
-    melody: str = "auto"  # auto | rules | learned | magenta
+    melody: str = "auto"  # auto | rules | magenta
     texture: str = "auto"  # auto | none | procedural | riffusion | musicgen
 
 

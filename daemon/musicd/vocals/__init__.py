@@ -11,11 +11,13 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from musicd.engines.base import Singer
+from musicd.engines.registry import SINGER_NAMES, make_singer
+from musicd.engines.settings import EngineConfig
 from musicd.errors import ModelOutOfMemoryError, MusicdError, ResourceMissingError
 from musicd.music.score import Track
 from musicd.seeding import stage_rng
@@ -30,14 +32,20 @@ from musicd.vocals.melody import (
 )
 from musicd.vocals.timing_files import lrc_text, srt_text, write_lrc, write_srt
 
+if TYPE_CHECKING:
+    from musicd.engines.cache import ModelCache, ModelUse
+    from musicd.music.plan import Plan
+
 log = logging.getLogger(__name__)
 
 __all__ = [
     "ChordTime",
     "LyricsTooLongError",
+    "SingerChoice",
     "SungNote",
     "VocalLine",
     "VocalResult",
+    "choose_singer",
     "chords_from_plan",
     "duck_lead",
     "sing",
@@ -45,8 +53,6 @@ __all__ = [
     "write_lrc",
     "write_srt",
 ]
-
-ENGINES = ("auto", "espeak", "coqui", "none")
 
 
 @dataclass(frozen=True)
@@ -59,10 +65,10 @@ class VocalResult:
     lrc_text: str
     srt_text: str
     engine_asked: str
-    engine_used: str  # espeak | coqui | none
+    engine_used: str  # a singer's name, or none
     reason: str
     timings_s: dict[str, float] = field(default_factory=dict)
-    models: tuple[dict[str, Any], ...] = ()  # model cache uses (ModelUse.to_dict()), coqui only
+    models: tuple[dict[str, Any], ...] = ()  # model cache uses (ModelUse.to_dict())
 
     def record(self) -> dict[str, Any]:
         """The manifest entry: asked, used, why, and what was sung."""
@@ -79,7 +85,15 @@ class VocalResult:
         }
 
 
-def chords_from_plan(plan: Any) -> list[ChordTime]:
+class SingerChoice(NamedTuple):
+    """The singer to run (None: nobody can sing here), the name that runs, and why."""
+
+    singer: Singer | None
+    used: str
+    reason: str
+
+
+def chords_from_plan(plan: Plan) -> list[ChordTime]:
     """The plan's chords as timed pitch-class sets (the same spans the composer uses)."""
     from musicd.music.compose.harmony import make_context
 
@@ -91,25 +105,28 @@ def sing(
     languages: Sequence[str],
     voice: str,
     engine: str,
-    plan: Any,
+    plan: Plan,
     sample_rate: int,
     n_samples: int,
     seed: int,
     *,
-    coqui_model_dir: Path | None = None,
-    cache: Any = None,
+    config: EngineConfig | None = None,
+    cache: ModelCache | None = None,
 ) -> VocalResult:
     """Sing `lyrics` over the planned song: the one entry point of the vocals stage.
 
-    `plan` is a musicd.music.plan.Plan (form, tempo, meter, key, mode, genres, progressions are read).
-    The stem is exactly `n_samples` long. Raises LyricsTooLongError when the lyrics cannot fit;
-    a missing engine falls back (coqui -> espeak -> none) and the result says why, as does a
-    Coqui model that fails to load or runs out of memory.
+    `engine` is auto, none or a singer's name (musicd.engines.registry.SINGER_NAMES); `config`
+    holds the singers' settings (models.coqui) and `cache` their models. The stem is exactly
+    `n_samples` long. Raises LyricsTooLongError when the lyrics cannot fit. A singer that is
+    unusable, or whose model fails to load or runs out of memory, falls back to the singers
+    after it in the registry (coqui -> espeak -> none) and the result says why.
     """
     timings: dict[str, float] = {}
     languages = tuple(languages) or ("en",)
-    if engine not in ENGINES:
-        raise MusicdError(f"unknown vocal engine {engine!r}; use one of {', '.join(ENGINES)}")
+    if engine not in ("auto", "none", *SINGER_NAMES):
+        raise MusicdError(
+            f"unknown vocal engine {engine!r}; use one of auto, {', '.join(SINGER_NAMES)}, none"
+        )
     empty = VocalLine((), (), (), plan.tempo_bpm, voice)
     if not (lyrics or "").strip() or engine == "none":
         why = "vocals.engine is none" if engine == "none" else "the spec has no lyrics"
@@ -133,24 +150,27 @@ def sing(
         return VocalResult(
             None, vocal, None, lrc, srt, engine, "none", "the lyrics hold no singable words", timings
         )
-    singer, used, reason = _choose_singer(engine, coqui_model_dir, cache)
+    config = config or EngineConfig()
+    singer, used, reason = choose_singer(engine, config, cache)
     if singer is None:
         return VocalResult(vocal.to_track(), vocal, None, lrc, srt, engine, "none", reason, timings)
     started = time.perf_counter()
-    try:
-        with _recording(cache) as models:
-            dry = singer(vocal, sample_rate, n_samples)
-    except (ResourceMissingError, ModelOutOfMemoryError) as error:
-        if used != "coqui":
-            raise
-        log.warning("the Coqui model could not sing (%s); falling back to espeak-ng", error)
-        singer, used, fallback = _choose_singer("espeak", None, None)
-        reason = f"{reason}, but it failed ({error}); " + (
-            "fell back to espeak-ng" if singer is not None else fallback
-        )
-        if singer is None:
-            return VocalResult(vocal.to_track(), vocal, None, lrc, srt, engine, "none", reason, timings)
-        dry = singer(vocal, sample_rate, n_samples)
+    with _recording(cache) as models:
+        try:
+            dry = singer.sing(vocal, sample_rate, n_samples)
+        except (ResourceMissingError, ModelOutOfMemoryError) as error:
+            later = SINGER_NAMES[SINGER_NAMES.index(used) + 1 :]
+            if not later:
+                raise
+            log.warning("%s could not sing (%s); falling back", used, error)
+            fallback, _why, problems = _first_usable(later, config, cache)
+            reason = f"{reason}, but it failed ({error}); " + (
+                f"fell back to {fallback.label}" if fallback is not None else "; ".join(problems)
+            )
+            if fallback is None:
+                return VocalResult(vocal.to_track(), vocal, None, lrc, srt, engine, "none", reason, timings)
+            used = fallback.name
+            dry = fallback.sing(vocal, sample_rate, n_samples)
     timings["singing"] = round(time.perf_counter() - started, 3)
     started = time.perf_counter()
     stem = process_vocal_bus(dry, sample_rate, plan.genres, plan.tempo_bpm)
@@ -170,48 +190,48 @@ def sing(
     )
 
 
+def choose_singer(asked: str, config: EngineConfig, cache: ModelCache | None = None) -> SingerChoice:
+    """Resolve `vocals.engine` (auto or a singer's name) to a singer.
+
+    `auto` takes the first usable singer of the registry and says why it suits; a singer asked
+    for by name runs when usable, else the first usable one after it, with the reason.
+    """
+    if asked == "auto":
+        singer, why, problems = _first_usable(SINGER_NAMES, config, cache)
+        if singer is None:
+            return SingerChoice(None, "none", "; ".join(problems))
+        return SingerChoice(singer, singer.name, why)
+    first = make_singer(asked, config, cache)
+    status = first.availability()
+    if status.usable:
+        return SingerChoice(first, first.name, f"asked for {asked}")
+    problems = [f"{first.label} is not available ({status.reason})"]
+    later = SINGER_NAMES[SINGER_NAMES.index(asked) + 1 :]
+    singer, _why, more = _first_usable(later, config, cache)
+    if singer is None:
+        return SingerChoice(None, "none", "; ".join(problems + more))
+    return SingerChoice(singer, singer.name, "; ".join([*problems, f"fell back to {singer.label}"]))
+
+
+def _first_usable(
+    names: Sequence[str], config: EngineConfig, cache: ModelCache | None
+) -> tuple[Singer | None, str, list[str]]:
+    """The first usable singer of `names` and why it suits, and why each before it is not."""
+    problems: list[str] = []
+    for name in names:
+        singer = make_singer(name, config, cache)
+        status = singer.availability()
+        if status.usable:
+            return singer, status.reason, problems
+        problems.append(f"{singer.label} is not available ({status.reason})")
+    return None, "", problems
+
+
 @contextmanager
-def _recording(cache: Any) -> Iterator[list[Any]]:
+def _recording(cache: ModelCache | None) -> Iterator[list[ModelUse]]:
     """The model cache's uses inside the block (none without a cache)."""
     if cache is None:
         yield []
         return
     with cache.recording() as uses:
         yield uses
-
-
-def _espeak_singer(vocal: VocalLine, sample_rate: int, n_samples: int) -> np.ndarray:
-    from musicd.vocals.espeak import speak
-    from musicd.vocals.singing import sing_vocal_line
-
-    return sing_vocal_line(vocal, speak, sample_rate, n_samples)
-
-
-def _choose_singer(engine: str, coqui_model_dir: Path | None, cache: Any):
-    """(sing(vocal, sample_rate, n_samples) -> dry audio, or None; engine used; reason)."""
-    reasons: list[str] = []
-    if engine in ("auto", "coqui"):
-        from musicd.vocals.coqui import coqui_unavailable_reason, sing_with_coqui
-
-        problem = coqui_unavailable_reason(coqui_model_dir)
-        if problem is None and coqui_model_dir is not None:
-            model_dir = coqui_model_dir
-
-            def coqui_singer(vocal: VocalLine, sample_rate: int, n_samples: int) -> np.ndarray:
-                return sing_with_coqui(vocal, model_dir, cache, sample_rate, n_samples)
-
-            return (
-                coqui_singer,
-                "coqui",
-                ("asked for coqui" if engine == "coqui" else "a Coqui model is configured"),
-            )
-        if engine == "coqui":
-            reasons.append(f"coqui is not available ({problem})")
-    from musicd.vocals.espeak import espeak_unavailable_reason
-
-    problem = espeak_unavailable_reason()
-    if problem is None:
-        reasons.append("espeak-ng is the default singing voice" if not reasons else "fell back to espeak-ng")
-        return _espeak_singer, "espeak", "; ".join(reasons)
-    reasons.append(f"espeak-ng is not available ({problem})")
-    return None, "none", "; ".join(reasons)

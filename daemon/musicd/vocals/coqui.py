@@ -14,6 +14,7 @@ coqui-tts imports `torchaudio` at module level and, with torch >= 2.9, refuses t
 `torchcodec`. Both are needed where this engine runs for real (GPU machines with the CUDA torch
 build). Where they do not import, `coqui_unavailable_reason` says so and the vocals stage falls
 back to espeak-ng with that reason; a folder that fails to load falls back the same way.
+CoquiSinger is this engine behind the Singer interface (musicd.engines.base).
 
 What the tests cover (tests/test_vocals_coqui.py): a small random-weight VITS model built with
 coqui-tts' own classes and saved as a model folder, loaded through this module and the model
@@ -38,11 +39,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from musicd.engines.base import Availability, Singer
 from musicd.errors import ResourceMissingError
 from musicd.vocals.espeak import trim_silence
 
 if TYPE_CHECKING:
     from musicd.engines.cache import ModelCache
+    from musicd.engines.settings import EngineConfig
     from musicd.vocals.melody import VocalLine
 
 log = logging.getLogger(__name__)
@@ -206,3 +209,27 @@ def sing_with_coqui(
         return work(load())
     key = ModelKey("coqui", str(model_dir), device, DTYPE)
     return cache.run(key, load, work, checkpoint_bytes(model_dir))
+
+
+class CoquiSinger(Singer):
+    """The Coqui model of `models.coqui.path`, loaded through the model cache."""
+
+    name = "coqui"
+    label = "coqui"
+
+    def __init__(self, config: EngineConfig | None = None, cache: ModelCache | None = None) -> None:
+        super().__init__(config, cache)
+        self.model_dir = self.config.coqui.path
+
+    def availability(self) -> Availability:
+        problem = coqui_unavailable_reason(self.model_dir)
+        if problem is not None:
+            return Availability(False, problem)
+        from musicd.engines.devices import plan_device
+
+        return Availability(True, "a Coqui model is configured", plan_device("auto", DTYPE).device)
+
+    def sing(self, vocal: VocalLine, sample_rate: int, n_samples: int) -> np.ndarray:
+        if self.model_dir is None:
+            raise ResourceMissingError("no Coqui model folder is configured (models.coqui.path)")
+        return sing_with_coqui(vocal, self.model_dir, self.cache, sample_rate, n_samples)

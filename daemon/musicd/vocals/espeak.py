@@ -2,6 +2,7 @@
 
 Each call returns the word's samples (float32, mono) at espeak's own sample rate with the
 leading and trailing silence trimmed. A lock serialises calls: the library is not reentrant.
+EspeakSinger sings a vocal line with it (the singing transform, singing.py): the default singer.
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ import ctypes.util
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from musicd.engines.base import Availability, Singer
 from musicd.errors import ResourceMissingError
+
+if TYPE_CHECKING:
+    from musicd.vocals.melody import VocalLine
 
 log = logging.getLogger(__name__)
 
@@ -182,3 +187,21 @@ def espeak_unavailable_reason() -> str | None:
     except ResourceMissingError as exc:
         return str(exc)
     return None
+
+
+class EspeakSinger(Singer):
+    """espeak-ng's words moved onto the notes: always there where the library is installed."""
+
+    name = "espeak"
+    label = "espeak-ng"
+
+    def availability(self) -> Availability:
+        problem = espeak_unavailable_reason()
+        if problem is not None:
+            return Availability(False, problem)
+        return Availability(True, "espeak-ng is the default singing voice")
+
+    def sing(self, vocal: VocalLine, sample_rate: int, n_samples: int) -> np.ndarray:
+        from musicd.vocals.singing import sing_vocal_line
+
+        return sing_vocal_line(vocal, speak, sample_rate, n_samples)
