@@ -6,22 +6,28 @@ and names at ingest.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from musicd.config import Config
+from musicd.music.sections import Section
 from musicd.music.theory import parse_key
 from musicd.queue.store import Store
 from musicd.service.ingest import IngestStatus, ingest_file, ingest_files
 from musicd.spec import load_spec
 from musicd.spec.yaml_source import MAX_SPEC_BYTES
+from musicd.text import display_text
+from musicd.vocals import ChordTime, vocal_line
+from musicd.vocals.timing_files import lrc_text, srt_text
 
 NOW = datetime(2026, 5, 3, 9, 30, tzinfo=UTC)
 SECRET = "root:$y$j9T$secret-hash-that-must-never-be-echoed:19000:0:99999:7:::"
@@ -195,3 +201,17 @@ def test_spec_size_limit_is_what_the_reader_enforces(store: Store, config: Confi
     path.write_bytes(b"prompt: x\n#" + b"a" * MAX_SPEC_BYTES)
     outcome = ingest_within(path, store, config)
     assert outcome.status is IngestStatus.REJECTED and "KiB" in outcome.error_path.read_text()
+
+
+def test_lyrics_with_escapes_nul_and_override_tags_are_written_inert() -> None:
+    lyrics = "[verse]\nHello \x1b[31mred\x1b[0m world {\\an8}{\\fs200}tonight\nSecond line\x07 here\n"
+    spec = load_spec(f"prompt: x\nduration: 30\nlyrics: {json.dumps(lyrics)}\n")
+    form = (Section("verse", 0, 8, 0.5),)
+    chords = tuple(ChordTime(bar * 4.0, 4.0, (0, 4, 7)) for bar in range(8))
+    vocal = vocal_line(
+        spec.lyrics, ["en"], form, 100.0, (4, 4), "C", "major", chords, "high", np.random.default_rng(1)
+    )
+    for text in (srt_text(vocal), lrc_text(vocal, "Title\x1b[2J with {\\b1}tags")):
+        assert "\x1b" not in text and "\x07" not in text and "\\" not in text and "{" not in text
+        assert "Hello red world tonight" in text
+    assert display_text("a\x00b\u202ec") == "abc"

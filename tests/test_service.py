@@ -411,21 +411,23 @@ def test_submit_validates_and_copies_atomically(tmp_path: Path) -> None:
 
 
 def test_init_creates_a_layout_that_runs(tmp_path: Path) -> None:
-    result = musicd_cli("init", str(tmp_path / "home"))
+    home = tmp_path / "home"
+    result = musicd_cli("init", str(home))
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "home" / "config.yaml").exists()
-    again = musicd_cli("init", str(tmp_path / "home"))
+    assert (home / "config.yaml").exists()
+    again = musicd_cli("init", str(home))
     assert again.returncode == 1 and "already exists" in again.stderr
+    drop(home / "inbox", "first.yaml", spec_yaml("first"))
+    daemon = Daemon(home / "config.yaml", once=True)
+    assert daemon.wait(120) == 0, daemon.log[-3000:]
+    (folder,) = published(home / "outbox")
+    assert json.loads((folder / "manifest.json").read_text())["status"] == "done"
 
 
 @pytest.mark.parametrize("command", ["init", "run", "submit", "status", "list", "retry", "cancel"])
 def test_every_service_command_has_help(command: str) -> None:
     result = musicd_cli(command, "--help")
     assert result.returncode == 0 and "Usage:" in result.stdout
-
-
-def test_rsync_is_present() -> None:
-    assert shutil.which("rsync"), "rsync is needed (Makefile APT_PACKAGES)"
 
 
 def test_sighup_reloads_schedules_and_tells_systemd(tmp_path: Path) -> None:
@@ -497,3 +499,35 @@ def test_job_published_just_before_a_crash_is_not_run_again(tmp_path: Path) -> N
     (row,) = job_rows(tmp_path / "state")
     assert row["state"] == "done" and row["attempts"] == 1 and row["outbox_path"] == str(folder)
     assert staging_left(tmp_path / "outbox") == []
+
+
+def test_a_second_daemon_on_the_same_state_folder_exits_at_once(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    first = Daemon(config)
+    try:
+        first.wait_for(lambda: "ready" in first.log, 60, "the first daemon's worker")
+        second = Daemon(config)
+        assert second.wait(30) == 1
+        assert "already running on the state folder" in second.log
+        assert first.process.poll() is None
+    finally:
+        assert first.stop() == 0
+
+
+def test_sigterm_is_honoured_within_seconds_while_hostile_files_are_read(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    daemon = Daemon(config)
+    try:
+        daemon.wait_for(lambda: "ready" in daemon.log, 60, "the worker")
+        bomb = "a0: &a0 {k: 1}\n" + "".join(
+            f"a{i}: &a{i} {{<<: [*a{i - 1}, *a{i - 1}], k{i}: 1}}\n" for i in range(1, 41)
+        )
+        drop(tmp_path / "inbox", "merge-bomb.yaml", bomb + "prompt: x\n")
+        drop(tmp_path / "inbox", "regex.yaml", 'prompt: x\nkey: "C' + " " * 3000 + 'x"\n')
+        daemon.wait_for(
+            lambda: len(list((tmp_path / "inbox" / "rejected").glob("*.error.txt"))) == 2, 30, "both rejected"
+        )
+    finally:
+        started = time.monotonic()
+        assert daemon.stop(timeout_s=15) == 0
+    assert time.monotonic() - started < 10

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from musicd.text import display_text
 from musicd.vocals.melody import VocalLine
 
 
 def _line_times(vocal: VocalLine) -> list[tuple[float, float, str]]:
+    """Each sung line's start, end and text (made safe: these files are shown by players and libass)."""
     return [
-        (vocal.beats_to_seconds(line.start_beat), vocal.beats_to_seconds(line.end_beat), line.text)
+        (
+            vocal.beats_to_seconds(line.start_beat),
+            vocal.beats_to_seconds(line.end_beat),
+            display_text(line.text),
+        )
         for line in vocal.lines
     ]
 
@@ -28,7 +34,7 @@ def seconds_to_srt(seconds: float) -> str:
 
 def lrc_text(vocal: VocalLine, title: str | None = None) -> str:
     """The LRC file's text: each line at its first sung note, a blank cue when it ends."""
-    out = [f"[ti:{title}]"] if title else []
+    out = [f"[ti:{display_text(title)}]"] if title else []
     times = _line_times(vocal)
     for index, (start, end, text) in enumerate(times):
         out.append(f"{seconds_to_lrc(start)}{text}")
