@@ -40,9 +40,6 @@ class SpectrogramParams:
     def width_to_seconds(self, width_px: int) -> float:
         return width_px * self.hop_length / self.sample_rate
 
-    def seconds_to_width(self, duration_s: float) -> int:
-        return int(round(duration_s * self.sample_rate / self.hop_length))
-
 
 RIFFUSION_PARAMS = SpectrogramParams()
 

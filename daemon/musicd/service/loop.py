@@ -86,10 +86,6 @@ class _Flags:
     signal_name: str = ""
 
 
-class ServiceError(MusicdError):
-    """The service cannot go on (the worker cannot start, the store cannot be opened)."""
-
-
 def job_time_limit_s(config: Config, job: JobRecord) -> float:
     """The job's time limit, scaled by its duration."""
     return config.worker.job_time_limit_s(job.duration_s)
