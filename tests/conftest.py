@@ -14,7 +14,7 @@ SLOW_MODULES = frozenset(
         "test_pipeline",
         "test_magenta",
         "test_ray_backend",
-        "test_web_browser",
+        "test_web_e2e",
     }
 )
 

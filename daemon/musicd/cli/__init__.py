@@ -21,6 +21,6 @@ def main(verbose: bool) -> None:
     )
 
 
-from musicd.cli import render_cmds, service_cmds  # noqa: E402  (registers the subcommands)
+from musicd.cli import render_cmds, service_cmds, web_cmds  # noqa: E402  (registers the subcommands)
 
-__all__ = ["main", "render_cmds", "service_cmds"]
+__all__ = ["main", "render_cmds", "service_cmds", "web_cmds"]

@@ -1,0 +1,266 @@
+"""What every request handler shares: the layout, the store (opened lazily), the outbox index.
+
+`JobView` joins what is known of one job: its row in the store, a submission still in
+the inbox (or rejected), and its published folder with the manifest.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from musicd.errors import JobNotFoundError, StoreError
+from musicd.queue.jobs import JobRecord, JobState
+from musicd.web import library as lib
+from musicd.web.settings import WebSettings
+from musicd.web.submit import Pending, is_submission_id, pending_submission, submission_file
+
+log = logging.getLogger(__name__)
+
+FINAL_STATES = ("done", "failed", "cancelled", "rejected")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The folders the web process uses (from the service configuration)."""
+
+    inbox: Path
+    outbox: Path
+    state_dir: Path
+    config: Any = None  # the full musicd Config, when there is one (schedules, soundfont, models)
+
+    @property
+    def rejected_dir(self) -> Path:
+        return self.inbox / "rejected"
+
+
+@dataclass(frozen=True)
+class JobView:
+    key: str  # what the client asked with (job id, short id or submission id)
+    record: JobRecord | None
+    pending: Pending | None
+    published: lib.Published | None
+    manifest: dict[str, Any]
+
+    @property
+    def state(self) -> str:
+        if self.record is not None:
+            return self.record.state.value
+        if self.pending is not None:
+            return self.pending.state
+        if self.published is not None:
+            return "failed" if self.published.failed else "done"
+        return "unknown"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES
+
+    @property
+    def job_id(self) -> str | None:
+        if self.record is not None:
+            return self.record.id
+        job_id = self.manifest.get("job_id")
+        return job_id if isinstance(job_id, str) else None
+
+    @property
+    def page_key(self) -> str:
+        """The stable key for this job's URLs: its job id, else the submission id."""
+        return self.job_id or self.key
+
+
+class Context:
+    def __init__(self, layout: Layout, settings: WebSettings) -> None:
+        self.layout = layout
+        self.settings = settings
+        self.library = lib.Library(layout.outbox)
+        self._store: Any = None
+        self._store_lock = threading.Lock()
+        self._submissions: dict[str, str] = {}  # submission id -> job id, once found
+        self._capabilities: tuple[float, dict[str, Any]] | None = None
+        self.started = time.monotonic()
+
+    # ------------------------------------------------------------- the store
+
+    def store(self) -> Any:
+        """The job store, or None while the service has not created its database."""
+        from musicd.queue.store import DB_FILENAME, Store
+
+        with self._store_lock:
+            if self._store is None and (self.layout.state_dir / DB_FILENAME).exists():
+                try:
+                    self._store = Store.open(self.layout.state_dir)
+                except StoreError as exc:
+                    log.warning("cannot open the job store yet: %s", exc)
+            return self._store
+
+    def close(self) -> None:
+        with self._store_lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    def record(self, key: str) -> JobRecord | None:
+        store = self.store()
+        if store is None or not key.strip():
+            return None
+        cached = self._submissions.get(key.upper())
+        try:
+            return store.get(cached or key)
+        except JobNotFoundError:
+            pass
+        if is_submission_id(key):
+            name = submission_file(key.upper())
+            for job in store.list_jobs(limit=2000):
+                if job.source_name == name:
+                    self._submissions[key.upper()] = job.id
+                    return job
+        return None
+
+    # ------------------------------------------------------------ one job
+
+    def published_of(self, record: JobRecord | None, key: str) -> lib.Published | None:
+        if record is not None and record.outbox_path is not None:
+            try:
+                rel = Path(record.outbox_path).relative_to(self.layout.outbox).as_posix()
+            except ValueError:
+                rel = ""
+            parts = rel.split("/")
+            if len(parts) == 4 and lib.safe_file(self.layout.outbox, rel + "/manifest.json"):
+                name = parts[-1]
+                return lib.Published(rel, record.short_id, name.endswith("-failed"))
+        if record is not None:
+            return self.library.find(record.short_id) if record.state.is_final else None
+        if len(key) in (8, 26) and key.isalnum():
+            return self.library.find(key)  # a job known only from the outbox (e.g. a new database)
+        return None
+
+    def view(self, key: str) -> JobView | None:
+        key = key.strip()
+        if not key or len(key) > 64 or not key.replace("-", "").isalnum():
+            return None
+        record = self.record(key)
+        pending = None
+        if record is None and is_submission_id(key):
+            pending = pending_submission(self.layout.inbox, key)
+        published = self.published_of(record, key) if pending is None else None
+        if record is None and pending is None and published is None:
+            return None
+        manifest = self.library.manifest(published) if published else {}
+        return JobView(key, record, pending, published, manifest)
+
+    # ----------------------------------------------------------- the queue
+
+    def queue(self) -> dict[str, Any]:
+        store = self.store()
+        now = datetime.now(UTC)
+        running: list[dict[str, Any]] = []
+        queued: list[JobRecord] = []
+        failed: list[JobRecord] = []
+        counts: dict[str, int] = {}
+        if store is not None:
+            counts = {state.value: n for state, n in store.counts().items()}
+            for job in store.list_jobs(JobState.RUNNING, limit=50):
+                elapsed = (now - job.started_at).total_seconds() if job.started_at else 0.0
+                percent = job.percent or 0.0
+                eta = elapsed * (100 - percent) / percent if percent >= 1 else None
+                running.append({"job": job, "elapsed_s": elapsed, "eta_s": eta})
+            queued = list(reversed(store.list_jobs(JobState.QUEUED, limit=100)))
+            failed = store.list_jobs(JobState.FAILED, limit=20) + store.list_jobs(
+                JobState.CANCELLED, limit=10
+            )
+            failed.sort(key=lambda j: j.updated_at, reverse=True)
+        return {
+            "store": store is not None,
+            "counts": counts,
+            "running": running,
+            "queued": queued,
+            "failed": failed,
+            "rejected": self.rejected(),
+            "waiting": self.waiting(),
+            "schedules": self.schedules(),
+        }
+
+    def rejected(self, limit: int = 20) -> list[dict[str, Any]]:
+        folder = self.layout.rejected_dir
+        try:
+            errors = [p for p in folder.iterdir() if p.name.endswith(".error.txt") and p.is_file()]
+        except OSError:
+            return []
+        errors.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+        found = []
+        for path in errors[:limit]:
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")[:5000]
+            except OSError:
+                continue
+            found.append({"name": path.name.removesuffix(".error.txt"), "error": text})
+        return found
+
+    def waiting(self) -> list[str]:
+        """Spec files in the inbox the service has not taken yet."""
+        try:
+            return sorted(
+                p.name
+                for p in self.layout.inbox.iterdir()
+                if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in (".yaml", ".yml")
+            )[:50]
+        except OSError:
+            return []
+
+    def schedules(self) -> list[tuple[str, datetime | None]]:
+        config = self.layout.config
+        if config is None or not getattr(config, "schedules", None):
+            return []
+        from musicd.service.scheduler import Scheduler
+
+        try:
+            scheduler = Scheduler(
+                config.schedules, config.state_dir, grace_s=config.schedule_grace_s, persist=False
+            )
+            return sorted(scheduler.next_fire_times().items(), key=lambda kv: (kv[1] is None, kv[1]))
+        except Exception as exc:  # the page still renders; the schedule error is the service's to report
+            log.warning("cannot compute the next schedule firings: %s", exc)
+            return []
+
+    # -------------------------------------------------------- capabilities
+
+    def capabilities(self) -> dict[str, Any]:
+        """What `musicd doctor` knows, plus the spec's choices (checks cached for 5 minutes)."""
+        if self._capabilities is not None and time.monotonic() - self._capabilities[0] < 300:
+            return self._capabilities[1]
+        from musicd import __version__
+        from musicd.doctor import run_checks
+        from musicd.music.genres import GENRE_NAMES
+        from musicd.music.languages import LANGUAGES
+        from musicd.spec import MAX_SPEC_BYTES
+        from musicd.spec.choices import AUDIO_FORMATS, VIDEO_STYLE_NAMES, VIDEO_STYLES
+        from musicd.spec.model import BPM_RANGE, DURATION_RANGE_S, MAX_GENRES
+
+        config = self.layout.config
+        checks = run_checks(getattr(config, "soundfont", None), getattr(config, "engines", None))
+        data = {
+            "version": __version__,
+            "genres": list(GENRE_NAMES),
+            "vocalLanguages": sorted(LANGUAGES),
+            "videoStyles": list(VIDEO_STYLES),
+            "videoStyleNames": dict(VIDEO_STYLE_NAMES),
+            "audioFormats": list(AUDIO_FORMATS),
+            "limits": {
+                "durationSec": list(DURATION_RANGE_S),
+                "bpm": list(BPM_RANGE),
+                "maxGenres": MAX_GENRES,
+                "maxSpecBytes": MAX_SPEC_BYTES,
+            },
+            "checks": [
+                {"name": c.name, "ok": c.ok, "detail": c.detail, "optional": c.optional} for c in checks
+            ],
+            "ready": all(c.ok for c in checks if not c.optional),
+        }
+        self._capabilities = (time.monotonic(), data)
+        return data
