@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from musicd.music.genres import GENRE_NAMES, GENRES
-from musicd.music.plan import make_plan
-from musicd.music.theory import mode_family
+from musicd.music.moods import MOOD_WORDS
+from musicd.music.plan import _pool, harmonic_rhythm, make_plan, recase_roman_bar
+from musicd.music.theory import mode_family, pitch_class
 from musicd.spec import load_spec
 
 
@@ -67,10 +68,40 @@ def test_mood_words_shift_the_mode():
 
 def test_mood_words_shift_the_tempo():
     seeds = range(8)
-    calm = [plan_for("genres: [house]\nprompt: calm\n", s).tempo_bpm for s in seeds]
-    plain = [plan_for("genres: [house]\n", s).tempo_bpm for s in seeds]
-    fast = [plan_for("genres: [house]\nprompt: energetic\n", s).tempo_bpm for s in seeds]
+    calm = [plan_for("genres: [pop]\nduration: 60\nprompt: calm\n", s).tempo_bpm for s in seeds]
+    plain = [plan_for("genres: [pop]\nduration: 60\n", s).tempo_bpm for s in seeds]
+    fast = [plan_for("genres: [pop]\nduration: 60\nprompt: energetic\n", s).tempo_bpm for s in seeds]
     assert sum(calm) / 8 < sum(plain) / 8 - 4 < sum(fast) / 8 - 8
+    assert all(95 <= t <= 128 for t in (*calm, *plain, *fast))  # pop's own range
+
+
+@pytest.mark.parametrize("name", GENRE_NAMES)
+def test_mood_words_keep_the_tempo_inside_the_genre_range(name):
+    genre = GENRES[name]
+    for index, word in enumerate(sorted(MOOD_WORDS)):
+        for duration_s in (45, 7):
+            plan = plan_for(f"genres: [{name}]\nprompt: {word}\nduration: {duration_s}\n", seed=index)
+            assert genre.bpm_min <= plan.tempo_bpm <= genre.bpm_max, (word, duration_s, plan.tempo_bpm)
+            assert abs(plan.duration_s - duration_s) <= max(1.0, 0.5 * plan.bar_to_seconds(1))
+    strong = "aggressive energetic happy uplifting" if genre.bpm_max < 170 else "sad calm chill"
+    plan = plan_for(f"genres: [{name}]\nprompt: {strong}\nduration: 45\n")
+    assert genre.bpm_min <= plan.tempo_bpm <= genre.bpm_max
+    assert plan_for(f"genres: [{name}]\nprompt: {strong}\nbpm: 200\n").tempo_bpm == 200  # explicit wins
+
+
+def test_the_reported_out_of_range_tempos_are_back_in_range():
+    for name, prompt in [
+        ("drum-and-bass", "energetic aggressive"),
+        ("deep-house", "sad calm"),
+        ("trance", "euphoric energetic"),
+        ("dubstep", "dark sad"),
+        ("trap", "chill calm"),
+        ("hip-hop", "energetic happy"),
+        ("pop", "energetic aggressive"),
+    ]:
+        for seed in range(5):
+            plan = plan_for(f"genres: [{name}]\nprompt: {prompt}\nduration: 45\n", seed)
+            assert GENRES[name].bpm_min <= plan.tempo_bpm <= GENRES[name].bpm_max, (name, plan.tempo_bpm)
 
 
 def test_prompt_only_specs_infer_genres():
@@ -180,3 +211,44 @@ def test_a_secondary_genre_only_fills_parts_the_primary_lacks():
         for role, programs in GENRES["reggae"].programs.items():
             assert plan.instruments[role] in programs, (role, plan.instruments)
         assert "pads" in plan.instruments  # reggae has none; afrobeat lends them
+
+
+def test_the_reported_ambient_chorus_plays_its_whole_progression():
+    plan = plan_for("genres: [ambient]\nbpm: 70\nkey: C major\nduration: 30\n", seed=5)
+    chorus = next(c for c in plan.to_dict()["form"] if c["name"] == "chorus")
+    assert chorus["bars"] == 4
+    assert chorus["chords"] == ["Cadd9", "G", "Am", "F"]
+
+
+def test_harmonic_rhythm_fits_the_whole_loop_into_any_section():
+    loop = ["I", "V", "vi", "IV"]
+    assert harmonic_rhythm(loop, 2, 8) == ["I", "I", "V", "V", "vi", "vi", "IV", "IV"]
+    assert harmonic_rhythm(loop, 2, 4) == loop
+    assert harmonic_rhythm(loop, 2, 6) == loop
+    assert harmonic_rhythm(loop, 4, 16) == [c for c in loop for _ in range(4)]
+    assert harmonic_rhythm(loop, 2, 2) == ["I V", "vi IV"]
+    assert harmonic_rhythm(loop, 1, 1) == ["I V vi IV"]
+    assert harmonic_rhythm(["ii7 V7", "Imaj7"], 2, 1) == ["ii7 V7 Imaj7"]
+
+
+SLOW_HARMONY = [name for name in GENRE_NAMES if GENRES[name].bars_per_chord > 1]
+
+
+@pytest.mark.parametrize("name", SLOW_HARMONY)
+def test_every_chord_of_the_planned_progression_sounds_with_a_slow_harmonic_rhythm(name):
+    assert SLOW_HARMONY  # techno, drum-and-bass, ambient, ...
+    genre = GENRES[name]
+    for duration_s in (12, 20, 30, 45, 90):
+        for seed in range(4):
+            plan = plan_for(f"genres: [{name}]\nduration: {duration_s}\n", seed)
+            tonic_pc = pitch_class(plan.key_tonic)
+            loops = [
+                {c for bar in loop for c in recase_roman_bar(bar, tonic_pc, plan.mode).split()}
+                for loop in _pool(genre, plan.mode)
+            ]
+            last = len(plan.form) - 1
+            for index, (section, bars) in enumerate(zip(plan.form, plan.progressions)):
+                if index == last or (index == last - 1 and plan.form[last].bars == 1):
+                    continue  # the cadence to the final tonic rewrites these bars
+                played = {c for bar in bars for c in bar.split()}
+                assert any(loop <= played for loop in loops), (duration_s, seed, section, bars)

@@ -196,6 +196,8 @@ class Genre:
     mix: MixProfile = field(default_factory=MixProfile)
     video: VideoProfile = field(default_factory=VideoProfile)
     keywords: tuple[str, ...] = ()  # prompt words that suggest this genre
+    kit: str = "standard"  # drum kit: a synthesized drum machine or a SoundFont kit (synth/kits.py)
+    voices: dict[str, str] = field(default_factory=dict)  # role -> synth voice (synth/voices.py)
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -1478,3 +1480,48 @@ GM_PROGRAM_NAMES: tuple[str, ...] = (
 def gm_program_name(program: int) -> str:
     """The General MIDI name of a 0-based program number."""
     return GM_PROGRAM_NAMES[program]
+
+
+# Drum kits by genre family: drum machines (synthesized, synth/drum_machine.py) for the
+# electronic genres, SoundFont kits (General MIDI bank 128) for the acoustic ones.
+GENRE_KITS: dict[str, str] = {
+    "lofi": "boom-bap",
+    "hip-hop": "boom-bap",
+    "trap": "tr-808",
+    "techno": "tr-909",
+    "house": "tr-909",
+    "deep-house": "tr-909",
+    "trance": "tr-909",
+    "drum-and-bass": "breaks",
+    "dubstep": "breaks",
+    "synthwave": "tr-707",
+    "ambient": "standard",
+    "chillout": "room",
+    "pop": "standard",
+    "rock": "power",
+    "funk": "room",
+    "disco": "room",
+    "soul": "room",
+    "rnb": "tr-808",
+    "jazz": "jazz",
+    "blues": "room",
+    "bossa-nova": "brush",
+    "reggae": "room",
+    "afrobeat": "room",
+    "folk": "brush",
+    "country": "room",
+    "cinematic": "orchestra",
+}
+# Synth voices (synth/voices.py) for the parts General MIDI does not carry; other roles keep
+# their SoundFont instrument.
+GENRE_VOICES: dict[str, dict[str, str]] = {
+    "trance": {"bass": "synth-bass", "chords": "supersaw", "melody": "supersaw-lead", "arp": "pluck"},
+    "techno": {"bass": "acid", "chords": "polysynth", "arp": "pluck"},
+    "house": {"chords": "organ-stab", "bass": "synth-bass"},
+    "drum-and-bass": {"bass": "reese"},
+    "dubstep": {"bass": "wobble"},
+    "trap": {"bass": "808"},
+    "synthwave": {"bass": "synth-bass", "chords": "polysynth", "arp": "pluck"},
+}
+for _name in GENRE_NAMES:
+    GENRES[_name] = replace(GENRES[_name], kit=GENRE_KITS[_name], voices=dict(GENRE_VOICES.get(_name, {})))

@@ -29,6 +29,7 @@ from musicd.music.theory import (
     tonic_name,
 )
 from musicd.seeding import stage_rng
+from musicd.synth.kits import kit_named
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class Plan:
     seed: int
     requested_duration_s: float
     decisions: tuple[str, ...] = field(default=())
+    kit: str = "standard"  # the drum kit (synth/kits.py): a drum machine or a SoundFont kit
+    voices: dict[str, str] = field(default_factory=dict)  # role -> synth voice (synth/voices.py)
 
     @property
     def beats_per_bar(self) -> float:
@@ -134,6 +137,8 @@ class Plan:
                 role: {"program": p, "name": gm_program_name(p)} for role, p in self.instruments.items()
             },
             "styles": {"voicing": self.voicing, "comping": self.comping, "bass": self.bass_style},
+            "kit": kit_named(self.kit).to_dict(),
+            "voices": dict(self.voices),
             "moods": list(self.moods),
             "seed": self.seed,
             "decisions": list(self.decisions),
@@ -230,13 +235,19 @@ def _tempo_and_bars(
         near = sorted(range(max(1, low_bars), high_bars + 1), key=lambda b: abs(b - exact_bars))
         candidates |= set(near[:MAX_TEMPO_CANDIDATES])
 
-    def cost(bars: int) -> tuple[int, float]:
-        tempo = bars * beats_per_bar * 60.0 / duration_s
+    def fitted(bars: int) -> float:
+        return min(max(bars * beats_per_bar * 60.0 / duration_s, lo), hi)
+
+    def cost(bars: int) -> tuple[float, float]:
+        tempo = fitted(bars)
+        # a tempo that no whole number of bars fits inside the range stays in the range: then
+        # the song's length is what gives (by as little as possible)
+        miss_s = abs(bars * beats_per_bar * 60.0 / tempo - duration_s)
         shape = form_cost(genre.form, genre.loop, bars, genre.phrase_bars) if genre else 0.0
-        return (0 if lo <= tempo <= hi else 1, TEMPO_COST * abs(math.log(tempo / desired_bpm)) + shape)
+        return (round(miss_s, 6), TEMPO_COST * abs(math.log(tempo / desired_bpm)) + shape)
 
     bars = min(sorted(candidates), key=cost)
-    return round(bars * beats_per_bar * 60.0 / duration_s, 3), bars
+    return round(fitted(bars), 3), bars
 
 
 def _symbol_with_voicing(numeral: str, voicing: str, mode: str, tonic_pc: int) -> str:
@@ -351,12 +362,10 @@ def make_plan(spec: SpecLike, seed: int) -> Plan:
     else:
         desired = float(np.clip(typical + rng.normal(0.0, (hi - lo) / 8.0), lo, hi))
         factor = math.prod(MOODS[m].tempo_factor for m in moods)
-        if factor != 1.0:
-            desired = float(np.clip(desired * factor, lo * 0.92, hi * 1.08))
+        if factor != 1.0:  # moods move the tempo inside the genre's range, never out of it
+            desired = float(np.clip(desired * factor, lo, hi))
             decisions.append(f"tempo x{factor:.2f} from mood {', '.join(moods)}")
-        tempo_bpm, bars = _tempo_and_bars(
-            desired, lo * 0.92, hi * 1.08, spec.duration_s, beats_per_bar, primary
-        )
+        tempo_bpm, bars = _tempo_and_bars(desired, lo, hi, spec.duration_s, beats_per_bar, primary)
         decisions.append(
             f"tempo {tempo_bpm:.2f} bpm from the {primary.name} range {lo:g}-{hi:g} (fitted to whole bars)"
         )
@@ -423,9 +432,7 @@ def make_plan(spec: SpecLike, seed: int) -> Plan:
     progressions: list[tuple[str, ...]] = []
     for index, section in enumerate(form):
         loop = [recase_roman_bar(b, tonic_pc, mode) for b in chosen.get(section.name, chosen["verse"])]
-        bars_seq = [b for b in loop for _ in range(primary.bars_per_chord)]
-        if len(loop) == 12:  # a 12-bar form keeps its changes
-            bars_seq = loop
+        bars_seq = harmonic_rhythm(loop, primary.bars_per_chord, section.bars)
         seq = [bars_seq[i % len(bars_seq)] for i in range(section.bars)]
         if len(loop) == 12 and section.bars < 12 and section.name in ("intro", "outro", ENDING):
             seq = bars_seq[12 - section.bars :]  # the turnaround: the changes' last bars
@@ -449,6 +456,13 @@ def make_plan(spec: SpecLike, seed: int) -> Plan:
         if not secondary
         else round(PRIMARY_WEIGHT * primary.swing + (1 - PRIMARY_WEIGHT) * secondary.swing, 3)
     )
+
+    voices = {role: voice for role, voice in primary.voices.items() if role in instruments}
+    if voices:
+        decisions.append("synth voices: " + ", ".join(f"{role} {voice}" for role, voice in voices.items()))
+    kit = kit_named(primary.kit)
+    if primary.groove != "none":
+        decisions.append(f"drums on the {kit.name} kit ({kit.description})")
 
     video = primary.video
     if secondary:
@@ -477,9 +491,27 @@ def make_plan(spec: SpecLike, seed: int) -> Plan:
         seed=seed,
         requested_duration_s=float(spec.duration_s),
         decisions=tuple(decisions),
+        kit=kit.name,
+        voices=voices,
     )
     log.debug("plan: %s", plan.decisions)
     return plan
+
+
+def harmonic_rhythm(loop: Sequence[str], bars_per_chord: int, section_bars: int) -> list[str]:
+    """The bars one pass of `loop` takes in a section of `section_bars`: each chord lasts
+    `bars_per_chord` bars where the whole loop still fits, fewer where it would not, and a
+    section shorter than the loop plays two (or more) chords a bar, so every chord of the
+    progression sounds. A 12-bar form keeps its changes."""
+    if len(loop) == 12 or not loop:
+        return list(loop)
+    per_chord = max(1, min(bars_per_chord, section_bars // len(loop)))
+    if section_bars >= len(loop):
+        return [b for b in loop for _ in range(per_chord)]
+    # fewer bars than chords: share the chords out over the bars, in order
+    chords = [c for b in loop for c in b.split()]
+    edges = [round(i * len(chords) / section_bars) for i in range(section_bars + 1)]
+    return [" ".join(chords[edges[i] : edges[i + 1]]) for i in range(section_bars)]
 
 
 def recase_roman_bar(bar: str, tonic_pc: int, mode: str) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from musicd.audio.encode import EncodeResult, encode_audio, write_wav
 from musicd.audio.loudness import Loudness, measure_file_loudness
 from musicd.audio.mastering import MasterResult, master
 from musicd.audio.mixing import mix_bus, mix_stems
+from musicd.audio.production import produce
 from musicd.engines import (
     EngineConfig,
     ModelCache,
@@ -29,19 +31,33 @@ from musicd.engines import (
     choose_texture_engine,
     preload_models,
 )
+from musicd.engines.melody_choice import compose_with_melody
 from musicd.engines.texture_procedural import texture_level_db
-from musicd.errors import CancelledError
+from musicd.errors import CancelledError, RenderError
 from musicd.media.cover import render_cover
 from musicd.media.video import render_video
-from musicd.music.compose import compose
 from musicd.music.midi import score_to_midi
 from musicd.music.plan import Plan, make_plan
 from musicd.music.score import Score
 from musicd.pipeline.manifest import write_manifest
+from musicd.pipeline.names import IGNORE_MARKERS, STEM_FORMAT, STEMS_DIR, mix_name
+from musicd.pipeline.tags import (
+    TagDefaults,
+    TrackTags,
+    bpm_value,
+    comment_text,
+    key_notation,
+    language_code,
+    make_cover_jpeg,
+    parse_lrc,
+    plain_lyrics,
+    write_tags,
+)
 from musicd.programs import ffmpeg_version
 from musicd.seeding import draw_seed
 from musicd.spec import JobSpec
 from musicd.synth.fluidsynth import FluidRenderer
+from musicd.synth.render import render_stems, synthesized_tracks
 from musicd.synth.soundfonts import default_soundfont
 from musicd.vocals import VocalResult, duck_lead, sing
 
@@ -75,16 +91,25 @@ class Resources:
     renderer: FluidRenderer
     engines: EngineConfig
     models: ModelCache
+    tags: TagDefaults = field(default_factory=TagDefaults)
 
     @classmethod
-    def load(cls, soundfont: Path | None = None, engines: EngineConfig | None = None) -> Resources:
-        """Load the SoundFont and the models to preload (the config's `models:`, parsed)."""
+    def load(
+        cls,
+        soundfont: Path | None = None,
+        engines: EngineConfig | None = None,
+        tags: TagDefaults | None = None,
+    ) -> Resources:
+        """Load the SoundFont and the models to preload (the config's `models:`, parsed).
+
+        `tags` are the artist and album written into every file (the config's `tags:`).
+        """
         engines = engines or EngineConfig()
         renderer = FluidRenderer(soundfont or default_soundfont(), SAMPLE_RATE)
         models = ModelCache.from_settings(engines.cache)
         for loaded in preload_models(models, engines):
             log.info("preload: %s", loaded)
-        return cls(renderer=renderer, engines=engines, models=models)
+        return cls(renderer=renderer, engines=engines, models=models, tags=tags or TagDefaults())
 
     def unload_idle(self) -> list[str]:
         """Unload models unused for models.cache.keep_alive_s; the worker calls this between jobs."""
@@ -96,6 +121,28 @@ class JobResult:
     out_dir: Path
     manifest: dict[str, Any]
     seed: int
+
+    @property
+    def warnings(self) -> list[dict[str, str]]:
+        """Optional stages that failed (the audio was published all the same)."""
+        return list(self.manifest.get("warnings", []))
+
+
+class _Warnings:
+    """Failures of optional stages (video, cover, an extra format, tags): recorded, never fatal."""
+
+    def __init__(self) -> None:
+        self.items: list[dict[str, str]] = []
+
+    @contextmanager
+    def optional(self, stage: str, what: str) -> Iterator[None]:
+        try:
+            yield
+        except CancelledError:
+            raise
+        except Exception as exc:  # an optional stage's boundary: the audio is kept, the failure recorded
+            log.warning("%s failed; the audio is published without it: %s", what, exc, exc_info=True)
+            self.items.append({"stage": stage, "message": f"{what} failed: {exc}"})
 
 
 @dataclass
@@ -155,13 +202,14 @@ def run_job(
         + (("video",) if spec.video else ())
     )
     stages = _Stages(names, progress, should_cancel)
+    warnings = _Warnings()
     out_dir.mkdir(parents=True, exist_ok=True)
 
     with stages.stage("plan"):
         plan = make_plan(spec, seed)
         video_styles = spec.video.styles_or(plan.video.default_style) if spec.video else ()
     with stages.stage("compose"):
-        score = compose(plan)
+        score, melody_record = compose_with_melody(plan, spec.engines.melody, resources.models)
     vocals = _no_vocals(spec, plan, seed)
     if sings:
         with stages.stage("vocals"):
@@ -182,7 +230,8 @@ def run_job(
     midi_bytes = score_to_midi(score)
     with stages.stage("render"):
         instrumental = replace(score, tracks=tuple(t for t in score.tracks if t.name != "vocals"))
-        stems = resources.renderer.render(instrumental, plan.mix)
+        stems = render_stems(resources.renderer, instrumental, plan.mix, plan.voices, plan.kit, seed)
+        stems = produce(stems, plan.genres[0], SAMPLE_RATE)
         length = len(next(iter(stems.values())))
     with stages.stage("texture"), resources.models.recording() as model_uses:
         texture = _texture(spec, plan, score, seed, resources, length)
@@ -197,41 +246,60 @@ def run_job(
         mastered = master(mix, SAMPLE_RATE, spec.master.loudness_lufs, spec.master.true_peak_db)
     with stages.stage("encode"):
         wav = write_wav(
-            out_dir / "mix.wav", mastered.audio, SAMPLE_RATE, bits=16, rng=np.random.default_rng(seed)
+            out_dir / mix_name(spec.display_title, "wav"),
+            mastered.audio,
+            SAMPLE_RATE,
+            bits=16,
+            rng=np.random.default_rng(seed),
         )
-        # Two ffmpeg processes read mix.wav while this thread writes the other files.
+        # Two ffmpeg processes read the master WAV while this thread writes the other files.
         with ThreadPoolExecutor(max_workers=2) as pool:
             loudness = pool.submit(measure_file_loudness, wav)
             cover = pool.submit(
                 render_cover, wav, out_dir / "cover.png", title=spec.display_title, profile=plan.video
             )
-            encodes = _write_files(out_dir, spec, stems, mastered, midi_bytes, spec_bytes)
+            encodes = _write_files(out_dir, spec, wav, stems, mastered, midi_bytes, spec_bytes, warnings)
             subtitles = None
             if vocals.track is not None:
                 subtitles = _write_text(out_dir / "lyrics.srt", vocals.srt_text)
                 _write_text(out_dir / "lyrics.lrc", vocals.lrc_text)
             measured = loudness.result()
-            cover.result()
+            cover_jpeg: bytes | None = None
+            with warnings.optional("cover", "drawing the cover"):
+                cover.result()
+                cover_jpeg = make_cover_jpeg(out_dir / "cover.png", out_dir / "cover.jpg").read_bytes()
+        tags = _track_tags(spec, plan, seed, resources.tags, vocals, measured, manifest_extra)
+        for encoded in encodes:
+            with warnings.optional("tags", f"tagging {encoded.path.name}"):
+                write_tags(
+                    encoded.path, encoded.format, tags, cover_jpeg=cover_jpeg, file_gain_db=encoded.gain_db
+                )
     if video_styles:
         with stages.stage("video"):
             for index, style in enumerate(video_styles):
                 name = "video.mp4" if index == 0 else f"video-{style}.mp4"
-                render_video(
-                    wav,
-                    out_dir / name,
-                    style=style,
-                    title=spec.display_title,
-                    profile=plan.video,
-                    subtitles_path=subtitles,
-                )
+                with warnings.optional("video", f"the {style} video"):
+                    try:
+                        render_video(
+                            wav,
+                            out_dir / name,
+                            style=style,
+                            title=spec.display_title,
+                            profile=plan.video,
+                            subtitles_path=subtitles,
+                        )
+                    except BaseException:
+                        (out_dir / name).unlink(missing_ok=True)
+                        raise
 
     engines = {
-        "compose": {
-            "asked": spec.engines.melody,
-            "used": "rules",
-            "reason": _melody_reason(spec.engines.melody),
+        "compose": melody_record,
+        "render": {
+            "asked": "fluidsynth",
+            "used": "fluidsynth",
+            "reason": "",
+            "synthesized": synthesized_tracks(instrumental, plan.voices, plan.kit),
         },
-        "render": {"asked": "fluidsynth", "used": "fluidsynth", "reason": ""},
         "texture": {**texture.record, "models": [use.to_dict() for use in model_uses]},
         "vocals": vocals.record(),
     }
@@ -247,6 +315,9 @@ def run_job(
         engines,
         stages.seconds,
         manifest_extra,
+        wav=wav,
+        tags=tags,
+        warnings=warnings.items,
     )
     write_manifest(out_dir, manifest)
     log.info("rendered %r into %s in %.2f s", spec.display_title, out_dir, sum(stages.seconds.values()))
@@ -311,30 +382,95 @@ def _write_text(path: Path, text: str) -> Path:
     return path
 
 
+def _track_tags(
+    spec: JobSpec,
+    plan: Plan,
+    seed: int,
+    defaults: TagDefaults,
+    vocals: VocalResult,
+    measured: Loudness,
+    extra: Mapping[str, Any] | None,
+) -> TrackTags:
+    """The tags of every audio file of the job; the date is the job's start (else today)."""
+    extra = extra or {}
+    started = extra.get("started_at") or extra.get("queued_at")
+    try:
+        day = datetime.fromisoformat(str(started)).astimezone().date() if started else None
+    except ValueError:
+        day = None
+    job_id = extra.get("job_id")
+    sung = vocals.track is not None
+    return TrackTags(
+        title=spec.display_title,
+        artist=defaults.artist,
+        album=defaults.album,
+        genres=tuple(plan.genres),
+        date=(day or datetime.now().astimezone().date()).isoformat(),
+        bpm=bpm_value(plan.tempo_bpm),
+        key=key_notation(plan.key_tonic, plan.mode),
+        lyrics=plain_lyrics(spec.lyrics) if sung else None,
+        synced_lyrics=parse_lrc(vocals.lrc_text) if sung else (),
+        language=language_code(spec.vocals.languages[0] if spec.vocals.languages else None),
+        comment=comment_text(spec.prompt, seed, job_id if isinstance(job_id, str) else None),
+        job_id=job_id if isinstance(job_id, str) else None,
+        seed=seed,
+        integrated_lufs=measured.integrated_lufs if np.isfinite(measured.integrated_lufs) else None,
+        true_peak_db=measured.true_peak_db if np.isfinite(measured.true_peak_db) else None,
+    )
+
+
 def _write_files(
     out_dir: Path,
     spec: JobSpec,
+    wav: Path,
     stems: dict[str, np.ndarray],
     mastered: MasterResult,
     midi_bytes: bytes,
     spec_bytes: bytes | None,
+    warnings: _Warnings,
 ) -> list[EncodeResult]:
-    """The mix's other formats, stems at the master's gain, score.mid and spec.yaml."""
-    wav = out_dir / "mix.wav"
-    encodes = [encode_audio(wav, out_dir / f"mix.{fmt}", fmt) for fmt in spec.output.formats if fmt != "wav"]
+    """The mix's other formats, stems at the master's gain, score.mid and spec.yaml.
+
+    Returns the mix files (the master WAV first). A format that fails to encode is a warning.
+    Stems are 24-bit FLAC in stems/, with markers that tell music libraries to skip the folder.
+    """
+    encodes = [EncodeResult(wav, "wav")]
+    for fmt in spec.output.formats:
+        if fmt == "wav":
+            continue
+        target = out_dir / mix_name(spec.display_title, fmt)
+        with warnings.optional("encode", f"encoding {fmt}"):
+            try:
+                encodes.append(encode_audio(wav, target, fmt))
+            except BaseException:
+                target.unlink(missing_ok=True)
+                raise
     if spec.output.stems:
-        stem_dir = out_dir / "stems"
+        stem_dir = out_dir / STEMS_DIR
         stem_dir.mkdir(exist_ok=True)
+        for marker in IGNORE_MARKERS:
+            (stem_dir / marker).write_text("*\n", encoding="utf-8")
         gain = 10 ** (mastered.gain_db / 20)
         peak = max(float(np.max(np.abs(s))) for s in stems.values()) * gain
         gain *= min(1.0, 10 ** (STEM_HEADROOM_DB / 20) / peak) if peak > 0 else 1.0
         for name, audio in stems.items():
-            write_wav(stem_dir / f"{name}.wav", audio * gain, SAMPLE_RATE, bits=24)
+            _write_stem(stem_dir / f"{name}.{STEM_FORMAT}", audio * gain)
     if spec.output.midi:
         (out_dir / "score.mid").write_bytes(midi_bytes)
     if spec_bytes is not None:
         (out_dir / "spec.yaml").write_bytes(spec_bytes)
     return encodes
+
+
+def _write_stem(path: Path, audio: np.ndarray) -> Path:
+    """A 24-bit FLAC stem (soundfile's libsndfile encodes it; no dither at 24 bits)."""
+    import soundfile
+
+    data = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0 - 2.0**-23)
+    if not np.all(np.isfinite(data)):
+        raise RenderError(f"Cannot write {path.name}: the stem contains non-finite samples.")
+    soundfile.write(str(path), data, SAMPLE_RATE, subtype="PCM_24", format="FLAC")
+    return path
 
 
 def _manifest(
@@ -349,8 +485,13 @@ def _manifest(
     engines: dict[str, Any],
     seconds: dict[str, float],
     extra: Mapping[str, Any] | None,
+    *,
+    wav: Path,
+    tags: TrackTags,
+    warnings: list[dict[str, str]],
 ) -> dict[str, Any]:
     renderer = resources.renderer
+    out_dir = wav.parent
     return {
         "status": "done",
         "musicd_version": __version__,
@@ -359,6 +500,10 @@ def _manifest(
         "seed": seed,
         "spec": spec.to_dict(),
         "plan": plan.to_dict(),
+        "mix": {e.format: e.path.relative_to(out_dir).as_posix() for e in encodes},
+        "stems_format": f"{STEM_FORMAT} 24-bit" if spec.output.stems else None,
+        "tags": tags.to_dict(),
+        "warnings": list(warnings),
         "engines": engines,
         "audio": {
             "duration_s": round(len(mastered.audio) / SAMPLE_RATE, 3),
@@ -373,13 +518,14 @@ def _manifest(
             "encodes": {
                 e.format: {"gain_db": round(e.gain_db, 2), "decoded_peak_db": e.decoded_peak_db}
                 for e in encodes
+                if e.format != "wav"
             },
         },
         "loudness": {
             "integrated_lufs": round(measured.integrated_lufs, 2),
             "true_peak_db": round(measured.true_peak_db, 2),
             "lra": round(measured.lra, 2),
-            "measured_by": "ffmpeg ebur128 (peak=true) on mix.wav",
+            "measured_by": f"ffmpeg ebur128 (peak=true) on {wav.name}",
             "master_integrated_lufs": round(mastered.integrated_lufs, 2),
             "master_true_peak_db": round(mastered.true_peak_db, 2),
         },
@@ -391,9 +537,3 @@ def _manifest(
             "soundfont": renderer.soundfont_name,
         },
     }
-
-
-def _melody_reason(asked: str) -> str:
-    if asked in ("auto", "rules"):
-        return ""
-    return f"the {asked} melody engine is not available in this version; used the rule-based composer"

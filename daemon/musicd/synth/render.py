@@ -1,0 +1,114 @@
+"""The render stage: every track to its stem, on FluidSynth, a synth voice or a drum machine.
+
+Tracks the plan gives a synth voice (synth/voices.py) and drums on a drum-machine kit
+(synth/drum_machine.py) are rendered in numpy, in a thread beside FluidSynth, which plays the
+rest with the resident SoundFont. All stems come back the same length (the longest, so no tail
+is cut), so they still add up to the mix.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Protocol
+
+import numpy as np
+
+from musicd.music.profiles import MixProfile
+from musicd.music.score import Score, Track
+from musicd.music.theory import pitch_class
+from musicd.synth.drum_machine import render_drums
+from musicd.synth.kits import kit_named
+from musicd.synth.voices import VOICES, render_track
+
+log = logging.getLogger(__name__)
+
+SYNTH_TAIL_S = 1.0  # room past the musical end for the synth voices' releases and echoes
+TAIL_FLOOR = 10.0 ** (-80.0 / 20.0)
+
+
+class StemRenderer(Protocol):
+    sample_rate: int
+
+    def render(self, score: Score, mix: MixProfile) -> dict[str, np.ndarray]: ...
+
+
+def synthesized_tracks(score: Score, voices: Mapping[str, str], kit: str) -> dict[str, str]:
+    """{track name: what plays it} for the tracks rendered here rather than on FluidSynth."""
+    out: dict[str, str] = {}
+    machine = kit_named(kit).synthesized
+    for track in score.tracks:
+        if track.is_drums and machine:
+            out[track.name] = f"drum machine {kit}"
+        elif not track.is_drums and voices.get(track.name) in VOICES:
+            out[track.name] = f"synth voice {voices[track.name]}"
+    return out
+
+
+def _synth_one(
+    track: Track, score: Score, voices: Mapping[str, str], kit: str, sample_rate: int, length: int, seed: int
+) -> np.ndarray:
+    if track.is_drums:
+        tonic = pitch_class(score.key_tonic)
+        return render_drums(track.notes, kit, score.tempo_bpm, sample_rate, length, tonic)
+    rng = np.random.default_rng([seed, *track.name.encode()])
+    return render_track(track, VOICES[voices[track.name]], score.tempo_bpm, sample_rate, length, rng)
+
+
+def render_stems(
+    renderer: StemRenderer,
+    score: Score,
+    mix: MixProfile,
+    voices: Mapping[str, str],
+    kit: str,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    """{track name: float32 (n, 2)} in the score's track order, every stem the same length."""
+    sample_rate = renderer.sample_rate
+    synth_names = synthesized_tracks(score, voices, kit)
+    synth_tracks = [t for t in score.tracks if t.name in synth_names]
+    fluid_tracks = tuple(t for t in score.tracks if t.name not in synth_names)
+    synth_length = int(round((score.duration_s + SYNTH_TAIL_S) * sample_rate))
+    started = time.perf_counter()
+
+    def synthesize() -> dict[str, np.ndarray]:
+        return {
+            t.name: _synth_one(t, score, voices, kit, sample_rate, synth_length, seed) for t in synth_tracks
+        }
+
+    if fluid_tracks:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voices") as pool:
+            pending = pool.submit(synthesize) if synth_tracks else None
+            stems = dict(renderer.render(replace(score, tracks=fluid_tracks), mix))
+            synth = pending.result() if pending is not None else {}
+        length = len(next(iter(stems.values())))
+    else:
+        stems, synth = {}, synthesize()
+        length = 0
+    if synth:
+        # the synth stems' audible end (their tails fade out within SYNTH_TAIL_S)
+        loud = 0
+        for audio in synth.values():
+            hits = np.flatnonzero(np.abs(audio).max(axis=1) >= TAIL_FLOOR)
+            loud = max(loud, int(hits[-1]) + 1 if hits.size else 0)
+        end_sample = int(round(score.duration_s * sample_rate))
+        target = max(length, min(synth_length, max(loud, end_sample)), 1)
+        if target > length and stems:
+            stems = {name: _fit(audio, target) for name, audio in stems.items()}
+        for name, audio in synth.items():
+            stems[name] = _fit(audio, target)
+        log.debug(
+            "synthesized %s in %.2f s (beside FluidSynth)",
+            ", ".join(f"{n} ({w})" for n, w in synth_names.items()),
+            time.perf_counter() - started,
+        )
+    return {t.name: stems[t.name] for t in score.tracks}
+
+
+def _fit(audio: np.ndarray, length: int) -> np.ndarray:
+    if len(audio) >= length:
+        return audio[:length]
+    return np.pad(audio, ((0, length - len(audio)), (0, 0)))
