@@ -8,6 +8,7 @@ It takes run_job's signature and acts on the spec's title:
   "bug"     raises ZeroDivisionError (an internal error: its traceback must be kept)
   "slow"    ten stages of duration_s / 10 seconds each, honouring should_cancel
   "fail-once" crashes the worker on the first attempt (manifest_extra attempts == 1), then works
+  "warn"    publishes with a warning in the manifest (an optional stage failed)
   "heap"    fills ~200 MiB of malloc's heap and frees it all but its last block (as a render does)
   anything else: writes mix.wav and manifest.json at once.
 """
@@ -105,6 +106,8 @@ def run_job(
         "resource_label": resources.label,
         **extra,
     }
+    if title == "warn":  # an optional stage failed; the audio is published all the same
+        manifest["warnings"] = [{"stage": "video", "message": "the spectrum video failed: test"}]
     (out_dir / "manifest.json").write_text(json.dumps(manifest))
     progress("encode", 100.0)
     return Result(out_dir, manifest, used_seed)

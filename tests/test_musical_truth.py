@@ -51,8 +51,9 @@ def test_tempo_and_key_match_the_manifest(
     spec = load_spec(
         f"genres: [{genre}]\nduration: 30\nseed: {seed}\noutput: {{stems: false, midi: false}}\n"
     )
-    plan = run_job(spec, tmp_path, resources).manifest["plan"]
-    audio, sample_rate = librosa.load(tmp_path / "mix.wav", sr=22050, mono=True)
+    manifest = run_job(spec, tmp_path, resources).manifest
+    plan = manifest["plan"]
+    audio, sample_rate = librosa.load(tmp_path / manifest["mix"]["wav"], sr=22050, mono=True)
 
     onsets = librosa.onset.onset_strength(y=audio, sr=sample_rate)
     tempo = float(librosa.feature.tempo(onset_envelope=onsets, sr=sample_rate)[0])

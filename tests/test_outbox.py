@@ -48,11 +48,24 @@ def stage_outputs(outbox: Path, job_id: str = JOB_ID) -> Path:
         ("", "untitled"),
         (None, "untitled"),
         ("...", "untitled"),
-        ("漢字だけ", "untitled"),
+        ("漢字だけ", "hanzidake"),
+        ("Ночной город", "nochnoy-gorod"),
+        ("夜の雨", "yenoyu"),
+        ("🌙", "crescent-moon"),
+        ("\u200b", "untitled"),
     ],
 )
 def test_slugify_is_safe_and_never_empty(text: str | None, slug: str) -> None:
     assert slugify(text) == slug
+
+
+def test_non_latin_title_keeps_its_name_in_the_folder_and_its_title_in_the_manifest(tmp_path: Path) -> None:
+    stage = staging_dir(tmp_path, JOB_ID)
+    stage.mkdir(parents=True)
+    (stage / "manifest.json").write_text(json.dumps({"title": "Ночной город"}, ensure_ascii=False))
+    folder = publish_success(tmp_path, JOB_ID, title="Ночной город", finished_at=FINISHED)
+    assert folder.name == f"210405-nochnoy-gorod-{JOB_ID[-8:].lower()}"
+    assert json.loads((folder / "manifest.json").read_text())["title"] == "Ночной город"
 
 
 def test_slug_length_is_bounded() -> None:

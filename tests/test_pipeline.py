@@ -29,10 +29,12 @@ def _spec(text: str):
 def test_every_genre_renders_at_target_loudness(genre: str, resources: Resources, tmp_path: Path) -> None:
     spec = _spec(f"genres: [{genre}]\nduration: 20\nseed: 7\noutput: {{stems: false}}\n")
     result = run_job(spec, tmp_path, resources)
-    measured = measure_file_loudness(tmp_path / "mix.wav")
+    wav = tmp_path / result.manifest["mix"]["wav"]
+    assert wav.name == f"{genre}.wav"  # untitled: named after the genres
+    measured = measure_file_loudness(wav)
     assert abs(measured.integrated_lufs - (-14.0)) <= 0.5, measured
     assert measured.true_peak_db <= -1.0, measured
-    info = sf.info(tmp_path / "mix.wav")
+    info = sf.info(wav)
     assert info.samplerate == 44100 and info.channels == 2 and info.subtype == "PCM_16"
     assert 19.0 <= info.duration <= 21.0 + 6.0  # the request within 1 s, plus a release tail
     assert result.manifest["plan"]["genres"][0] == genre
@@ -53,22 +55,29 @@ def test_track_folder_has_every_promised_file(resources: Resources, tmp_path: Pa
         progress=lambda stage, pct: stages.append(stage),
     )
     for name in (
-        "mix.wav",
-        "mix.mp3",
-        "mix.flac",
+        "folder-check.wav",
+        "folder-check.mp3",
+        "folder-check.flac",
         "score.mid",
         "spec.yaml",
         "cover.png",
+        "cover.jpg",
         "video.mp4",
         "manifest.json",
     ):
         assert (tmp_path / name).is_file(), name
     assert (tmp_path / "spec.yaml").read_bytes() == data
-    stems = sorted(p.stem for p in (tmp_path / "stems").glob("*.wav"))
+    stems = sorted(p.stem for p in (tmp_path / "stems").glob("*.flac"))
     assert {"drums", "bass"} <= set(stems)
+    assert not list(tmp_path.glob("stems/*.wav")) and not list(tmp_path.glob("mix.*"))
+    assert sf.info(tmp_path / "stems/drums.flac").subtype == "PCM_24"
+    assert (tmp_path / "stems/.ndignore").is_file()  # Navidrome skips the stems folder
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     listed = {f["path"] for f in manifest["files"]}
-    assert {"mix.wav", "video.mp4", "score.mid"} <= listed and "manifest.json" not in listed
+    assert {"folder-check.wav", "video.mp4", "score.mid", "stems/bass.flac"} <= listed
+    assert "manifest.json" not in listed
+    assert manifest["mix"] == {f: f"folder-check.{f}" for f in ("wav", "mp3", "flac")}
+    assert manifest["warnings"] == []
     assert manifest["seed"] == 3 and manifest["plan"]["tempo_bpm"] > 0
     assert set(manifest["timings_s"]) >= {"plan", "compose", "render", "mix", "master", "video"}
     assert manifest["versions"]["fluidsynth"] and manifest["versions"]["ffmpeg"]
@@ -76,9 +85,9 @@ def test_track_folder_has_every_promised_file(resources: Resources, tmp_path: Pa
 
 
 def test_stems_add_up_to_the_mix_before_limiting(resources: Resources, tmp_path: Path) -> None:
-    run_job(_spec("genres: [funk]\nduration: 10\nseed: 5\n"), tmp_path, resources)
-    stems = [sf.read(p)[0] for p in (tmp_path / "stems").glob("*.wav")]
-    mix, _ = sf.read(tmp_path / "mix.wav")
+    result = run_job(_spec("genres: [funk]\nduration: 10\nseed: 5\n"), tmp_path, resources)
+    stems = [sf.read(p)[0] for p in (tmp_path / "stems").glob("*.flac")]
+    mix, _ = sf.read(tmp_path / result.manifest["mix"]["wav"])
     total = sum(stems)
     length = min(len(total), len(mix))
     correlation = (total[:length] * mix[:length]).sum() / (
@@ -125,23 +134,29 @@ def test_lyrics_are_sung_and_timed(resources: Resources, tmp_path: Path) -> None
         "lyrics: |\n  Hold the light across the water\n  Carry every word we sing\n"
     )
     result = run_job(spec, tmp_path, resources)
-    vocals, _ = sf.read(tmp_path / "stems/vocals.wav")
+    vocals, _ = sf.read(tmp_path / "stems/vocals.flac")
     assert abs(vocals).max() > 0.01
-    assert "[00:" in (tmp_path / "lyrics.lrc").read_text()
+    lrc = [ln for ln in (tmp_path / "lyrics.lrc").read_text().splitlines() if ln[1:3].isdigit()]
+    sung = [ln[10:] for ln in lrc if ln[10:]]
+    assert sung == ["Hold the light across the water", "Carry every word we sing"]
+    times = [int(ln[1:3]) * 60 + float(ln[4:9]) for ln in lrc]
+    assert times == sorted(times) and times[-1] < 20 and len(set(times)) == len(times)
     assert " --> " in (tmp_path / "lyrics.srt").read_text()
     midi = mido.MidiFile(tmp_path / "score.mid")
     names = [m.name for t in midi.tracks for m in t if m.type == "track_name"]
     lyrics = [m for t in midi.tracks for m in t if m.type == "lyrics"]
     assert "vocals" in names and len(lyrics) >= 10
-    assert result.manifest["engines"]["vocals"]["used"] == "espeak"
+    vocals_record = result.manifest["engines"]["vocals"]
+    assert vocals_record["used"] == "piper"  # English: the neural voice
+    assert vocals_record["singers"][0]["voice"] == "en_US-joe-medium" and "CC0" in vocals_record["singers"][0]["licence"]
 
 
 def test_song_without_lyrics_has_no_vocal_stem(resources: Resources, tmp_path: Path) -> None:
     result = run_job(_spec("genres: [techno]\nduration: 10\nseed: 4\n"), tmp_path, resources)
-    assert not (tmp_path / "stems/vocals.wav").exists()
+    assert not (tmp_path / "stems/vocals.flac").exists()
     assert not (tmp_path / "lyrics.lrc").exists()
     assert result.manifest["engines"]["vocals"]["used"] == "none"
-    assert (tmp_path / "stems/texture.wav").is_file()
+    assert (tmp_path / "stems/texture.flac").is_file()
     assert result.manifest["engines"]["texture"]["used"] == "procedural"
 
 
@@ -160,4 +175,4 @@ def test_texture_none_leaves_no_texture_stem(resources: Resources, tmp_path: Pat
     run_job(
         _spec("genres: [ambient]\nduration: 10\nseed: 4\nengines: {texture: none}\n"), tmp_path, resources
     )
-    assert not (tmp_path / "stems/texture.wav").exists()
+    assert not (tmp_path / "stems/texture.flac").exists()

@@ -73,7 +73,8 @@ def test_rsynced_spec_is_rendered_by_the_real_pipeline_and_published_once(tmp_pa
     assert manifest["attempts"] == 1
     for key in ("job_id", "spec_hash", "queued_at", "started_at", "finished_at"):
         assert manifest[key], key
-    assert (folder / "mix.wav").stat().st_size > 1000
+    assert (folder / "night-drive.wav").stat().st_size > 1000
+    assert manifest["mix"]["wav"] == "night-drive.wav"
     assert not list((tmp_path / "inbox").glob("*.yaml"))
     assert staging_left(tmp_path / "outbox") == []
     rows = job_rows(tmp_path / "state")

@@ -286,3 +286,79 @@ def test_a_deleted_database_is_noticed_and_its_kept_specs_are_queued_again_at_st
     again = service_for()
     titles = sorted(job.title for job in again.store.list_jobs())
     assert titles == ["hang", "three", "two"]
+
+
+# ---------------------------------------------------------------------- status, warnings, notifications
+
+
+def test_status_json_tells_pid_heartbeat_pauses_and_counts(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime
+) -> None:
+    from musicd.service.status_file import liveness, read_status
+
+    service = service_for()
+    (tmp_path / "inbox" / "bad.yaml").write_text("genres: [polka-metal]\n")
+    turn_until(service, lambda: (tmp_path / "inbox/rejected/bad.yaml").exists(), fake_time, advance_s=0.5)
+    service.pauses.pause("outbox", "the outbox is nearly full (test)")
+    fake_time.advance(3)
+    service.step()
+    written = read_status(tmp_path / "state")
+    assert written is not None and written["pid"] == os.getpid()
+    assert written["pauses"] == ["the outbox is nearly full (test)"] and written["rejected"] == 1
+    assert written["heartbeat_at"] == fake_time.now().isoformat()
+    assert liveness(written, fake_time.now()).alive
+    assert not liveness(written, fake_time.now() + timedelta(minutes=5)).alive  # a stuck loop
+    service.shutdown()
+    assert read_status(tmp_path / "state")["state"] == "stopped"
+
+
+def test_a_warning_in_the_manifest_becomes_an_event_and_counts_in_the_summary(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime
+) -> None:
+    service = service_for()
+    (tmp_path / "inbox" / "warn.yaml").write_text(spec_yaml("warn"))
+    (tmp_path / "inbox" / "broken.yaml").write_text(spec_yaml("error"))
+    turn_until(
+        service, lambda: sorted(states(service)) == [JobState.DONE, JobState.FAILED], fake_time, advance_s=0.5
+    )
+    done = next(j for j in service.store.list_jobs() if j.state is JobState.DONE)
+    warnings = [e for e in service.store.events(done.id) if e.level == "warning"]
+    assert any("the spectrum video failed" in (e.message or "") for e in warnings)
+    assert service.had_failures
+    assert (
+        service.summary_text() == "musicd: 1 done, 1 failed, 0 cancelled, 0 rejected (1 done with warnings)"
+    )
+
+
+def test_a_rejected_spec_is_notified_to_a_local_webhook(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime
+) -> None:
+    import json as json_module
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict[str, Any]] = []
+    arrived = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            received.append(json_module.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            arrived.set()
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"json://127.0.0.1:{server.server_address[1]}/hook"
+        service = service_for(notify={"urls": [url], "events": ["rejected", "done"]})
+        (tmp_path / "inbox" / "bad.yaml").write_text("genres: [polka-metal]\n")
+        turn_until(service, arrived.is_set, fake_time, advance_s=0.5)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert received[0]["title"] == "musicd: bad.yaml was rejected"
+    assert "polka-metal" in received[0]["message"] and received[0]["type"] == "warning"

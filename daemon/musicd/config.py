@@ -63,6 +63,8 @@ ENV_NESTING = "__"
 REJECTED_DIR_NAME = "rejected"
 
 WatchMode = Literal["auto", "native", "polling"]
+WorkerBackend = Literal["local", "ray"]
+RayResults = Literal["returned", "shared-outbox"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 _Loc = tuple[int | str, ...]  # a key's path, as pydantic reports it: ("schedules", 0, "spec")
 
@@ -104,6 +106,9 @@ class WorkerConfig(BaseModel):
         60.0, ge=0, description="on stop, a running job gets this long to finish; else it is requeued"
     )
     runner: str = Field(DEFAULT_RUNNER, description="module:function run for each job (an extension point)")
+    backend: WorkerBackend = Field(
+        "local", description="local: one worker process here | ray: worker actors on a Ray cluster (ray:)"
+    )
 
     @field_validator("runner")
     @classmethod
@@ -119,6 +124,69 @@ class WorkerConfig(BaseModel):
     def job_time_limit_s(self, duration_s: float) -> float:
         """The time limit for a job producing `duration_s` seconds of audio."""
         return self.job_timeout_base_s + self.job_timeout_per_audio_s * duration_s
+
+
+class RayConfig(BaseModel):
+    """The Ray cluster that runs the jobs when worker.backend is ray (musicd.worker.ray_backend)."""
+
+    model_config = _STRICT
+
+    address: str = Field(
+        "auto", description="auto (the cluster `ray start` made on this machine), HOST:6379 or ray://HOST:10001"
+    )
+    workers: int = Field(2, ge=1, description="worker actors, each running one job at a time")
+    num_cpus: float = Field(1.0, ge=0, description="CPUs Ray reserves for each worker actor")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs Ray reserves for each worker actor (0.5 shares one)")
+    results: RayResults = Field(
+        "returned",
+        description="returned: files stream back to the service | shared-outbox: the outbox is at the same path on every node",
+    )
+
+
+class TagsConfig(BaseModel):
+    """What every track's tags say besides the job's own title, genres, key and tempo."""
+
+    model_config = _STRICT
+
+    artist: str = Field("musicd", min_length=1, description="the artist tag of every track")
+    album: str = Field("musicd", min_length=1, description="the album tag of every track")
+
+
+NotifyEvent = Literal["done", "failed", "rejected"]
+
+
+class NotifyConfig(BaseModel):
+    """Notifications through Apprise (musicd.service.notify); no URLs: none are sent."""
+
+    model_config = _STRICT
+
+    urls: tuple[str, ...] = Field(
+        (), description="Apprise URLs: ntfy://, gotifys://, matrixs://, mailtos://, json://, ..."
+    )
+    events: tuple[NotifyEvent, ...] = Field(
+        ("done", "failed", "rejected"), description="which events are sent: done | failed | rejected"
+    )
+    link_base: str | None = Field(
+        None, description="URL the outbox is served at (a link per job); null: the folder's path"
+    )
+    retries: int = Field(3, ge=0, description="tries after a failed send, with growing pauses")
+    timeout_s: float = Field(10.0, gt=0, description="the longest one send may take")
+
+
+class WebConfig(BaseModel):
+    """`musicd web` (musicd.web); the command line's --host/--port/--password-file win."""
+
+    model_config = _STRICT
+
+    host: str = Field("127.0.0.1", description="listen address; not loopback: a password is required")
+    port: int = Field(8080, ge=1, le=65535, description="listen port")
+    password_hash: str | None = Field(
+        None, description="`musicd web --hash-password` prints one; null: no password (loopback only)"
+    )
+    password_file: Path | None = Field(None, description="a file with the password or its hash instead")
+    max_upload_bytes: int = Field(262144, ge=1024, description="the largest request body (a spec's limit)")
+    page_size: int = Field(24, ge=1, le=500, description="tracks per gallery page")
+    poll_interval_s: float = Field(2.0, gt=0, description="how often the queue page refreshes itself")
 
 
 class _ScheduleEntry(BaseModel):
@@ -167,9 +235,13 @@ class Config(BaseModel):
     )
     watch: WatchConfig = Field(WatchConfig(), description="how the inbox is watched")
     worker: WorkerConfig = Field(WorkerConfig(), description="how jobs are run, timed and retried")
+    ray: RayConfig = Field(RayConfig(), description="the Ray cluster for worker.backend: ray")
     soundfont: Path | None = Field(
         None, description="an .sf2 file; null: the system's General MIDI SoundFont"
     )
+    tags: TagsConfig = Field(TagsConfig(), description="the artist and album tags of every track")
+    notify: NotifyConfig = Field(NotifyConfig(), description="notifications when jobs finish (Apprise)")
+    web: WebConfig = Field(WebConfig(), description="`musicd web`: the web UI and the HTTP API")
     log_level: Annotated[LogLevel, BeforeValidator(_upper)] = Field(
         "INFO", description="DEBUG | INFO | WARNING | ERROR | CRITICAL"
     )

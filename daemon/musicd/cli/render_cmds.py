@@ -128,7 +128,9 @@ def doctor(config_path: Path | None, soundfont: Path | None) -> None:
     from musicd.doctor import run_checks
 
     config = load_config(config_path, check_specs=False)
-    checks = run_checks(soundfont or config.soundfont, config.engines)
+    from musicd.worker.backend_report import backend_checks
+
+    checks = [*run_checks(soundfont or config.soundfont, config.engines), *backend_checks(config)]
     for check in checks:
         mark = "ok  " if check.ok else ("warn" if check.optional else "FAIL")
         click.echo(f"[{mark}] {check.name}: {check.detail}")

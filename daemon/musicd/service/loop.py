@@ -33,6 +33,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from musicd import __version__
 from musicd.clock import utc_now
 from musicd.config import Config, load_config
 from musicd.errors import ConfigError, MusicdError, StoreUnavailableError
@@ -40,7 +41,7 @@ from musicd.pipeline.manifest import job_fields
 from musicd.queue.jobs import JobRecord, JobState, NewJob
 from musicd.queue.store import Store
 from musicd.seeding import draw_seed
-from musicd.service import outbox
+from musicd.service import outbox, status_file
 from musicd.service.ingest import (
     IngestOutcome,
     IngestStatus,
@@ -49,12 +50,14 @@ from musicd.service.ingest import (
     requeue_kept_specs,
 )
 from musicd.service.lock import StateLock
+from musicd.service.notify import EventNotifier
 from musicd.service.pauses import Pauses
 from musicd.service.scheduler import Firing, Scheduler
 from musicd.service.sdnotify import Notifier
 from musicd.service.watcher import InboxWatcher
 from musicd.worker import (
     DEFAULT_RUNNER,
+    BackendStatus,
     Heartbeat,
     JobFailed,
     JobProgress,
@@ -66,8 +69,8 @@ from musicd.worker import (
     WorkerLoading,
     WorkerReady,
     WorkerStartFailed,
-    WorkerSupervisor,
 )
+from musicd.worker.pool import WorkerPool, make_pool
 
 log = logging.getLogger(__name__)
 
@@ -97,9 +100,15 @@ def runner_name(config: Config, override: str | None = None) -> str:
 
 
 def resources_kwargs(config: Config) -> dict[str, Any]:
-    """Extra arguments for Resources.load (passed where it takes them): the parsed `models:`."""
+    """Extra arguments for Resources.load (passed where it takes them): the parsed `models:`, `tags:`."""
+    from musicd.pipeline.tags import TagDefaults
+
+    kwargs: dict[str, Any] = {"tags": TagDefaults(artist=config.tags.artist, album=config.tags.album)}
     engines = getattr(config, "engines", None)
-    return {} if engines is None else {"engines": engines}
+    return kwargs if engines is None else {**kwargs, "engines": engines}
+
+
+REJECTED_COUNT_INTERVAL_S = 10.0  # status.json's count of rejected/ is refreshed this often
 
 
 class Service:
@@ -115,8 +124,12 @@ class Service:
         runner: str | None = None,
         notifier: Notifier | None = None,
         schedule_grace_s: float | None = None,
+        events: EventNotifier | None = None,
     ) -> None:
-        """`schedule_grace_s` overrides the configuration's (tests); None uses it."""
+        """`schedule_grace_s` overrides the configuration's (tests); None uses it.
+
+        `notifier` is systemd's; `events` sends the `notify:` notifications.
+        """
         self.config = config
         self.once = once
         self.clock = clock
@@ -126,7 +139,7 @@ class Service:
         self.flags = _Flags()
         self.schedule_grace_s = schedule_grace_s
         self.store: Store | None = None
-        self.supervisor: WorkerSupervisor | None = None
+        self.supervisor: WorkerPool | None = None  # the worker backend: local process or Ray actors
         self.watcher: InboxWatcher | None = None
         self.scheduler: Scheduler | None = None
         self.announced_ready = False
@@ -142,6 +155,13 @@ class Service:
         self.lock = StateLock(config.state_dir)
         self._messages: collections.deque[Message] = collections.deque()
         self._unmovable: dict[Path, tuple[int, int, int]] = {}  # files that could not even be set aside
+        self.events = events or EventNotifier(config.notify, outbox=config.outbox)
+        self.summary: collections.Counter[str] = collections.Counter()  # this run: done, failed, rejected
+        self.started_at = clock()
+        self._last_status_file_s: float | None = None
+        self._last_rejected_count_s: float | None = None
+        self._rejected_count = 0
+        self._status_file_problem = False
 
     # ------------------------------------------------------------------ signals
 
@@ -164,12 +184,11 @@ class Service:
         for folder in (config.inbox, config.outbox, config.state_dir, config.rejected_dir):
             folder.mkdir(parents=True, exist_ok=True)
         self.lock.acquire()
+        self._write_status_file("starting", force=True)
         self.store = Store.open(config.state_dir, clock=self.clock)
-        self.supervisor = WorkerSupervisor(
+        self.supervisor = make_pool(
+            config,
             runner=runner_name(config, self.runner_override),
-            soundfont=config.soundfont,
-            heartbeat_interval_s=config.worker.heartbeat_interval_s,
-            heartbeat_timeout_s=config.worker.heartbeat_timeout_s,
             start_timeout_s=WORKER_START_TIMEOUT_S,
             clock=self.monotonic,
             resources_kwargs=resources_kwargs(config),
@@ -285,15 +304,12 @@ class Service:
         assert self.store is not None
         return self.store
 
-    def _supervisor(self) -> WorkerSupervisor:
+    def _supervisor(self) -> WorkerPool:
         assert self.supervisor is not None
         return self.supervisor
 
     def _keep_worker_alive(self) -> None:
-        supervisor = self._supervisor()
-        if supervisor.process is None:
-            log.warning("restarting the worker process")
-            supervisor.restart()
+        self._supervisor().keep_alive()
 
     def _ingest_ready(self) -> None:
         """Ingest every file that became ready, as one batch (one commit for a whole burst)."""
@@ -315,6 +331,12 @@ class Service:
         for outcome in outcomes:
             if outcome.status is IngestStatus.STUCK:
                 self._unmovable[outcome.path] = _identity(outcome.path)
+            elif outcome.status is IngestStatus.REJECTED:
+                self.summary["rejected"] += 1
+                self._last_rejected_count_s = None  # recount at the next status write
+                self.events.spec_rejected(outcome.path.name, outcome.problems, outcome.error_path)
+            elif outcome.status is IngestStatus.QUEUED:
+                self.summary["queued"] += len(outcome.jobs)
 
     def _still_stuck(self, path: Path) -> bool:
         """A file that could not even be set aside is skipped until it changes (logged once)."""
@@ -368,27 +390,32 @@ class Service:
 
     def _check_cancel(self) -> None:
         supervisor = self._supervisor()
-        running = supervisor.running
         now = self.monotonic()
-        if running is None or now - self._last_cancel_check_s < CANCEL_CHECK_INTERVAL_S:
+        if not supervisor.running_jobs() or now - self._last_cancel_check_s < CANCEL_CHECK_INTERVAL_S:
             return
         self._last_cancel_check_s = now
-        if self._store().is_cancel_requested(running.job_id) and supervisor.cancel_flag.value == 0:
-            log.info("job %s: cancel requested; stopping at the next stage", running.job_id)
-            supervisor.request_cancel(running.job_id)
+        for job_id in [r.job_id for r in supervisor.running_jobs()]:
+            if not supervisor.cancel_sent(job_id) and self._store().is_cancel_requested(job_id):
+                log.info("job %s: cancel requested; stopping at the next stage", job_id)
+                supervisor.request_cancel(job_id)
 
     def _dispatch(self) -> None:
+        """Claim and hand out jobs while the worker backend has free slots (the local one has one)."""
+        while self._dispatch_one():
+            pass
+
+    def _dispatch_one(self) -> bool:
         supervisor = self._supervisor()
-        if not supervisor.idle or not self.pauses.due("outbox") or not self._store().has_queued():
-            return
+        if supervisor.free_slots <= 0 or not self.pauses.due("outbox") or not self._store().has_queued():
+            return False
         problem = outbox.outbox_problem(self.config.outbox)
         if problem is not None:
             self.pauses.pause("outbox", problem)
-            return
+            return False
         self.pauses.resume("outbox")
         job = self._store().claim_next()
         if job is None:
-            return
+            return False
         outbox.clear_staging(self.config.outbox, job.id)
         order = RunJob(
             job_id=job.id,
@@ -399,6 +426,7 @@ class Service:
         )
         log.info("job %s: dispatching %r (attempt %d)", job.id, job.title, job.attempts)
         supervisor.submit(order, job_time_limit_s(self.config, job))
+        return True
 
     def _drained(self) -> bool:
         assert self.watcher is not None
@@ -442,6 +470,11 @@ class Service:
             if not self.announced_ready:
                 self.announced_ready = True
                 self.notifier.ready(status=self._status_text())
+        elif isinstance(message, BackendStatus):
+            if message.available:
+                self.pauses.resume("ray")
+            else:
+                self.pauses.pause("ray", f"the Ray backend is unavailable: {message.reason}")
         elif isinstance(message, WorkerStartFailed):
             self.fatal = (
                 f"the worker could not start: {message.error}. "
@@ -459,7 +492,14 @@ class Service:
             self._finish_failure(job.id, f"could not publish the outputs: {exc}", cancelled=False)
             return
         store.finish(job.id, JobState.DONE, outbox_path=folder)
-        log.info("job %s done: %s", job.id, folder)
+        warnings = _manifest_warnings(folder)
+        for warning in warnings:
+            store.add_event(job.id, f"published without it: {warning}", level="warning")
+        self.summary["done"] += 1
+        if warnings:
+            self.summary["done with warnings"] += 1
+        log.info("job %s done: %s%s", job.id, folder, f" ({len(warnings)} warning(s))" if warnings else "")
+        self.events.job_done(job.title, job.id, folder, warnings)
 
     def _finish_failure(self, job_id: str, error: str, *, cancelled: bool, traceback: str = "") -> None:
         store = self._store()
@@ -470,6 +510,7 @@ class Service:
         if cancelled:
             outbox.clear_staging(self.config.outbox, job.id)
             store.finish(job.id, JobState.CANCELLED, error=error)
+            self.summary["cancelled"] += 1
             log.info("job %s cancelled", job.id)
             return
         problem = outbox.outbox_problem(self.config.outbox) if job.state is JobState.RUNNING else None
@@ -480,7 +521,9 @@ class Service:
             return
         folder = self._publish_failure(job, f"{error}\n\n{traceback}" if traceback else error)
         store.finish(job.id, JobState.FAILED, error=error, outbox_path=folder)
+        self.summary["failed"] += 1
         log.warning("job %s failed: %s", job.id, error)
+        self.events.job_failed(job.title, job.id, error, folder)
 
     def _publish_failure(self, job: JobRecord, error: str) -> Path | None:
         fields = {**job_fields(job), "seed": job.seed}
@@ -511,6 +554,10 @@ class Service:
             return
         if job.cancel_requested:
             self._finish_failure(job.id, f"cancelled ({message.reason})", cancelled=True)
+            return
+        if not message.counts:  # the backend was lost (Ray head gone), not the job's doing
+            store.requeue(job.id, message.reason, refund_attempt=True)
+            outbox.clear_staging(self.config.outbox, job.id)
             return
         if self._stop_deadline_s is not None:  # died on its own while the service was stopping: counted
             store.requeue(job.id, f"{message.reason} while the service was stopping")
@@ -574,19 +621,20 @@ class Service:
     def _stopped(self) -> bool:
         """While stopping: True once no job runs; kills and requeues at the grace deadline."""
         supervisor = self._supervisor()
-        if supervisor.running is None:
+        running = supervisor.running_jobs()
+        if not running:
             return True
         assert self._stop_deadline_s is not None
         if self.monotonic() >= self._stop_deadline_s:
-            job_id = supervisor.running.job_id
-            log.warning("job %s did not finish within the stop grace; requeued", job_id)
             supervisor.kill()
-            job = self._store().get(job_id)
-            if job.state is JobState.RUNNING:  # the service's doing, not the job's: not an attempt
-                self._store().requeue(
-                    job_id, "the service stopped before the job finished", refund_attempt=True
-                )
-            outbox.clear_staging(self.config.outbox, job_id)
+            for job_id in (r.job_id for r in running):
+                log.warning("job %s did not finish within the stop grace; requeued", job_id)
+                job = self._store().get(job_id)
+                if job.state is JobState.RUNNING:  # the service's doing, not the job's: not an attempt
+                    self._store().requeue(
+                        job_id, "the service stopped before the job finished", refund_attempt=True
+                    )
+                outbox.clear_staging(self.config.outbox, job_id)
             return True
         return False
 
@@ -597,8 +645,79 @@ class Service:
             self.supervisor.stop(grace_s=5.0)
         if self.store is not None:
             self.store.close()
+        self.events.close(grace_s=10.0 if self.once else 3.0)
+        if self.lock.held:
+            self._write_status_file("stopped", force=True)
         self.lock.release()
         self.notifier.close()
+
+    def summary_text(self) -> str:
+        """One line on what this run did (`run --once` prints it)."""
+        parts = [f"{self.summary[k]} {k}" for k in ("done", "failed", "cancelled", "rejected")]
+        extra = self.summary["done with warnings"]
+        return "musicd: " + ", ".join(parts) + (f" ({extra} done with warnings)" if extra else "")
+
+    @property
+    def had_failures(self) -> bool:
+        """Whether a job failed or a spec was rejected in this run."""
+        return bool(self.summary["failed"] or self.summary["rejected"])
+
+    # ------------------------------------------------------------------ status.json
+
+    def _status_state(self) -> str:
+        if self._stop_deadline_s is not None or self.flags.stop:
+            return "stopping"
+        if self.supervisor is None or not self.supervisor.ready:
+            return "starting"
+        return "paused" if self.pauses.reasons() else "running"
+
+    def _write_status_file(self, state: str | None = None, *, force: bool = False) -> None:
+        """Rewrite state_dir/status.json (at most every HEARTBEAT_INTERVAL_S unless forced)."""
+        now = self.monotonic()
+        last = self._last_status_file_s
+        if not force and last is not None and now - last < status_file.HEARTBEAT_INTERVAL_S:
+            return
+        self._last_status_file_s = now
+        config = self.config
+        if (
+            self._last_rejected_count_s is None
+            or now - self._last_rejected_count_s >= REJECTED_COUNT_INTERVAL_S
+        ):
+            self._last_rejected_count_s = now
+            try:
+                _, self._rejected_count = status_file.inbox_counts(config.inbox, config.rejected_dir)
+            except OSError:
+                pass
+        running = next(iter(self.supervisor.running_jobs()), None) if self.supervisor is not None else None
+        watcher = self.watcher
+        data = {
+            "pid": os.getpid(),
+            "state": state or self._status_state(),
+            "version": __version__,
+            "started_at": self.started_at.isoformat(),
+            "heartbeat_at": self.clock().isoformat(),
+            "heartbeat_interval_s": status_file.HEARTBEAT_INTERVAL_S,
+            "once": self.once,
+            "config_path": str(config.config_path) if config.config_path else None,
+            "inbox": str(config.inbox),
+            "outbox": str(config.outbox),
+            "pauses": self.pauses.reasons(),
+            "worker_ready": bool(self.supervisor is not None and self.supervisor.ready),
+            "running_job": running.job_id if running is not None else None,
+            "inbox_waiting": len(watcher.candidates) + len(watcher.in_flight)
+            if watcher is not None
+            else None,
+            "rejected": self._rejected_count,
+            "this_run": dict(self.summary),
+        }
+        try:
+            status_file.write_status(config.state_dir, data)
+        except OSError as exc:
+            if not self._status_file_problem:
+                log.warning("cannot write %s: %s", status_file.status_path(config.state_dir), exc)
+            self._status_file_problem = True
+        else:
+            self._status_file_problem = False
 
     # ------------------------------------------------------------------ notify
 
@@ -617,6 +736,7 @@ class Service:
         return f"paused: {'; '.join(reasons)}; {text}" if reasons else text
 
     def _notify_periodic(self) -> None:
+        self._write_status_file()
         now = self.monotonic()
         interval = self.notifier.watchdog_interval_s
         if interval is not None and now - self._last_watchdog_s >= interval:
@@ -633,9 +753,9 @@ class Service:
                 self.notifier.status(text)
 
 
-RESTART_ONLY = ("inbox", "outbox", "state_dir", "soundfont", "models")
+RESTART_ONLY = ("inbox", "outbox", "state_dir", "soundfont", "models", "tags", "notify", "ray")
 RESTART_ONLY_WATCH = ("mode", "recursive")
-RESTART_ONLY_WORKER = ("runner", "heartbeat_interval_s")
+RESTART_ONLY_WORKER = ("runner", "heartbeat_interval_s", "backend")
 
 
 def reload_plan(running: Config, new: Config) -> tuple[Config, list[str]]:
@@ -649,6 +769,16 @@ def reload_plan(running: Config, new: Config) -> tuple[Config, list[str]]:
     worker = new.worker.model_copy(update={n: getattr(running.worker, n) for n in RESTART_ONLY_WORKER})
     update = {name: getattr(running, name) for name in (*RESTART_ONLY, "engines")}
     return new.model_copy(update={**update, "watch": watch, "worker": worker}), kept
+
+
+def _manifest_warnings(folder: Path) -> list[str]:
+    """The messages of a published manifest's `warnings` (optional stages that failed)."""
+    from musicd.pipeline.manifest import read_manifest
+
+    found = read_manifest(folder).get("warnings")
+    if not isinstance(found, list):
+        return []
+    return [str(w.get("message", w)) if isinstance(w, dict) else str(w) for w in found]
 
 
 def _identity(path: Path) -> tuple[int, int, int]:
@@ -670,4 +800,7 @@ def run_service(
     """Run the service in this process until stopped (or drained with `once`); returns the exit code."""
     service = Service(config, once=once, clock=clock, runner=runner, notifier=notifier)
     service.install_signal_handlers()
-    return service.run()
+    code = service.run()
+    if once:
+        log.info("%s", service.summary_text())
+    return code

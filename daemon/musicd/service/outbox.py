@@ -5,7 +5,8 @@ manifest (status, finish time), fsyncs every file and then moves the folder with
 rename to `outbox/YYYY/MM/DD/HHMMSS-<slug>-<id8>/` (`...-failed/` for a failed job), so a
 tool watching the outbox never sees half a job. The date and time are the job's finish
 time in local time; `<id8>` is the last 8 characters of the job id (the random part of a
-ULID, so jobs created in the same millisecond still differ).
+ULID, so jobs created in the same millisecond still differ). `<slug>` is the title
+transliterated to ASCII (musicd.pipeline.names.slugify); the mix inside is `<slug>.<fmt>`.
 
 Crash safety: before publishing, `find_published` looks for a folder of this job (name
 ending in `-<id8>` or `-<id8>-failed` and a manifest naming the job id); if the process
@@ -19,7 +20,6 @@ import logging
 import os
 import re
 import shutil
-import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -27,22 +27,13 @@ from typing import Any
 
 from musicd import durable
 from musicd.pipeline.manifest import MANIFEST_NAME, finish_manifest, read_manifest, write_manifest
+from musicd.pipeline.names import slugify
 from musicd.queue.jobs import short_id
 
 log = logging.getLogger(__name__)
 
 STAGING_DIR_NAME = ".staging"
-SLUG_MAX_LEN = 48
 FAILED_SUFFIX = "-failed"
-
-
-def slugify(text: str | None, max_len: int = SLUG_MAX_LEN) -> str:
-    """A safe folder-name fragment: lowercase ascii letters, digits and single dashes; never empty."""
-    normalized = unicodedata.normalize("NFKD", text or "")
-    ascii_text = normalized.encode("ascii", "ignore").decode("ascii").lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
-    slug = slug[:max_len].rstrip("-")
-    return slug or "untitled"
 
 
 def staging_root(outbox: Path) -> Path:
