@@ -1,7 +1,15 @@
 """Vocal synthesis speed for a 60 s pop song: the whole vocals stage and its parts (melody,
-singing, bus), median of several runs, plus the vocal bus alone on the same dry take.
+singing, bus), median of several runs, plus the vocal bus alone on the same dry take; then, per
+installed singer (espeak, piper, mbrola), quality figures on one dry take of the same song:
 
-Run: .venv/bin/python bench/bench_vocals.py [--runs 5]
+- pitch: share of voiced frames within 50 cents of the planned note (librosa pyin);
+- timing: word onsets (librosa onset detection) against the planned word starts, and each LRC
+  line time against where the line's sound begins: median and 95th percentile, ms;
+- speed: seconds of singing work per second of song;
+- clicks per minute: jumps between neighbouring samples above half the take's peak;
+- a spectrogram PNG of the first sung line per singer, written to bench/spectrogram_<singer>.png.
+
+Run: .venv/bin/python bench/bench_vocals.py [--runs 5] [--singers espeak,piper,mbrola]
 """
 
 from __future__ import annotations
@@ -9,6 +17,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 from musicd.music.plan import make_plan
 from musicd.spec import load_spec
@@ -31,13 +40,26 @@ SAMPLE_RATE = 44100
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="timed runs per voice (median)")
+    parser.add_argument(
+        "--singers", default="espeak,piper,mbrola", help="singers to measure (comma-separated)"
+    )
+    parser.add_argument("--quality-only", action="store_true", help="skip the espeak speed runs")
     args = parser.parse_args()
     spec = load_spec(
         "genres: [pop]\nduration: 60\nlyrics: |\n" + "".join(f"  {line}\n" for line in LYRICS.splitlines())
     )
     plan = make_plan(spec, 7)
     n_samples = int(plan.duration_s * SAMPLE_RATE)
+    if not args.quality_only:
+        speed(spec, plan, n_samples, args.runs)
+    for name in args.singers.split(","):
+        quality(name.strip(), spec, plan, n_samples)
+
+
+def speed(spec, plan, n_samples: int, runs: int) -> None:
+    """The espeak vocals stage's speed (both registers) and the vocal bus alone."""
     sing(spec.lyrics, ["en"], "low", "espeak", plan, SAMPLE_RATE, n_samples, seed=7)  # warm up
+    args = argparse.Namespace(runs=runs)
     for voice in ("low", "high"):
         totals: list[float] = []
         parts: dict[str, list[float]] = {}
@@ -72,6 +94,118 @@ def main() -> None:
         f"{SAMPLE_RATE} Hz): median of {args.runs}: {statistics.median(bus_runs):.3f} s "
         f"(min {min(bus_runs):.3f}, max {max(bus_runs):.3f})"
     )
+
+
+def quality(name: str, spec, plan, n_samples: int) -> None:
+    """Pitch, timing, speed and clicks of one singer's dry take; its spectrogram PNG."""
+    import librosa
+    import numpy as np
+
+    from musicd.engines import EngineConfig, make_singer
+    from musicd.seeding import stage_rng
+    from musicd.vocals import chords_from_plan, vocal_line
+    from musicd.vocals.singing import group_words
+    from musicd.vocals.timing_files import lrc_text
+
+    singer = make_singer(name, EngineConfig())
+    status = singer.availability()
+    if not status.usable:
+        print(f"{name}: not installed here ({status.reason})")
+        return
+    vocal = vocal_line(
+        spec.lyrics,
+        ["en"],
+        plan.form,
+        plan.tempo_bpm,
+        plan.meter,
+        plan.key_tonic,
+        plan.mode,
+        chords_from_plan(plan),
+        "low",
+        stage_rng(7, "vocals"),
+    )
+    rate = 22050
+    n = int(n_samples * rate / SAMPLE_RATE)
+    singer.sing(vocal, rate, n)  # warm up (loads the model)
+    start = time.perf_counter()
+    audio = singer.sing(vocal, rate, n)
+    seconds = time.perf_counter() - start
+    hop = 256
+    f0, voiced, _ = librosa.pyin(audio, fmin=65, fmax=1000, sr=rate, frame_length=1024, hop_length=hop)
+    times = librosa.times_like(f0, sr=rate, hop_length=hop)
+    starts = np.array([vocal.beats_to_seconds(x.note.start_beat) for x in vocal.notes])
+    ends = np.array([vocal.beats_to_seconds(x.note.start_beat + x.note.duration_beats) for x in vocal.notes])
+    pitches = np.array([x.note.pitch for x in vocal.notes])
+    cents = []
+    for t, hz, is_voiced in zip(times, f0, voiced):
+        k = np.flatnonzero((starts <= t) & (t < ends))
+        if is_voiced and k.size and np.isfinite(hz):
+            cents.append(abs(1200 * np.log2(hz / librosa.midi_to_hz(pitches[k[0]]))))
+    share = float(np.mean(np.array(cents) <= 50)) if cents else 0.0
+    onsets = librosa.onset.onset_detect(y=audio, sr=rate, hop_length=128, units="time", backtrack=True)
+    words = np.array([min(abs(onsets - vocal.beats_to_seconds(w.start_beat))) for w in group_words(vocal)])
+    loud = np.abs(audio) > np.max(np.abs(audio)) * 0.01
+    lines = []
+    for entry in lrc_text(vocal).splitlines():
+        if len(entry) > 10 and entry[1:3].isdigit():
+            at = int(entry[1:3]) * 60 + float(entry[4:9])
+            begin = max(0.0, at - 0.2)
+            hits = np.flatnonzero(loud[int(begin * rate) : int((at + 0.5) * rate)])
+            if hits.size:
+                lines.append(abs(begin + hits[0] / rate - at))
+    jumps = np.abs(np.diff(audio))
+    clicks = int(np.sum(jumps > 0.5 * np.max(np.abs(audio))))
+    song_s = n / rate
+    sung_s = float(np.sum(ends - starts))
+    print(
+        f"{name}: {share:.1%} of {len(cents)} voiced frames within 50 cents; word onsets median "
+        f"{1000 * np.median(words):.0f} ms, p95 {1000 * np.percentile(words, 95):.0f} ms "
+        f"({np.mean(words <= 0.05):.0%} within 50 ms); LRC line starts median "
+        f"{1000 * np.median(lines):.0f} ms, p95 {1000 * np.percentile(lines, 95):.0f} ms; "
+        f"{seconds:.2f} s for {sung_s:.1f} s sung = {seconds / song_s:.3f} s per second of song; "
+        f"{clicks / (song_s / 60):.1f} clicks/min"
+    )
+    spectrogram_png(audio, rate, vocal, Path(__file__).parent / f"spectrogram_{name}.png", name)
+
+
+def spectrogram_png(audio, rate: int, vocal, path: Path, name: str) -> None:
+    """The first sung line's spectrogram (0-8 kHz, log magnitude) as a greyscale PNG, via ffmpeg."""
+    import subprocess
+
+    import numpy as np
+    from scipy.signal import stft
+
+    line = vocal.lines[0]
+    a = int(vocal.beats_to_seconds(line.start_beat) * rate)
+    b = int((vocal.beats_to_seconds(line.end_beat) + 0.3) * rate)
+    _, _, z = stft(audio[a:b], rate, nperseg=1024, noverlap=768)
+    db = 20 * np.log10(np.abs(z[: int(8000 / (rate / 1024))]) + 1e-9)
+    image = np.clip((db - (db.max() - 80)) / 80, 0, 1)[::-1]
+    pixels = (255 * image).astype(np.uint8)
+    pixels = np.repeat(np.repeat(pixels, 2, axis=0), 2, axis=1)
+    height, width = pixels.shape
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "gray",
+            "-s",
+            f"{width}x{height}",
+            "-i",
+            "-",
+            "-frames:v",
+            "1",
+            str(path),
+        ],
+        input=pixels.tobytes(),
+        check=True,
+    )
+    print(f"  {name}: spectrogram of {line.text!r} -> {path.name}")
 
 
 if __name__ == "__main__":

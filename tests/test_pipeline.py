@@ -148,7 +148,8 @@ def test_lyrics_are_sung_and_timed(resources: Resources, tmp_path: Path) -> None
     assert "vocals" in names and len(lyrics) >= 10
     vocals_record = result.manifest["engines"]["vocals"]
     assert vocals_record["used"] == "piper"  # English: the neural voice
-    assert vocals_record["singers"][0]["voice"] == "en_US-joe-medium" and "CC0" in vocals_record["singers"][0]["licence"]
+    singer = vocals_record["singers"][0]
+    assert singer["voice"] == "en_US-joe-medium" and "CC0" in singer["licence"]
 
 
 def test_song_without_lyrics_has_no_vocal_stem(resources: Resources, tmp_path: Path) -> None:

@@ -316,7 +316,7 @@ def test_utf8_bom_and_utf16_files_are_read() -> None:
         ),
         (
             "prompt: x\nvocals: {engine: loud}\n",
-            'vocals.engine: "loud" is not a known vocal engine; allowed: auto, coqui, espeak, none (line 2)',
+            'vocals.engine: "loud" is not a known vocal engine; allowed: auto, coqui, piper, mbrola, espeak, none (line 2)',
         ),
         ('prompt: |\n  two\n  lines\ntitle: "a\\nb"\n', "title: must be a single line of text (line 4)"),
         (

@@ -228,9 +228,11 @@ def test_broken_coqui_model_falls_back_to_espeak_and_says_why(torchaudio_for_coq
         config=coqui_config(folder),
         cache=cache,
     )
-    assert result.engine_used == "espeak" and result.audio is not None
-    assert "could not be loaded" in result.reason and "fell back to espeak-ng" in result.reason
-    assert cache.resident() == [] and result.record()["models"] == []
+    assert result.engine_used == "piper" and result.audio is not None  # the next singer for English
+    assert "could not be loaded" in result.reason and "fell back to piper" in result.reason
+    # The broken model never became resident; the Piper voice that sang instead did.
+    assert [key.engine for key in cache.resident()] == ["piper"]
+    assert [m["engine"] for m in result.record()["models"]] == ["piper"]
 
 
 def test_coqui_folder_problems_are_explained(tmp_path):
@@ -258,5 +260,5 @@ def test_job_with_a_coqui_model_records_it_in_the_manifest(tiny_model, tmp_path)
     assert vocals["used"] == "coqui" and vocals["reason"] == "a Coqui model is configured"
     assert [m["engine"] for m in vocals["models"]] == ["coqui"]
     assert json.loads((tmp_path / "manifest.json").read_text())["engines"]["vocals"] == vocals
-    stem, _ = sf.read(tmp_path / "stems/vocals.wav")
+    stem, _ = sf.read(tmp_path / "stems/vocals.flac")
     assert np.max(np.abs(stem)) > 0.01

@@ -155,11 +155,12 @@ def test_sing_returns_the_stem_at_the_songs_exact_length_with_lrc_and_engine_rec
         seed=11,
     )
     assert result.audio is not None and result.audio.shape == (n_samples, 2)
-    assert result.engine_used == "espeak" and result.engine_asked == "auto"
-    assert "no Coqui model folder" not in result.reason or result.reason
+    assert result.engine_used == "piper" and result.engine_asked == "auto"  # English: the neural voice
+    assert result.reason.startswith("the neural Piper voice")
     assert "Hello my friend" in result.lrc_text and "Sing it again" in result.srt_text
     assert result.track is not None and result.track.name == "vocals" and result.track.lyrics
-    assert result.record()["used"] == "espeak"
+    assert result.record()["used"] == "piper"
+    assert [s["singer"] for s in result.record()["singers"]] == ["piper"]
     again = sing(
         spec.lyrics,
         spec.vocals.languages,
@@ -170,18 +171,17 @@ def test_sing_returns_the_stem_at_the_songs_exact_length_with_lrc_and_engine_rec
         n_samples,
         seed=11,
     )
-    # espeak-ng's voice carries free-running state between calls, so the audio is only nearly
-    # the same; the notes, lyric events and timed lyrics are identical.
+    # The notes, lyric events and timed lyrics are identical; the audio is only nearly the same.
     assert again.track == result.track and again.lrc_text == result.lrc_text
     assert abs(float(np.std(again.audio)) - float(np.std(result.audio))) < 0.2 * float(np.std(result.audio))
 
 
-def test_sing_with_coqui_asked_but_no_model_falls_back_to_espeak_and_says_why():
+def test_sing_with_coqui_asked_but_no_model_falls_back_to_the_next_singer_and_says_why():
     spec = load_spec("genres: [lofi]\nduration: 20\nlyrics: Hello there\n")
     plan = make_plan(spec, 3)
     result = sing(spec.lyrics, ["en"], "low", "coqui", plan, 22050, 22050 * 20, seed=3)
-    assert result.engine_used == "espeak"
-    assert "coqui is not available" in result.reason and "fell back to espeak-ng" in result.reason
+    assert result.engine_used == "piper"
+    assert "coqui is not available" in result.reason and "fell back to piper" in result.reason
 
 
 def test_no_lyrics_or_engine_none_sing_nothing():
@@ -197,17 +197,19 @@ def test_singers_come_from_the_registry_and_are_chosen_through_it():
     from musicd.engines import SINGER_NAMES, EngineConfig, Singer, make_singer
     from musicd.vocals import choose_singer
 
-    assert SINGER_NAMES == ("coqui", "espeak")  # best first: auto and fallbacks walk this order
+    assert SINGER_NAMES == ("coqui", "piper", "mbrola", "espeak")  # best first: auto and fallbacks
     for name in SINGER_NAMES:
         singer = make_singer(name, EngineConfig())
         assert isinstance(singer, Singer) and singer.name == name
-    singer, used, reason = choose_singer("auto", EngineConfig())
-    assert used == "espeak" and reason == "espeak-ng is the default singing voice"
+    singer, used, reason = choose_singer("auto", EngineConfig(), language="en")
+    assert used == "piper" and reason.startswith("the neural Piper voice")
+    singer, used, reason = choose_singer("auto", EngineConfig(), language="pl")
+    assert used in ("mbrola", "espeak")  # Polish: no Piper voice
     singer, used, reason = choose_singer("espeak", EngineConfig())
     assert used == "espeak" and reason == "asked for espeak"
     singer, used, reason = choose_singer("coqui", EngineConfig())
-    assert used == "espeak" and reason.startswith("coqui is not available (no Coqui model folder")
-    assert reason.endswith("; fell back to espeak-ng")
+    assert used == "piper" and reason.startswith("coqui is not available (no Coqui model folder")
+    assert reason.endswith("; fell back to piper")
 
 
 def test_the_espeak_singer_sings_the_vocal_line():

@@ -92,6 +92,14 @@ class Singer(ABC):
     def availability(self) -> Availability:
         """Usable: why it suits (what `auto` says when it picks it); else what is missing."""
 
+    def supports(self, language: str) -> str | None:
+        """None when it can sing `language` (a code such as en), else why not."""
+        return None
+
+    def voice_for(self, language: str, register: str) -> tuple[str, str]:
+        """(voice, licence) it sings `language` with in `register` (low/high), for the manifest."""
+        return self.label, ""
+
     @abstractmethod
     def sing(self, vocal: VocalLine, sample_rate: int, n_samples: int) -> np.ndarray:
         """The dry take: mono float32, `n_samples` long at `sample_rate`.

@@ -26,14 +26,18 @@ TEXTURE_ENGINE_NAMES: tuple[str, ...] = tuple(TEXTURE_ENGINE_CLASSES)
 NEURAL_TEXTURE_ENGINES: tuple[str, ...] = ("riffusion", "musicgen")
 DEFAULT_TEXTURE_ORDER: tuple[str, ...] = ("riffusion", "musicgen", "procedural")
 
-# Melody writers. `rules` is the composer; `magenta` is accepted and, until it is built,
-# writes with the rules and says so (pipeline/run.py).
+# Melody writers. `rules` is the composer; `magenta` is the melody RNN in its sidecar
+# (melody_magenta.py), resolved with `auto` in melody_choice.py.
 MELODY_ENGINE_NAMES: tuple[str, ...] = ("rules", "magenta")
 
 # name -> "module:Class" (a Singer built from the EngineConfig and the model cache), best first:
 # `auto` takes the first usable one, a singer that is unusable or fails falls back to those after it.
+# coqui runs only with a model folder a person configured; piper (neural, English) sounds most
+# like a singer; mbrola (diphones, many languages) takes pitches natively; espeak sings everything.
 SINGER_CLASSES: dict[str, str] = {
     "coqui": "musicd.vocals.coqui:CoquiSinger",
+    "piper": "musicd.vocals.piper:PiperSinger",
+    "mbrola": "musicd.vocals.mbrola:MbrolaSinger",
     "espeak": "musicd.vocals.espeak:EspeakSinger",
 }
 SINGER_NAMES: tuple[str, ...] = tuple(SINGER_CLASSES)

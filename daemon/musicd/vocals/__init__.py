@@ -69,6 +69,7 @@ class VocalResult:
     reason: str
     timings_s: dict[str, float] = field(default_factory=dict)
     models: tuple[dict[str, Any], ...] = ()  # model cache uses (ModelUse.to_dict())
+    singers: tuple[dict[str, Any], ...] = ()  # per language: singer, voice, licence, reason
 
     def record(self) -> dict[str, Any]:
         """The manifest entry: asked, used, why, and what was sung."""
@@ -82,6 +83,7 @@ class VocalResult:
             "languages": sorted({line.language for line in self.vocal.lines}),
             "timings_s": dict(self.timings_s),
             "models": [dict(m) for m in self.models],
+            "singers": [dict(s) for s in self.singers],
         }
 
 
@@ -151,26 +153,61 @@ def sing(
             None, vocal, None, lrc, srt, engine, "none", "the lyrics hold no singable words", timings
         )
     config = config or EngineConfig()
-    singer, used, reason = choose_singer(engine, config, cache)
-    if singer is None:
+    languages_sung = list(dict.fromkeys(line.language for line in vocal.lines))
+    choices = {lang: choose_singer(engine, config, cache, lang) for lang in languages_sung}
+    if all(choice.singer is None for choice in choices.values()):
+        reason = "; ".join(dict.fromkeys(choice.reason for choice in choices.values()))
         return VocalResult(vocal.to_track(), vocal, None, lrc, srt, engine, "none", reason, timings)
     started = time.perf_counter()
+    dry = np.zeros(n_samples, np.float32)
+    records: list[dict[str, Any]] = []
+    names: list[str] = []
     with _recording(cache) as models:
-        try:
-            dry = singer.sing(vocal, sample_rate, n_samples)
-        except (ResourceMissingError, ModelOutOfMemoryError) as error:
-            later = SINGER_NAMES[SINGER_NAMES.index(used) + 1 :]
-            if not later:
-                raise
-            log.warning("%s could not sing (%s); falling back", used, error)
-            fallback, _why, problems = _first_usable(later, config, cache)
-            reason = f"{reason}, but it failed ({error}); " + (
-                f"fell back to {fallback.label}" if fallback is not None else "; ".join(problems)
-            )
-            if fallback is None:
-                return VocalResult(vocal.to_track(), vocal, None, lrc, srt, engine, "none", reason, timings)
-            used = fallback.name
-            dry = fallback.sing(vocal, sample_rate, n_samples)
+        for name in dict.fromkeys(c.used for c in choices.values() if c.singer is not None):
+            group = [lang for lang, c in choices.items() if c.used == name]
+            singer = choices[group[0]].singer
+            assert singer is not None
+            part = _lines_in(vocal, group)
+            try:
+                dry += singer.sing(part, sample_rate, n_samples)
+            except (ResourceMissingError, ModelOutOfMemoryError) as error:
+                log.warning("%s could not sing (%s); falling back", name, error)
+                later = SINGER_NAMES[SINGER_NAMES.index(name) + 1 :]
+                if not later:
+                    raise
+                fallback, _why, problems = _first_usable(later, config, cache, group[0])
+                why = f"{choices[group[0]].reason}, but it failed ({error}); " + (
+                    f"fell back to {fallback.label}" if fallback is not None else "; ".join(problems)
+                )
+                for lang in group:
+                    choices[lang] = SingerChoice(fallback, fallback.name if fallback else "none", why)
+                if fallback is None:
+                    continue
+                singer = fallback
+                dry += fallback.sing(part, sample_rate, n_samples)
+            names.append(singer.name)
+    for lang, choice in choices.items():
+        voice_name, licence = (
+            choice.singer.voice_for(lang, vocal.voice) if choice.singer is not None else (None, "")
+        )
+        records.append(
+            {
+                "language": lang,
+                "singer": choice.used,
+                "voice": voice_name,
+                "licence": licence,
+                "reason": choice.reason,
+            }
+        )
+    used = "+".join(dict.fromkeys(names)) or "none"
+    reasons = list(dict.fromkeys(choice.reason for choice in choices.values()))
+    reason = (
+        reasons[0]
+        if len(reasons) == 1
+        else "; ".join(f"{lang}: {choice.used} ({choice.reason})" for lang, choice in choices.items())
+    )
+    if used == "none":
+        return VocalResult(vocal.to_track(), vocal, None, lrc, srt, engine, "none", reason, timings)
     timings["singing"] = round(time.perf_counter() - started, 3)
     started = time.perf_counter()
     stem = process_vocal_bus(dry, sample_rate, plan.genres, plan.tempo_bpm)
@@ -187,43 +224,65 @@ def sing(
         reason,
         timings,
         tuple(use.to_dict() for use in models),
+        tuple(records),
     )
 
 
-def choose_singer(asked: str, config: EngineConfig, cache: ModelCache | None = None) -> SingerChoice:
-    """Resolve `vocals.engine` (auto or a singer's name) to a singer.
+def _lines_in(vocal: VocalLine, languages: Sequence[str]) -> VocalLine:
+    """The vocal line with only the notes of lines in `languages` (lines and words stay whole)."""
+    if all(line.language in languages for line in vocal.lines):
+        return vocal
+    keep = {i for i, line in enumerate(vocal.lines) if line.language in languages}
+    notes = tuple(n for n in vocal.notes if n.line_index in keep)
+    return VocalLine(notes, vocal.lines, vocal.words, vocal.tempo_bpm, vocal.voice)
 
-    `auto` takes the first usable singer of the registry and says why it suits; a singer asked
-    for by name runs when usable, else the first usable one after it, with the reason.
+
+def choose_singer(
+    asked: str, config: EngineConfig, cache: ModelCache | None = None, language: str | None = None
+) -> SingerChoice:
+    """Resolve `vocals.engine` (auto or a singer's name) to a singer, for `language` if given.
+
+    `auto` takes the first singer of the registry (best first) that is usable and sings the
+    language, and says why it suits; a singer asked for by name runs when it can, else the first
+    one after it that can, with the reason.
     """
     if asked == "auto":
-        singer, why, problems = _first_usable(SINGER_NAMES, config, cache)
+        singer, why, problems = _first_usable(SINGER_NAMES, config, cache, language)
         if singer is None:
             return SingerChoice(None, "none", "; ".join(problems))
         return SingerChoice(singer, singer.name, why)
     first = make_singer(asked, config, cache)
-    status = first.availability()
-    if status.usable:
+    problem = _problem(first, language)
+    if problem is None:
         return SingerChoice(first, first.name, f"asked for {asked}")
-    problems = [f"{first.label} is not available ({status.reason})"]
     later = SINGER_NAMES[SINGER_NAMES.index(asked) + 1 :]
-    singer, _why, more = _first_usable(later, config, cache)
+    singer, _why, more = _first_usable(later, config, cache, language)
     if singer is None:
-        return SingerChoice(None, "none", "; ".join(problems + more))
-    return SingerChoice(singer, singer.name, "; ".join([*problems, f"fell back to {singer.label}"]))
+        return SingerChoice(None, "none", "; ".join([problem, *more]))
+    return SingerChoice(singer, singer.name, "; ".join([problem, f"fell back to {singer.label}"]))
+
+
+def _problem(singer: Singer, language: str | None) -> str | None:
+    """None when `singer` can sing `language` here, else why not (in words)."""
+    status = singer.availability()
+    if not status.usable:
+        return f"{singer.label} is not available ({status.reason})"
+    why_not = singer.supports(language) if language else None
+    return f"{singer.label} cannot sing {language} ({why_not})" if why_not else None
 
 
 def _first_usable(
-    names: Sequence[str], config: EngineConfig, cache: ModelCache | None
+    names: Sequence[str], config: EngineConfig, cache: ModelCache | None, language: str | None = None
 ) -> tuple[Singer | None, str, list[str]]:
-    """The first usable singer of `names` and why it suits, and why each before it is not."""
+    """The first singer of `names` that can sing `language` and why it suits, and why each
+    before it cannot."""
     problems: list[str] = []
     for name in names:
         singer = make_singer(name, config, cache)
-        status = singer.availability()
-        if status.usable:
-            return singer, status.reason, problems
-        problems.append(f"{singer.label} is not available ({status.reason})")
+        problem = _problem(singer, language)
+        if problem is None:
+            return singer, singer.availability().reason, problems
+        problems.append(problem)
     return None, "", problems
 
 

@@ -229,6 +229,9 @@ class CoquiSinger(Singer):
 
         return Availability(True, "a Coqui model is configured", plan_device("auto", DTYPE).device)
 
+    def voice_for(self, language: str, register: str) -> tuple[str, str]:
+        return str(self.model_dir), "the model's own licence (the folder of models.coqui.path)"
+
     def sing(self, vocal: VocalLine, sample_rate: int, n_samples: int) -> np.ndarray:
         if self.model_dir is None:
             raise ResourceMissingError("no Coqui model folder is configured (models.coqui.path)")

@@ -201,6 +201,16 @@ class EspeakSinger(Singer):
             return Availability(False, problem)
         return Availability(True, "espeak-ng is the default singing voice")
 
+    def voice_for(self, language: str, register: str) -> tuple[str, str]:
+        from musicd.music.languages import espeak_voice
+
+        variant, _pitch = REGISTER_VARIANTS.get(register, REGISTER_VARIANTS["low"])
+        try:
+            voice = espeak_voice(language) + variant
+        except KeyError:
+            voice = language + variant
+        return voice, "GPL-3.0-or-later (espeak-ng)"
+
     def sing(self, vocal: VocalLine, sample_rate: int, n_samples: int) -> np.ndarray:
         from musicd.vocals.singing import sing_vocal_line
 
