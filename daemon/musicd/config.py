@@ -132,7 +132,8 @@ class RayConfig(BaseModel):
     model_config = _STRICT
 
     address: str = Field(
-        "auto", description="auto (the cluster `ray start` made on this machine), HOST:6379 or ray://HOST:10001"
+        "auto",
+        description="auto (the cluster `ray start` made on this machine), HOST:6379 or ray://HOST:10001",
     )
     workers: int = Field(2, ge=1, description="worker actors, each running one job at a time")
     num_cpus: float = Field(1.0, ge=0, description="CPUs Ray reserves for each worker actor")

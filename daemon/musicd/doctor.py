@@ -89,6 +89,14 @@ def _singers(engines: EngineConfig | None) -> list[Check]:
     return checks
 
 
+def _magenta() -> Check:
+    from musicd.engines.melody_choice import magenta_availability
+
+    status = magenta_availability()
+    detail = f"usable: {status.reason}" if status.usable else status.reason
+    return Check("melody engine magenta", status.usable, detail, optional=True)
+
+
 def run_checks(soundfont: Path | None = None, engines: EngineConfig | None = None) -> list[Check]:
     """Every check, required ones first."""
     return [
@@ -98,6 +106,7 @@ def run_checks(soundfont: Path | None = None, engines: EngineConfig | None = Non
         _program("ffprobe", "ffmpeg"),
         _program("espeak-ng", "espeak-ng", optional=True, flag="--version"),
         *_singers(engines),
+        _magenta(),
         _torch(),
         *_engines(engines),
     ]

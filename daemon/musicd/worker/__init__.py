@@ -1,7 +1,8 @@
-"""The worker: one resident process that runs the pipeline, and the supervisor that keeps it alive."""
+"""The worker: the resident process that runs the pipeline, its supervisor, and the backends (local, Ray)."""
 
 from musicd.worker.process import DEFAULT_RUNNER, resolve_runner
 from musicd.worker.protocol import (
+    BackendStatus,
     Heartbeat,
     JobFailed,
     JobProgress,
@@ -19,6 +20,7 @@ from musicd.worker.supervisor import RunningJob, WorkerSupervisor
 
 __all__ = [
     "DEFAULT_RUNNER",
+    "BackendStatus",
     "Heartbeat",
     "JobFailed",
     "JobProgress",

@@ -127,6 +127,17 @@ class WorkerDied:
     job_id: str | None
     reason: str
     while_loading: bool = False
+    counts: bool = True  # False: the backend was lost (Ray head gone), not the job's doing: no attempt
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    """Sent by a backend whose workers live elsewhere (Ray): reachable or not, its actors and nodes."""
+
+    available: bool
+    reason: str = ""  # why not available
+    actors: tuple[Mapping[str, Any], ...] = ()  # name, state, job_id, node_ip, hostname, pid, version
+    nodes: tuple[Mapping[str, Any], ...] = ()  # node_id, ip, alive, cpus, gpus
 
 
 Message = (
@@ -139,4 +150,5 @@ Message = (
     | JobSucceeded
     | JobFailed
     | WorkerDied
+    | BackendStatus
 )

@@ -1,0 +1,330 @@
+"""The Ray backend against a real Ray cluster on this machine (127.0.0.1 only).
+
+One cluster for the module: a head with no CPUs (no actor lands there, so it is never the node
+removed) and two worker nodes of one CPU each, so the two actors run on different nodes. The
+service runs in this process (Service.step with the real clocks) or as a subprocess (the -9
+test); its Ray driver is the bridge process it starts. The runner is tests/daemon_runner.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import wait as wait_for_handles
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon_helpers import (
+    TEST_RUNNER,
+    TESTS_DIR,
+    Daemon,
+    job_rows,
+    manifests,
+    published,
+    spec_yaml,
+    staging_left,
+    write_config,
+)
+from musicd.config import load_config
+from musicd.queue.jobs import JobState
+from musicd.service.loop import Service
+from musicd.worker.backend_report import backend_status_path
+
+LOOPBACK_ENV = {
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",  # Ray keeps to 127.0.0.1 instead of this host's address
+    "RAY_USAGE_STATS_ENABLED": "0",
+}
+os.environ.update(LOOPBACK_ENV)  # before Ray is imported: it reads them once
+
+ray = pytest.importorskip("ray")
+cluster_utils = pytest.importorskip("ray.cluster_utils")
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Any]:
+    saved = {"PYTHONPATH": os.environ.get("PYTHONPATH")}
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS_DIR), saved["PYTHONPATH"]]))
+    made = cluster_utils.Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 0, "include_dashboard": False, "object_store_memory": 80 * 2**20},
+    )
+    try:
+        for _ in range(2):
+            made.add_node(num_cpus=1, object_store_memory=80 * 2**20)
+        made.wait_for_nodes()
+        ray.init(address=made.address, namespace="musicd", log_to_driver=False)
+        yield made
+    finally:
+        ray.shutdown()
+        made.shutdown()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def ray_config(tmp_path: Path, cluster: Any, **ray_overrides: Any) -> Path:
+    return write_config(
+        tmp_path,
+        worker={"backend": "ray", "max_attempts": 3},
+        ray={"address": cluster.address, "workers": 2, "num_cpus": 1, **ray_overrides},
+    )
+
+
+@pytest.fixture
+def service_for(tmp_path: Path, cluster: Any) -> Iterator[Callable[..., Service]]:
+    made: list[Service] = []
+
+    def make(**ray_overrides: Any) -> Service:
+        service = Service(
+            load_config(ray_config(tmp_path, cluster, **ray_overrides), env={}), runner=TEST_RUNNER
+        )
+        made.append(service)
+        service.start()
+        return service
+
+    yield make
+    for service in made:
+        service.shutdown()
+
+
+def turn_until(service: Service, condition: Callable[[], Any], timeout_s: float = 60, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert service.step() is None, "the service ended"
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        handles = service.supervisor.wait_handles() if service.supervisor else []
+        wait_for_handles(handles, timeout=0.05)
+
+
+def backend_state(service: Service) -> dict[str, Any]:
+    path = backend_status_path(service.config.state_dir)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def actors_ready(service: Service, count: int = 2) -> bool:
+    actors = backend_state(service).get("actors", [])
+    return sum(1 for actor in actors if actor["state"] == "idle") >= count
+
+
+def add_jobs(service: Service, titles: list[str], duration_s: float = 5) -> list[str]:
+    from musicd.queue.jobs import NewJob
+
+    assert service.store is not None
+    jobs = service.store.add_jobs(
+        [
+            NewJob(
+                title=t,
+                source_name=f"{t}.yaml",
+                spec_text=spec_yaml(t, duration_s),
+                spec_hash=f"h{i}",
+                seed=i,
+            )
+            for i, t in enumerate(titles)
+        ]
+    )
+    return [job.id for job in jobs]
+
+
+def all_finished(service: Service, ids: list[str]) -> bool:
+    assert service.store is not None
+    return all(service.store.get(job_id).state in (JobState.DONE, JobState.FAILED) for job_id in ids)
+
+
+def assert_published_once(outbox: Path, ids: list[str]) -> None:
+    found = [m["job_id"] for m in manifests(outbox)]
+    assert sorted(found) == sorted(ids), f"published {len(found)} folders for {len(ids)} jobs"
+    assert all(m["status"] == "done" for m in manifests(outbox))
+    assert not staging_left(outbox)
+
+
+def running_on_actor(service: Service, job_id: str) -> dict[str, Any] | None:
+    assert service.store is not None
+    if service.store.get(job_id).stage is None:  # not started yet: no progress from the actor
+        return None
+    actors = [a for a in backend_state(service).get("actors", []) if a["job_id"] == job_id]
+    return actors[0] if actors else None
+
+
+def test_twenty_jobs_published_once_two_at_a_time(service_for: Callable[..., Service]) -> None:
+    service = service_for()
+    turn_until(service, lambda: actors_ready(service), 90, "two actors")
+    state = backend_state(service)
+    assert state["available"] and len({a["node_id"] for a in state["actors"]}) == 2  # one per node
+    ids = add_jobs(service, ["slow", "slow"] + [f"short {n}" for n in range(18)])
+    both_running = []
+
+    def check() -> bool:
+        assert service.store is not None
+        slow = [service.store.get(job_id) for job_id in ids[:2]]
+        if all(job.state is JobState.RUNNING and job.stage for job in slow):
+            both_running.append(True)
+        return all_finished(service, ids)
+
+    turn_until(service, check, 120, "20 jobs")
+    assert both_running, "the two slow jobs never ran at the same time"
+    assert_published_once(service.config.outbox, ids)
+    assert len({m["worker_pid"] for m in manifests(service.config.outbox)}) == 2
+    assert all(m["resource_loads"] == 1 for m in manifests(service.config.outbox))  # resident
+
+
+def test_actor_killed_mid_job_runs_again_once(service_for: Callable[..., Service]) -> None:
+    service = service_for()
+    turn_until(service, lambda: actors_ready(service), 90, "two actors")
+    [job_id] = add_jobs(service, ["slow"])
+    actor = turn_until(service, lambda: running_on_actor(service, job_id), 30, "the job on an actor")
+    ray.kill(ray.get_actor(actor["actor"], namespace="musicd"), no_restart=True)
+    turn_until(service, lambda: all_finished(service, [job_id]), 90, "the job to finish")
+    assert service.store is not None
+    job = service.store.get(job_id)
+    assert job.state is JobState.DONE and job.attempts == 2
+    events = " ".join(e.message or "" for e in service.store.events(job_id))
+    assert "died" in events and "attempt 1 of 3" in events
+    assert_published_once(service.config.outbox, [job_id])
+    turn_until(service, lambda: actors_ready(service), 60, "the actor made again")
+
+
+def test_node_removed_mid_job_runs_again_once(service_for: Callable[..., Service], cluster: Any) -> None:
+    service = service_for()
+    turn_until(service, lambda: actors_ready(service), 90, "two actors")
+    [job_id] = add_jobs(service, ["slow"])
+    actor = turn_until(service, lambda: running_on_actor(service, job_id), 30, "the job on an actor")
+    [node] = [n for n in cluster.worker_nodes if n.node_id == actor["node_id"]]
+    cluster.remove_node(node)
+    try:
+        turn_until(service, lambda: all_finished(service, [job_id]), 90, "the job to finish")
+        assert service.store is not None
+        job = service.store.get(job_id)
+        assert job.state is JobState.DONE and job.attempts == 2
+        assert_published_once(service.config.outbox, [job_id])
+        done_on = manifests(service.config.outbox)[0]["worker_pid"]
+        assert done_on != actor["pid"]
+    finally:
+        cluster.add_node(num_cpus=1, object_store_memory=80 * 2**20)  # for the tests after this one
+        cluster.wait_for_nodes()
+
+
+def test_service_killed_while_jobs_run_on_the_cluster(tmp_path: Path, cluster: Any) -> None:
+    config_path = ray_config(tmp_path, cluster)
+    inbox, outbox, state = tmp_path / "inbox", tmp_path / "outbox", tmp_path / "state"
+    env = {**LOOPBACK_ENV}
+    daemon = Daemon(config_path, env=env)
+    try:
+        titles = ["slow", "slow", "short a", "short b", "short c", "short d"]
+        for index, title in enumerate(titles):
+            (inbox / f"job{index}.yaml").write_text(spec_yaml(title, 5))
+        daemon.wait_for(
+            lambda: sum(1 for row in job_rows(state) if row["state"] == "running" and row["stage"]) == 2,
+            90,
+            "two jobs running on the cluster",
+        )
+        daemon.kill()  # -9: the bridge dies with it, and Ray ends the actors it owned
+        daemon = Daemon(config_path, env=env)
+        daemon.wait_for(
+            lambda: (
+                len(job_rows(state)) == len(titles) and all(r["state"] == "done" for r in job_rows(state))
+            ),
+            120,
+            "every job done after the restart",
+        )
+        assert_published_once(outbox, [row["id"] for row in job_rows(state)])
+        assert all(row["attempts"] <= 2 for row in job_rows(state))  # a service crash costs no attempt
+    finally:
+        daemon.stop()
+    assert len(published(outbox)) == len(titles)
+
+
+def test_cancel_reaches_the_running_actor(service_for: Callable[..., Service]) -> None:
+    service = service_for()
+    turn_until(service, lambda: actors_ready(service), 90, "two actors")
+    [job_id] = add_jobs(service, ["slow"], duration_s=20)
+    turn_until(service, lambda: running_on_actor(service, job_id), 30, "the job on an actor")
+    assert service.store is not None
+    service.store.request_cancel(job_id)
+    turn_until(service, lambda: service.store and service.store.get(job_id).state is JobState.CANCELLED, 15)
+    assert not published(service.config.outbox) and not staging_left(service.config.outbox)
+
+
+def test_time_limit_kills_and_remakes_the_actor(tmp_path: Path, cluster: Any) -> None:
+    path = write_config(
+        tmp_path,
+        worker={"backend": "ray", "max_attempts": 1, "job_timeout_base_s": 2, "job_timeout_per_audio_s": 0},
+        ray={"address": cluster.address, "workers": 1, "num_cpus": 1, "results": "shared-outbox"},
+    )
+    service = Service(load_config(path, env={}), runner=TEST_RUNNER)
+    service.start()
+    try:
+        turn_until(service, lambda: actors_ready(service, 1), 90, "the actor")
+        hang, short = add_jobs(service, ["hang", "short"])
+        turn_until(service, lambda: all_finished(service, [hang, short]), 60, "both jobs")
+        assert service.store is not None
+        assert "time limit of 2 s" in (service.store.get(hang).error or "")
+        assert service.store.get(short).state is JobState.DONE  # on the remade actor, written in place
+        assert len({a["actor"] for a in backend_state(service)["actors"]}) == 1
+        assert backend_state(service)["actors"][0]["actor"].endswith("-2")
+    finally:
+        service.shutdown()
+
+
+def test_actor_with_another_musicd_version_is_refused(tmp_path: Path, cluster: Any) -> None:
+    from musicd.config import RayConfig
+    from musicd.worker.ray_backend import RayPool
+
+    pool = RayPool(
+        RayConfig(address=cluster.address, workers=1),
+        runner=TEST_RUNNER,
+        soundfont=None,
+        staging_root=tmp_path / ".staging",
+        heartbeat_interval_s=0.2,
+        version="0.0.0-other",
+    )
+    pool.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not any(a.get("state") == "refused" for a in pool.status.actors):
+            assert time.monotonic() < deadline, f"never refused: {pool.status}"
+            wait_for_handles(pool.wait_handles(), timeout=0.1)
+            pool.poll()
+        [actor] = pool.status.actors
+        assert "runs musicd" in actor["reason"] and "0.0.0-other" in actor["reason"]
+        assert "install the same musicd version" in actor["reason"]
+        assert pool.free_slots == 0
+    finally:
+        pool.stop(5.0)
+
+
+def test_unreachable_cluster_pauses_the_backend_and_the_service_goes_on(tmp_path: Path) -> None:
+    path = write_config(tmp_path, worker={"backend": "ray"}, ray={"address": "127.0.0.1:9"})
+    service = Service(load_config(path, env={}), runner=TEST_RUNNER)
+    service.start()
+    try:
+        [job_id] = add_jobs(service, ["short"])
+        turn_until(service, lambda: "Ray backend is unavailable" in " ".join(service.pauses.reasons()), 30)
+        assert service.store is not None and service.store.get(job_id).state is JobState.QUEUED
+        assert backend_state(service)["available"] is False
+        assert "paused" in service._status_text()
+    finally:
+        service.shutdown()
+
+
+def test_status_and_doctor_show_actors_and_nodes(service_for: Callable[..., Service], cluster: Any) -> None:
+    from musicd.worker.backend_report import backend_checks, backend_lines, backend_summary
+
+    service = service_for()
+    turn_until(service, lambda: actors_ready(service), 90, "two actors")
+    text = "\n".join(backend_lines(backend_summary(service.config)))
+    assert cluster.address.startswith("127.0.0.1:")
+    assert "reachable" in text and "nodes: 3 alive of" in text
+    assert text.count("musicd-worker-") == 2 and "idle" in text and "127.0.0.1" in text
+    assert any(check.name == "worker backend" and check.ok for check in backend_checks(service.config))
