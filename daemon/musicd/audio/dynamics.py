@@ -1,4 +1,5 @@
-"""Compressors for the mix: a look-ahead peak compressor for transients and a bus glue compressor.
+"""Compressors: a look-ahead peak compressor for transients and a glue compressor for buses (the
+mix bus and the vocal bus).
 
 Both work on a block-rate level detector (the largest |sample| of each short block over all
 channels) and turn it into a gain-reduction curve in dB:

@@ -18,6 +18,7 @@ import numpy as np
 import soundfile
 
 from musicd.errors import RenderError
+from musicd.media.ffmpeg import compile_command, probe, run_ffmpeg
 
 log = logging.getLogger(__name__)
 
@@ -76,24 +77,10 @@ def write_wav(
     return path
 
 
-def _run_ffmpeg(stream: ffmpeg.nodes.Stream, what: str) -> bytes:
-    try:
-        out, _ = stream.global_args("-hide_banner", "-nostats", "-loglevel", "error").run(
-            capture_stdout=True, capture_stderr=True
-        )
-    except ffmpeg.Error as exc:
-        detail = (exc.stderr or b"").decode(errors="replace").strip()[-2000:]
-        raise RenderError(f"ffmpeg failed to {what}:\n{detail}") from exc
-    except FileNotFoundError as exc:
-        raise RenderError("ffmpeg is not installed: `apt-get install ffmpeg`.") from exc
-    return out
-
-
 def decoded_peak_db(path: Path) -> float:
     """Sample peak (dBFS) of a file decoded to float by ffmpeg."""
-    raw = _run_ffmpeg(
-        ffmpeg.input(str(path)).output("-", format="f32le", acodec="pcm_f32le"), f"decode {path}"
-    )
+    stream = ffmpeg.input(str(path)).output("-", format="f32le", acodec="pcm_f32le")
+    raw = run_ffmpeg(compile_command(stream), what=f"decode {path}").stdout
     samples = np.frombuffer(raw, dtype=np.float32)
     peak = float(np.abs(samples).max()) if samples.size else 0.0
     return 20.0 * math.log10(peak) if peak > 0 else -200.0
@@ -113,10 +100,8 @@ def encode_audio(wav_path: Path, out_path: Path, fmt: str) -> EncodeResult:
         source = ffmpeg.input(str(wav_path))
         if gain_db:
             source = source.filter("volume", f"{gain_db:.3f}dB")
-        _run_ffmpeg(
-            source.output(str(out_path), **FORMATS[fmt]).overwrite_output(),
-            f"encode {wav_path.name} as {fmt}",
-        )
+        stream = source.output(str(out_path), **FORMATS[fmt]).overwrite_output()
+        run_ffmpeg(compile_command(stream), what=f"encode {wav_path.name} as {fmt}")
 
     encode(0.0)
     if fmt not in LOSSY_FORMATS:
@@ -137,11 +122,7 @@ def encode_audio(wav_path: Path, out_path: Path, fmt: str) -> EncodeResult:
 
 def probe_codec(path: Path) -> dict[str, object]:
     """ffprobe's view of the first audio stream: codec_name, sample_rate, channels, duration."""
-    try:
-        info = ffmpeg.probe(str(path))
-    except ffmpeg.Error as exc:
-        detail = (exc.stderr or b"").decode(errors="replace").strip()[-2000:]
-        raise RenderError(f"ffprobe cannot read {path}:\n{detail}") from exc
+    info = probe(path)
     stream = next((s for s in info.get("streams", []) if s.get("codec_type") == "audio"), None)
     if stream is None:
         raise RenderError(f"{path} has no audio stream.")

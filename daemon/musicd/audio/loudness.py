@@ -22,7 +22,9 @@ import numpy as np
 import pyloudnorm
 from scipy import signal
 
+from musicd.audio.filters import rbj_biquad, sosfilt_guarded
 from musicd.errors import RenderError
+from musicd.media.ffmpeg import compile_command, run_ffmpeg
 
 log = logging.getLogger(__name__)
 
@@ -129,50 +131,14 @@ def sample_peak_db(audio: np.ndarray) -> float:
     return amplitude_to_db(float(np.abs(audio).max())) if audio.size else SILENCE_DB
 
 
-DENORMAL_GUARD = 1e-25  # far below audibility, far above float32's denormal range (1.2e-38)
-
-
-def sosfilt_guarded(sos: np.ndarray, audio: np.ndarray, axis: int = 0) -> np.ndarray:
-    """scipy's sosfilt in float32, with a -500 dB DC + Nyquist pattern added to the input.
-
-    IIR filter state decaying after a sound towards digital silence passes through the denormal
-    range, where CPUs slow down a hundredfold (a 60 s drum stem took seconds instead of
-    milliseconds); the guard keeps every value normal and changes no audible bit.
-    """
-    guarded = np.array(audio, dtype=np.float32, copy=True)
-    index: list[slice] = [slice(None)] * guarded.ndim
-    index[axis] = slice(None, None, 2)
-    guarded[tuple(index)] += DENORMAL_GUARD * 2
-    return signal.sosfilt(np.asarray(sos, dtype=np.float32), guarded, axis=axis)
-
-
 @functools.lru_cache(maxsize=8)
 def k_weighting_sos(sample_rate: int) -> np.ndarray:
     """BS.1770 K-weighting (shelf + high-pass) as two biquads, designed like pyloudnorm's meter."""
-
-    def biquad(kind: str, gain_db: float, q: float, fc: float) -> list[float]:
-        a = 10.0 ** (gain_db / 40.0)
-        w0 = 2.0 * math.pi * fc / sample_rate
-        alpha = math.sin(w0) / (2.0 * q)
-        cos_w0 = math.cos(w0)
-        if kind == "high_shelf":
-            b = [
-                a * ((a + 1) + (a - 1) * cos_w0 + 2 * math.sqrt(a) * alpha),
-                -2 * a * ((a - 1) + (a + 1) * cos_w0),
-                a * ((a + 1) + (a - 1) * cos_w0 - 2 * math.sqrt(a) * alpha),
-            ]
-            den = [
-                (a + 1) - (a - 1) * cos_w0 + 2 * math.sqrt(a) * alpha,
-                2 * ((a - 1) - (a + 1) * cos_w0),
-                (a + 1) - (a - 1) * cos_w0 - 2 * math.sqrt(a) * alpha,
-            ]
-        else:  # high_pass
-            b = [(1 + cos_w0) / 2, -(1 + cos_w0), (1 + cos_w0) / 2]
-            den = [1 + alpha, -2 * cos_w0, 1 - alpha]
-        return [x / den[0] for x in b] + [1.0] + [x / den[0] for x in den[1:]]
-
     return np.array(
-        [biquad("high_shelf", 4.0, 1 / math.sqrt(2), 1500.0), biquad("high_pass", 0.0, 0.5, 38.0)]
+        [
+            rbj_biquad("highshelf", 1500.0, sample_rate, gain_db=4.0, q=1 / math.sqrt(2)),
+            rbj_biquad("highpass", 38.0, sample_rate, q=0.5),
+        ]
     )
 
 
@@ -266,17 +232,10 @@ def parse_ebur128_summary(stderr: str) -> Loudness:
 
 def measure_file_loudness(path: Path) -> Loudness:
     """Loudness of an audio file as ffmpeg's ebur128 filter (true-peak mode) measures it."""
-    try:
-        _, stderr = (
-            ffmpeg.input(str(path))
-            .filter("ebur128", peak="true+sample")
-            .output("-", format="null")
-            .global_args("-nostats", "-hide_banner")
-            .run(capture_stdout=True, capture_stderr=True)
-        )
-    except ffmpeg.Error as exc:
-        detail = (exc.stderr or b"").decode(errors="replace")[-2000:]
-        raise RenderError(f"ffmpeg could not measure the loudness of {path}:\n{detail}") from exc
-    except FileNotFoundError as exc:
-        raise RenderError("ffmpeg is not installed: `apt-get install ffmpeg`.") from exc
-    return parse_ebur128_summary(stderr.decode(errors="replace"))
+    stream = (
+        ffmpeg.input(str(path))
+        .filter("ebur128", peak="true+sample", framelog="verbose")  # the summary, not every 100 ms
+        .output("-", format="null")
+    )
+    run = run_ffmpeg(compile_command(stream, loglevel="info"), what=f"measure the loudness of {path}")
+    return parse_ebur128_summary(run.stderr)

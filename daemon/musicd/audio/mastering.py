@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from musicd.audio.filters import sosfilt_guarded
 from musicd.audio.loudness import (
     BLOCK_S,
     BLOCK_STEP_S,
@@ -33,7 +34,6 @@ from musicd.audio.loudness import (
     integrated_lufs,
     k_weighting_sos,
     oversampled_peak_envelope,
-    sosfilt_guarded,
     true_peak_at_db,
 )
 from musicd.audio.loudness import true_peak_db as measure_true_peak_db

@@ -1,6 +1,6 @@
 """Stem processing and summing: gain, constant-power pan, EQ and sidechain ducking per stem.
 
-EQ uses the RBJ "Audio EQ Cookbook" biquads (high-pass and low-pass at Q 0.707, shelves at
+EQ uses the RBJ biquads of musicd.audio.filters (high-pass and low-pass at Q 0.707, shelves at
 200 Hz and 6 kHz with slope 1), run as one second-order-sections cascade per stem. Ducking lowers
 a stem by StemMix.duck_db at each trigger time (the kick onsets) and lets it recover exponentially
 with the profile's release time; the dip ramps in over a few milliseconds just before the trigger,
@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from musicd.audio.dynamics import gated_rms_db, glue_compressor_gain, peak_compressor_gain
-from musicd.audio.loudness import sosfilt_guarded
+from musicd.audio.filters import rbj_biquad, sosfilt_guarded
 from musicd.errors import RenderError
 from musicd.music.profiles import MixProfile, StemMix
 
@@ -31,48 +31,8 @@ log = logging.getLogger(__name__)
 
 LOW_SHELF_HZ = 200.0
 HIGH_SHELF_HZ = 6000.0
-BUTTERWORTH_Q = 1.0 / math.sqrt(2.0)
 DUCK_ATTACK_MS = 5.0
 _THREADS = 2  # sosfilt releases the GIL: two stems filter at once
-
-
-def rbj_biquad(
-    kind: str, freq_hz: float, sample_rate: int, gain_db: float = 0.0, q: float = BUTTERWORTH_Q
-) -> np.ndarray:
-    """One RBJ cookbook biquad as a normalised sos row [b0, b1, b2, 1, a1, a2].
-
-    kind: "highpass", "lowpass", "lowshelf" or "highshelf" (shelves use slope S = 1).
-    """
-    nyquist = sample_rate / 2.0
-    if not 0.0 < freq_hz < nyquist:
-        raise RenderError(f"EQ frequency {freq_hz} Hz must lie between 0 and {nyquist:g} Hz.")
-    w0 = 2.0 * math.pi * freq_hz / sample_rate
-    cos_w0, sin_w0 = math.cos(w0), math.sin(w0)
-    if kind in ("highpass", "lowpass"):
-        alpha = sin_w0 / (2.0 * q)
-        if kind == "highpass":
-            b = [(1 + cos_w0) / 2, -(1 + cos_w0), (1 + cos_w0) / 2]
-        else:
-            b = [(1 - cos_w0) / 2, 1 - cos_w0, (1 - cos_w0) / 2]
-        a = [1 + alpha, -2 * cos_w0, 1 - alpha]
-    elif kind in ("lowshelf", "highshelf"):
-        amp = 10.0 ** (gain_db / 40.0)
-        alpha = sin_w0 / 2.0 * math.sqrt(2.0)  # slope S = 1
-        two_sqrt_a_alpha = 2.0 * math.sqrt(amp) * alpha
-        sign = 1.0 if kind == "lowshelf" else -1.0
-        b = [
-            amp * ((amp + 1) - sign * (amp - 1) * cos_w0 + two_sqrt_a_alpha),
-            sign * 2 * amp * ((amp - 1) - sign * (amp + 1) * cos_w0),
-            amp * ((amp + 1) - sign * (amp - 1) * cos_w0 - two_sqrt_a_alpha),
-        ]
-        a = [
-            (amp + 1) + sign * (amp - 1) * cos_w0 + two_sqrt_a_alpha,
-            -sign * 2 * ((amp - 1) + sign * (amp + 1) * cos_w0),
-            (amp + 1) + sign * (amp - 1) * cos_w0 - two_sqrt_a_alpha,
-        ]
-    else:
-        raise ValueError(f"unknown biquad kind {kind!r}")
-    return np.array([b[0] / a[0], b[1] / a[0], b[2] / a[0], 1.0, a[1] / a[0], a[2] / a[0]])
 
 
 def stem_eq_sos(stem: StemMix, sample_rate: int) -> np.ndarray | None:

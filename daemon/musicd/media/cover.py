@@ -8,17 +8,9 @@ from pathlib import Path
 
 import ffmpeg
 
-from musicd.media.video import (
-    Palette,
-    check_audio_file,
-    colourise,
-    draw_title,
-    partial_path,
-    probe_duration_s,
-    run_ffmpeg,
-)
+from musicd.media.ffmpeg import compile_command, run_ffmpeg
+from musicd.media.video import Palette, check_audio_file, colourise, draw_title, partial_path
 from musicd.music.profiles import VideoProfile
-from musicd.programs import require_program
 
 log = logging.getLogger(__name__)
 
@@ -65,19 +57,10 @@ def build_cover_command(audio_path: Path, out_path: Path, *, title: str, profile
         largest=64,
         smallest=24,
     )
-    output = (
-        ffmpeg.output(
-            picture.filter("format", "rgb24"),
-            str(out_path),
-            format="image2",
-            vcodec="png",
-            frames=1,
-            update=1,
-        )
-        .global_args("-nostdin", "-hide_banner", "-loglevel", "error", "-nostats")
-        .overwrite_output()
+    output = ffmpeg.output(
+        picture.filter("format", "rgb24"), str(out_path), format="image2", vcodec="png", frames=1, update=1
     )
-    return output.compile(cmd=require_program("ffmpeg"))
+    return compile_command(output.overwrite_output())
 
 
 def render_cover(audio_path: Path, out_path: Path, *, title: str, profile: VideoProfile) -> Path:
@@ -87,12 +70,11 @@ def render_cover(audio_path: Path, out_path: Path, *, title: str, profile: Video
     """
     audio_path, out_path = Path(audio_path), Path(out_path)
     check_audio_file(audio_path)
-    duration_s = probe_duration_s(audio_path)
     temp_path = partial_path(out_path)
     args = build_cover_command(audio_path, temp_path, title=title, profile=profile)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        run_ffmpeg(args, what=f"draw the cover of {audio_path.name}", duration_s=duration_s)
+        run_ffmpeg(args, what=f"draw the cover of {audio_path.name}")
         os.replace(temp_path, out_path)
     finally:
         temp_path.unlink(missing_ok=True)

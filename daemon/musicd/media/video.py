@@ -7,19 +7,17 @@ title is drawn with drawtext, a thin progress bar runs along the bottom and
 an optional .srt is burnt in with libass.
 
 ffmpeg-python builds the filter graph and escapes every option (titles,
-paths and expressions included); the compiled command runs under
-subprocess.Popen so that `-progress pipe:1` can be read while it works.
+paths and expressions included); musicd.media.ffmpeg runs the command and
+reports its progress.
 """
 
 from __future__ import annotations
 
-import collections
 import functools
 import logging
 import os
 import re
 import subprocess
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +26,8 @@ from typing import TypeAlias
 import ffmpeg
 
 from musicd.errors import RenderError, ResourceMissingError
+from musicd.media.ffmpeg import compile_command, probe, run_ffmpeg
 from musicd.music.profiles import VideoProfile
-from musicd.programs import require_program
 from musicd.spec.choices import VIDEO_STYLES
 
 log = logging.getLogger(__name__)
@@ -53,7 +51,6 @@ KEYFRAME_INTERVAL = 2 * FRAME_RATE  # a keyframe every 2 s keeps seeking in a br
 
 TITLE_BAND_HEIGHT = 130  # the visual sits below the title
 PROGRESS_BAR_HEIGHT = 6
-STDERR_TAIL_LINES = 25
 
 FONT_CANDIDATES = (
     Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
@@ -444,7 +441,7 @@ def check_style(style: str) -> None:
 
 
 # ---------------------------------------------------------------------------
-# running ffmpeg
+# input and output files
 
 
 def check_audio_file(audio_path: Path) -> None:
@@ -455,10 +452,7 @@ def check_audio_file(audio_path: Path) -> None:
 def probe_duration_s(audio_path: Path) -> float:
     """The audio's duration in seconds, from ffprobe."""
     check_audio_file(audio_path)
-    try:
-        info = ffmpeg.probe(str(audio_path), cmd=require_program("ffprobe"))
-    except ffmpeg.Error as exc:
-        raise RenderError(f"ffprobe cannot read {audio_path}: {stderr_tail(exc.stderr)}") from exc
+    info = probe(audio_path)
     durations = [
         float(s["duration"])
         for s in info.get("streams", [])
@@ -471,59 +465,9 @@ def probe_duration_s(audio_path: Path) -> float:
     return max(durations)
 
 
-def stderr_tail(stderr: bytes | str | None, lines: int = STDERR_TAIL_LINES) -> str:
-    if not stderr:
-        return "(ffmpeg printed nothing)"
-    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
-    return "\n".join(text.strip().splitlines()[-lines:])
-
-
 def partial_path(out_path: Path) -> Path:
     """Where ffmpeg writes before the finished file is renamed into place."""
     return out_path.with_name(f".{out_path.stem}.partial{out_path.suffix}")
-
-
-def run_ffmpeg(
-    args: list[str], *, what: str, duration_s: float, progress: Callable[[float], None] | None = None
-) -> None:
-    """Run a compiled ffmpeg command; report progress (0..1) from `-progress pipe:1`."""
-    log.debug("running %s", subprocess.list2cmdline(args))
-    stderr_lines: collections.deque[str] = collections.deque(maxlen=200)
-    proc = subprocess.Popen(
-        args,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    stderr = proc.stderr
-    reader = threading.Thread(target=lambda: stderr_lines.extend(stderr), daemon=True)
-    reader.start()
-    last = -1.0
-    try:
-        for line in proc.stdout:
-            key, _, value = line.strip().partition("=")
-            if progress is None or key != "out_time_us" or not value.lstrip("-").isdigit():
-                continue
-            fraction = min(max(int(value) / 1e6 / duration_s, 0.0), 1.0)
-            if fraction - last >= 0.01:
-                last = fraction
-                progress(fraction)
-    except BaseException:
-        proc.kill()  # the progress callback raised (or we were interrupted): stop ffmpeg too
-        raise
-    finally:
-        returncode = proc.wait()
-        reader.join(timeout=10)
-    if returncode != 0:
-        raise RenderError(
-            f"ffmpeg failed to {what} (exit {returncode}):\n{stderr_tail(''.join(stderr_lines))}"
-        )
-    if progress is not None:
-        progress(1.0)
 
 
 # ---------------------------------------------------------------------------
@@ -633,10 +577,7 @@ def build_video_command(
         map_metadata=-1,
         metadata=f"title={clean_title(title)}",
     )
-    output = output.global_args(
-        "-nostdin", "-hide_banner", "-loglevel", "error", "-nostats", "-progress", "pipe:1"
-    ).overwrite_output()
-    return output.compile(cmd=require_program("ffmpeg"))
+    return compile_command(output.overwrite_output())
 
 
 def render_video(

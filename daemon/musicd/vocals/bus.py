@@ -5,9 +5,10 @@ Only the sung passages are processed: the dry take is cut into windows (each run
 the reverb and delay tail; runs closer than a tail share a window), the windows are processed
 back to back as one signal and put back in place. Between windows the signal is silent for at
 least a tail, so the filters, the compressor and the reverb start each window at rest: the result
-is the same as processing the whole take. The reverb is an overlap-add FFT convolution (float32)
-with a synthetic impulse response made and transformed once per (length, sample rate), i.e. once
-per genre, and cached.
+is the same as processing the whole take. The filters (musicd.audio.filters, denormal-guarded)
+and the compressor (the mix bus's, musicd.audio.dynamics) are the mix's own. The reverb is an
+overlap-add FFT convolution (float32) with a synthetic impulse response made and transformed once
+per (length, sample rate), i.e. once per genre, and cached.
 """
 
 from __future__ import annotations
@@ -18,13 +19,19 @@ from functools import lru_cache
 
 import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft
-from scipy.signal import butter, lfilter, sosfilt
+
+from musicd.audio.dynamics import GLUE_BLOCK, glue_compressor_gain
+from musicd.audio.filters import first_order_lowpass, rbj_biquad, sosfilt_guarded
 
 HIGHPASS_HZ = 100.0
 PRESENCE_HZ = 4000.0
 PRESENCE_DB = 2.5
-COMP_THRESHOLD_DB = -20.0
+PRESENCE_Q = 0.8
+COMP_THRESHOLD_DB = -12.0  # dBFS sample peak of the dry take
 COMP_RATIO = 3.0
+COMP_KNEE_DB = 6.0
+COMP_ATTACK_MS = 10.0
+COMP_RELEASE_MS = 100.0
 VOCAL_PEAK_DBFS = -3.0  # the stem's level before the mix (stems sum at unity)
 IR_SEED = 20240611
 IR_PREDELAY_S = 0.02
@@ -32,8 +39,7 @@ IR_LOW_CUT_HZ = 200.0
 IR_CROSSOVER_HZ = 1500.0  # below: the full decay; above: twice as fast
 IR_BRIGHT_HZ = 6000.0  # the reverb's top end
 ACTIVE_LEVEL = 1e-6  # samples quieter than this count as silence
-DENORMAL_GUARD = 1e-15
-COMP_BLOCK = 32  # samples per compressor level reading; windows align to it
+COMP_BLOCK = GLUE_BLOCK  # samples per compressor level reading; windows align to it
 
 
 @dataclass(frozen=True)
@@ -85,39 +91,6 @@ def vocal_space(genres: Sequence[str]) -> VocalSpace:
     return DEFAULT_SPACE
 
 
-def _highpass(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    sos = butter(2, HIGHPASS_HZ, btype="highpass", fs=sample_rate, output="sos")
-    return sosfilt(sos, audio)
-
-
-def _peaking(
-    audio: np.ndarray, sample_rate: int, freq_hz: float, gain_db: float, q: float = 0.8
-) -> np.ndarray:
-    """RBJ peaking biquad."""
-    a_gain = 10 ** (gain_db / 40)
-    w0 = 2 * np.pi * freq_hz / sample_rate
-    alpha = np.sin(w0) / (2 * q)
-    b = np.array([1 + alpha * a_gain, -2 * np.cos(w0), 1 - alpha * a_gain])
-    a = np.array([1 + alpha / a_gain, -2 * np.cos(w0), 1 - alpha / a_gain])
-    return sosfilt(np.concatenate([b, a])[None, :] / a[0], audio)
-
-
-def _compress(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Feed-forward RMS compressor (3:1 above -20 dBFS, 50 ms smoothing) with makeup gain."""
-    step = COMP_BLOCK  # the gain changes slowly: follow the level in blocks and interpolate
-    blocks = len(audio) // step + 1
-    padded = np.zeros(blocks * step)
-    padded[: len(audio)] = audio
-    block_power = np.mean(padded.reshape(blocks, step) ** 2, axis=1)
-    smoothing = np.exp(-step / (0.05 * sample_rate))
-    power = lfilter([1 - smoothing], [1, -smoothing], block_power)
-    coarse = np.arange(blocks) * step + step // 2
-    level_db = 10 * np.log10(np.maximum(power, 1e-12))
-    gain_db = -np.maximum(level_db - COMP_THRESHOLD_DB, 0.0) * (1 - 1 / COMP_RATIO)
-    gain = np.interp(np.arange(len(audio)), coarse, 10 ** (gain_db / 20))
-    return audio * gain
-
-
 @lru_cache(maxsize=32)
 def reverb_ir(sample_rate: int, length_s: float) -> np.ndarray:
     """A synthetic stereo room (float32 (n, 2), read-only, cached): a short pre-delay, then
@@ -127,15 +100,9 @@ def reverb_ir(sample_rate: int, length_s: float) -> np.ndarray:
     rng = np.random.default_rng(IR_SEED)
     n = int(length_s * sample_rate)
     t = np.arange(n) / sample_rate
-    noise = sosfilt(
-        butter(2, IR_LOW_CUT_HZ, btype="highpass", fs=sample_rate, output="sos"),
-        rng.standard_normal((n, 2)),
-        axis=0,
-    )
-    low = sosfilt(butter(2, IR_CROSSOVER_HZ, btype="lowpass", fs=sample_rate, output="sos"), noise, axis=0)
-    high = sosfilt(
-        butter(1, IR_BRIGHT_HZ, btype="lowpass", fs=sample_rate, output="sos"), noise - low, axis=0
-    )
+    noise = sosfilt_guarded(rbj_biquad("highpass", IR_LOW_CUT_HZ, sample_rate), rng.standard_normal((n, 2)))
+    low = sosfilt_guarded(rbj_biquad("lowpass", IR_CROSSOVER_HZ, sample_rate), noise)
+    high = sosfilt_guarded(first_order_lowpass(IR_BRIGHT_HZ, sample_rate), noise - low)
     decay = -6.9 * t / length_s  # ln(10 ** (-60 / 20)) = -6.9: -60 dB at length_s
     ir = low * np.exp(decay)[:, None] + high * np.exp(2.0 * decay)[:, None]
     ir = np.concatenate([np.zeros((int(IR_PREDELAY_S * sample_rate), 2)), ir])
@@ -244,11 +211,18 @@ def sung_windows(mono: np.ndarray, tail: int) -> list[tuple[int, int]]:
 
 def _process(mono: np.ndarray, sample_rate: int, space: VocalSpace, tempo_bpm: float) -> np.ndarray:
     """The bus over one stretch of audio: (n, 2) float32, peak at VOCAL_PEAK_DBFS."""
-    # A -300 dB offset keeps the filters' decaying state out of subnormal floats, which are
-    # many times slower to compute with; the high-pass removes it again.
-    dry = _highpass(mono.astype(np.float64) + DENORMAL_GUARD, sample_rate)
-    dry = _compress(dry, sample_rate)
-    dry = _peaking(dry, sample_rate, PRESENCE_HZ, PRESENCE_DB).astype(np.float32)
+    dry = sosfilt_guarded(rbj_biquad("highpass", HIGHPASS_HZ, sample_rate), mono)
+    dry *= glue_compressor_gain(
+        dry,
+        sample_rate,
+        COMP_THRESHOLD_DB,
+        COMP_RATIO,
+        COMP_KNEE_DB,
+        COMP_ATTACK_MS,
+        COMP_RELEASE_MS,
+        auto_release_ms=0.0,  # a slow memory would carry from one sung window into the next
+    )
+    dry = sosfilt_guarded(rbj_biquad("peaking", PRESENCE_HZ, sample_rate, PRESENCE_DB, PRESENCE_Q), dry)
     stereo = _reverb(dry, reverb_kernel(sample_rate, space.reverb_s))
     stereo *= np.float32(space.reverb_wet)
     stereo += dry
