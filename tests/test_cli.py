@@ -112,5 +112,7 @@ def test_render_uses_the_configured_soundfont(tmp_path: Path) -> None:
     spec.write_text("genres: [ambient]\nduration: 5\noutput: {stems: false, formats: [wav]}\n")
     config = tmp_path / "config.yaml"
     config.write_text(f"soundfont: {tmp_path / 'missing.sf2'}\n")
-    result = CliRunner().invoke(main, ["render", str(spec), "-o", str(tmp_path / "out"), "--config", str(config)])
+    result = CliRunner().invoke(
+        main, ["render", str(spec), "-o", str(tmp_path / "out"), "--config", str(config)]
+    )
     assert result.exit_code == 1 and "missing.sf2" in result.output
