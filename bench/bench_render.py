@@ -1,6 +1,7 @@
 """Per-stage seconds and real-time factor of whole renders, warm (SoundFont already loaded).
 
-    .venv/bin/python bench/bench_render.py [--repeats 3] [--durations 15 60 180]
+    .venv/bin/python bench/bench_render.py [--repeats 3] [--durations 15 60 180] [--no-video]
+        [--genre house]
 
 Prints a table: track length, video or not, median seconds per stage, total and the
 real-time factor (seconds of music per second of work), plus peak RSS.
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--durations", type=int, nargs="+", default=[15, 60, 180])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--genre", default="house")
+    parser.add_argument("--no-video", action="store_true", help="only the renders without video")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -63,7 +65,7 @@ def main() -> None:
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
     for duration in args.durations:
-        for video in (False, True):
+        for video in (False,) if args.no_video else (False, True):
             row = bench_one(resources, duration, video, args.genre, args.repeats)
             cells = [
                 f"{duration} s",

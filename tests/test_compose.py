@@ -324,4 +324,6 @@ def test_trap_808s_glide_between_sustained_notes_and_bend_back_before_the_next()
 @pytest.mark.parametrize("name", [g for g in GENRE_NAMES if g not in ("dubstep", "trap")])
 def test_other_bass_styles_carry_no_controls(name):
     _, score = song(f"genres: [{name}]\nduration: 20\n")
-    assert all(not t.controls for t in score.tracks)
+    # the blues lead's bends and the cinematic swells are the only other control curves
+    others = {"blues": {"melody"}, "cinematic": {"chords", "pads"}}.get(name, set())
+    assert all(not t.controls for t in score.tracks if t.name not in others)

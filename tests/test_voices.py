@@ -45,7 +45,9 @@ def test_every_voice_plays_the_note_it_is_given(name, pitch):
     expected = 440.0 * 2 ** ((pitch - 69) / 12)
     found = pitch_hz(window)
     off = 12 * np.log2(found / expected)
-    if VOICES[name].sub_level:  # a sub an octave down sets the period
+    voice = VOICES[name]
+    sixteen_foot = voice.wave == "organ" and min(r for r, _ in voice.organ_partials) < 1
+    if voice.sub_level or sixteen_foot:  # a sub an octave down sets the period
         off = min(abs(off), abs(off + 12))
     assert abs(off) < 0.5, (name, found, expected)
     assert np.isfinite(audio).all() and 0.01 < np.abs(audio).max() < 1.0

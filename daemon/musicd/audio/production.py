@@ -1,5 +1,6 @@
 """Production by genre, applied per stem (so the stems still add up to the mix): tape
-saturation and a dusty low-passed top for lofi and hip-hop, stereo width for the wide synth
+saturation and a dusty low-passed top for lofi and hip-hop (and a 12-bit sampler's grit on
+hip-hop's drums and chopped chords), the country guitars' twang, stereo width for the wide synth
 genres, and a tempo-synced sidechain pump curve (house, techno and trance pump from their kick
 in audio/mixing.py; `pump_gain` is the same shape locked to the beat, for stems without one).
 """
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import butter, sosfilt
 
+from musicd.audio.filters import rbj_biquad
+
 
 @dataclass(frozen=True)
 class Production:
@@ -21,11 +24,14 @@ class Production:
     tape_drive: float = 0.0  # tanh saturation (0 = off)
     top_lowpass_hz: float = 0.0  # a gentle low-pass on the whole record (0 = off)
     width: dict[str, float] | None = None  # stem -> side gain (1 = as is, >1 wider)
+    sampler: frozenset[str] = frozenset()  # stems through a 12-bit, 26 kHz sampler (SP-1200 grit)
+    presence: dict[str, float] | None = None  # stem -> high-shelf dB above 2.5 kHz (twang, bite)
 
 
 PRODUCTION: dict[str, Production] = {
     "lofi": Production(tape_drive=0.35, top_lowpass_hz=7500.0),
-    "hip-hop": Production(tape_drive=0.25, top_lowpass_hz=12000.0),
+    "hip-hop": Production(tape_drive=0.25, top_lowpass_hz=12000.0, sampler=frozenset({"drums", "chords"})),
+    "country": Production(presence={"chords": 4.0, "arp": 3.0, "melody": 2.0}),
     "trance": Production(width={"chords": 1.4, "pads": 1.3, "melody": 1.15}),
     "synthwave": Production(width={"chords": 1.3, "pads": 1.3, "arp": 1.2}),
     "techno": Production(width={"chords": 1.2, "arp": 1.2}),
@@ -40,6 +46,29 @@ def tape_saturate(audio: np.ndarray, drive: float) -> np.ndarray:
         return audio
     k = 1.0 + 4.0 * drive
     return (np.tanh(k * audio) / k).astype(audio.dtype, copy=False)
+
+
+SAMPLER_RATE_HZ = 26040.0  # the E-mu SP-1200's rate
+SAMPLER_BITS = 12
+PRESENCE_HZ = 2500.0
+
+
+def sampler(
+    audio: np.ndarray, sample_rate: int, rate_hz: float = SAMPLER_RATE_HZ, bits: int = SAMPLER_BITS
+) -> np.ndarray:
+    """An early sampler's grit: sample-and-hold at `rate_hz` (its aliasing) and `bits` of
+    resolution over full scale."""
+    n = len(audio)
+    held = (np.floor(np.arange(n) * (rate_hz / sample_rate)) * (sample_rate / rate_hz)).astype(np.int64)
+    steps = float(2 ** (bits - 1))
+    out = audio[np.minimum(held, n - 1)]
+    return (np.round(out * steps) / steps).astype(audio.dtype, copy=False)
+
+
+def presence(audio: np.ndarray, gain_db: float, sample_rate: int) -> np.ndarray:
+    """A high shelf above PRESENCE_HZ: the pick's attack and the steel strings' twang."""
+    sos = np.array([rbj_biquad("highshelf", PRESENCE_HZ, sample_rate, gain_db)])
+    return sosfilt(sos, audio, axis=0).astype(audio.dtype, copy=False)
 
 
 def lowpass_top(audio: np.ndarray, cutoff_hz: float, sample_rate: int) -> np.ndarray:
@@ -88,8 +117,12 @@ def produce(stems: Mapping[str, np.ndarray], genre: str, sample_rate: int) -> di
             out[name] = audio
             continue
         x = audio
+        if name in prod.sampler:
+            x = sampler(np.asarray(x, dtype=np.float32), sample_rate)
         if prod.tape_drive:
             x = tape_saturate(np.asarray(x, dtype=np.float32), prod.tape_drive)
+        if prod.presence and name in prod.presence:
+            x = presence(np.asarray(x, dtype=np.float32), prod.presence[name], sample_rate)
         if prod.top_lowpass_hz:
             x = lowpass_top(x, prod.top_lowpass_hz, sample_rate)
         if prod.width and name in prod.width:

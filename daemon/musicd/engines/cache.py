@@ -7,6 +7,8 @@ free GPU memory (torch.cuda.mem_get_info) less a reserve for working memory, on 
 a RAM budget. A model inside `with cache.use(...)` is never evicted. `run()` adds the
 out-of-memory policy: unload everything, retry once, then ModelOutOfMemoryError.
 Every use is recorded (path, device, dtype, cache hit, load seconds) for the manifest.
+A model that is a resident process (the Magenta sidecar) reports its size with
+`resident_bytes()` and is stopped with `release_resident()` when the cache drops it.
 """
 
 from __future__ import annotations
@@ -240,7 +242,7 @@ class ModelCache:
             started = time.perf_counter()
             model = loader()
             load_s = time.perf_counter() - started
-            size = model_bytes(model) or int(size_hint)
+            size = model_bytes(model) or _resident_bytes(model) or int(size_hint)
             entry = _Entry(key, model, size, self._clock(), in_use=1)
             self._entries[key] = entry
             self.loads += 1
@@ -289,9 +291,18 @@ class ModelCache:
 
     def _drop(self, key: ModelKey) -> None:
         entry = self._entries.pop(key)
+        release = getattr(entry.model, "release_resident", None)
         entry.model = None
+        if callable(release):
+            release()
 
     @staticmethod
     def _free() -> None:
         gc.collect()
         release_device_memory()
+
+
+def _resident_bytes(model: Any) -> int:
+    """The size a resident-process model reports (its RSS), else 0."""
+    measure = getattr(model, "resident_bytes", None)
+    return int(measure()) if callable(measure) else 0

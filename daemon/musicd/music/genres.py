@@ -198,6 +198,7 @@ class Genre:
     keywords: tuple[str, ...] = ()  # prompt words that suggest this genre
     kit: str = "standard"  # drum kit: a synthesized drum machine or a SoundFont kit (synth/kits.py)
     voices: dict[str, str] = field(default_factory=dict)  # role -> synth voice (synth/voices.py)
+    signatures: tuple[str, ...] = ()  # what a listener names the genre by (GENRE_SIGNATURES)
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -408,9 +409,9 @@ GENRES: dict[str, Genre] = {
             {_m: 0.6, "dorian": 0.25, _M: 0.15},
             SYNTH_KEYS,
             (4, 4),
-            0.12,
+            0.24,
             "boom-bap",
-            {"bass": (33, 38), "chords": (0, 4), "melody": (48, 61, 11), "pads": (89, 49)},
+            {"bass": (33, 38), "chords": (0,), "melody": (48, 61, 11), "pads": (49, 89)},
             {
                 _m: (
                     ("i7", "iv7", "i7", "v7"),
@@ -422,7 +423,7 @@ GENRES: dict[str, Genre] = {
                 "dorian": (("i7", "IV7", "i7", "IV7"),),
             },
             "seventh",
-            "stabs",
+            "chop",
             "boom-bap",
             _melody(1.0, 12, 70, 0.5, 0.6, 0.5),
             LOOP_FORM,
@@ -741,7 +742,7 @@ GENRES: dict[str, Genre] = {
             PIANO_KEYS,
             (4, 4),
             0.07,
-            "half-time",
+            "downtempo",
             {"bass": (35, 33), "chords": (4, 0), "melody": (73, 11, 65), "pads": (89, 88), "arp": (46, 11)},
             {
                 _M: (
@@ -890,8 +891,8 @@ GENRES: dict[str, Genre] = {
                 "bass": (33, 34),
                 "chords": (27, 4, 0),
                 "melody": (61, 48, 80),
-                "pads": (48, 49),
-                "arp": (45, 50),
+                "pads": (50, 51),
+                "arp": (48, 49),
             },
             {
                 _M: (
@@ -923,7 +924,7 @@ GENRES: dict[str, Genre] = {
             FLAT_KEYS,
             (4, 4),
             0.1,
-            "pop",
+            "soul",
             {"bass": (33, 32), "chords": (4, 16, 0), "melody": (66, 65, 56), "pads": (16, 48)},
             {
                 _M: (
@@ -1340,6 +1341,7 @@ def genre_table_rows() -> list[dict]:
                 ),
                 "aliases": ", ".join(sorted(a for a, c in ALIASES.items() if c == g.name)),
                 "description": g.description,
+                "signatures": "; ".join(g.signatures),
             }
         )
     return rows
@@ -1496,7 +1498,7 @@ GENRE_KITS: dict[str, str] = {
     "dubstep": "breaks",
     "synthwave": "tr-707",
     "ambient": "standard",
-    "chillout": "room",
+    "chillout": "tr-808",
     "pop": "standard",
     "rock": "power",
     "funk": "room",
@@ -1518,10 +1520,61 @@ GENRE_VOICES: dict[str, dict[str, str]] = {
     "trance": {"bass": "synth-bass", "chords": "supersaw", "melody": "supersaw-lead", "arp": "pluck"},
     "techno": {"bass": "acid", "chords": "polysynth", "arp": "pluck"},
     "house": {"chords": "organ-stab", "bass": "synth-bass"},
-    "drum-and-bass": {"bass": "reese"},
     "dubstep": {"bass": "wobble"},
     "trap": {"bass": "808"},
     "synthwave": {"bass": "synth-bass", "chords": "polysynth", "arp": "pluck"},
+    "soul": {"chords": "rhodes", "pads": "tonewheel"},
+    "rnb": {"chords": "rhodes"},
+    "chillout": {"chords": "rhodes", "pads": "soft-pad", "melody": "pluck"},
+    "drum-and-bass": {"bass": "reese", "chords": "soft-pad", "melody": "polysynth"},
+}
+# The signatures a listener names the genre by, and where each is made (tests/test_signatures.py
+# checks them in the score and the render).
+GENRE_SIGNATURES: dict[str, tuple[str, ...]] = {
+    "hip-hop": (
+        "swung boom-bap drums on a sampled-sounding machine (12-bit, 26 kHz sampler grit)",
+        "a short chopped piano loop, cut off and repeated every two bars",
+    ),
+    "reggae": (
+        "the one-drop: no kick on the one, kick and rimshot together on beat 3",
+        "off-beat skank chops on 2 and 4",
+        "the organ bubble on the eighth-note off-beats",
+    ),
+    "disco": (
+        "four-on-the-floor kick with open hi-hats on every off-beat",
+        "the octave bass",
+        "string-section stabs",
+    ),
+    "soul": (
+        "Rhodes electric-piano voicings with tremolo and a Leslie tonewheel organ",
+        "a Motown backbeat: snare and tambourine on 2 and 4",
+    ),
+    "rnb": ("Rhodes electric-piano ninths", "a swung 808 backbeat on 2 and 4"),
+    "country": (
+        "the train beat: snare sixteenths with the accent on 2 and 4",
+        "twangy steel-string guitar, fiddle lead and banjo rolls",
+    ),
+    "blues": ("the triplet shuffle", "bent notes: the lead scoops up into its long notes"),
+    "cinematic": (
+        "orchestral layers: strings, horn, contrabass and pizzicato",
+        "timpani tuned to the tonic and the fifth",
+        "string and choir swells (expression crescendos, builds)",
+    ),
+    "chillout": (
+        "a Rhodes and soft analogue pads",
+        "a downtempo drum machine: round kick, soft rim on 2 and 4, sixteenth shaker",
+        "a plucked synth lead with tempo-synced echoes",
+    ),
+    "drum-and-bass": (
+        "amen-style breakbeats at 170-odd bpm",
+        "the reese bass",
+        "soft analogue pads and a polysynth lead",
+    ),
 }
 for _name in GENRE_NAMES:
-    GENRES[_name] = replace(GENRES[_name], kit=GENRE_KITS[_name], voices=dict(GENRE_VOICES.get(_name, {})))
+    GENRES[_name] = replace(
+        GENRES[_name],
+        kit=GENRE_KITS[_name],
+        voices=dict(GENRE_VOICES.get(_name, {})),
+        signatures=GENRE_SIGNATURES.get(_name, ()),
+    )

@@ -469,7 +469,8 @@ def _write_stem(path: Path, audio: np.ndarray) -> Path:
     data = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0 - 2.0**-23)
     if not np.all(np.isfinite(data)):
         raise RenderError(f"Cannot write {path.name}: the stem contains non-finite samples.")
-    soundfile.write(str(path), data, SAMPLE_RATE, subtype="PCM_24", format="FLAC")
+    # FLAC level 0: lossless like any level, a third faster to encode, ~1 % larger
+    soundfile.write(str(path), data, SAMPLE_RATE, subtype="PCM_24", format="FLAC", compression_level=0.0)
     return path
 
 

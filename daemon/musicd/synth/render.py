@@ -2,7 +2,8 @@
 
 Tracks the plan gives a synth voice (synth/voices.py) and drums on a drum-machine kit
 (synth/drum_machine.py) are rendered in numpy, in a thread beside FluidSynth, which plays the
-rest with the resident SoundFont. All stems come back the same length (the longest, so no tail
+rest with the resident SoundFont; the synthesized stems get their reverb send through a
+convolution room (synth/reverb.py) as FluidSynth's carry its reverb return. All stems come back the same length (the longest, so no tail
 is cut), so they still add up to the mix.
 """
 
@@ -17,17 +18,26 @@ from typing import Protocol
 
 import numpy as np
 
+from musicd.audio.dynamics import gated_rms_db
 from musicd.music.profiles import MixProfile
 from musicd.music.score import Score, Track
 from musicd.music.theory import pitch_class
 from musicd.synth.drum_machine import render_drums
 from musicd.synth.kits import kit_named
+from musicd.synth.reverb import room_reverb
 from musicd.synth.voices import VOICES, render_track
 
 log = logging.getLogger(__name__)
 
 SYNTH_TAIL_S = 1.0  # room past the musical end for the synth voices' releases and echoes
 TAIL_FLOOR = 10.0 ** (-80.0 / 20.0)
+MIN_REVERB_SEND = 0.05  # sends below this (the bass's) are inaudible: no room for them
+# What FluidSynth's General MIDI stems measure (gated RMS, dBFS) by role, over the genre table's
+# renders: a synthesized stem is brought to its role's level, so a drum machine or a synth bass
+# sits in the mix where the SoundFont's kit or bass would (the genre's StemMix then sets the
+# balance) instead of 15-25 dB above the SoundFont's parts.
+ROLE_LEVEL_DB = {"drums": -35.0, "bass": -36.0, "chords": -38.0, "pads": -39.0, "melody": -36.0, "arp": -40.0}
+DEFAULT_LEVEL_DB = -37.0
 
 
 class StemRenderer(Protocol):
@@ -49,13 +59,30 @@ def synthesized_tracks(score: Score, voices: Mapping[str, str], kit: str) -> dic
 
 
 def _synth_one(
-    track: Track, score: Score, voices: Mapping[str, str], kit: str, sample_rate: int, length: int, seed: int
+    track: Track,
+    score: Score,
+    mix: MixProfile,
+    voices: Mapping[str, str],
+    kit: str,
+    sample_rate: int,
+    length: int,
+    seed: int,
 ) -> np.ndarray:
+    """One synthesized stem at its role's SoundFont level, with its reverb send through the
+    genre's room, as FluidSynth's stems carry theirs."""
     if track.is_drums:
         tonic = pitch_class(score.key_tonic)
-        return render_drums(track.notes, kit, score.tempo_bpm, sample_rate, length, tonic)
-    rng = np.random.default_rng([seed, *track.name.encode()])
-    return render_track(track, VOICES[voices[track.name]], score.tempo_bpm, sample_rate, length, rng)
+        audio = render_drums(track.notes, kit, score.tempo_bpm, sample_rate, length, tonic)
+    else:
+        rng = np.random.default_rng([seed, *track.name.encode()])
+        audio = render_track(track, VOICES[voices[track.name]], score.tempo_bpm, sample_rate, length, rng)
+    level = gated_rms_db(audio, sample_rate)
+    if np.isfinite(level):
+        audio *= np.float32(10.0 ** ((ROLE_LEVEL_DB.get(track.name, DEFAULT_LEVEL_DB) - level) / 20.0))
+    send = mix.stem(track.name).reverb_send
+    if send >= MIN_REVERB_SEND:
+        audio = room_reverb(np.ascontiguousarray(audio, dtype=np.float32), send, mix.reverb, sample_rate)
+    return audio
 
 
 def render_stems(
@@ -76,7 +103,8 @@ def render_stems(
 
     def synthesize() -> dict[str, np.ndarray]:
         return {
-            t.name: _synth_one(t, score, voices, kit, sample_rate, synth_length, seed) for t in synth_tracks
+            t.name: _synth_one(t, score, mix, voices, kit, sample_rate, synth_length, seed)
+            for t in synth_tracks
         }
 
     if fluid_tracks:
@@ -89,12 +117,13 @@ def render_stems(
         stems, synth = {}, synthesize()
         length = 0
     if synth:
-        # the synth stems' audible end (their tails fade out within SYNTH_TAIL_S)
+        # the synth stems' audible end past the musical end (their tails fade out within
+        # SYNTH_TAIL_S); only the tail needs scanning
+        end_sample = int(round(score.duration_s * sample_rate))
         loud = 0
         for audio in synth.values():
-            hits = np.flatnonzero(np.abs(audio).max(axis=1) >= TAIL_FLOOR)
-            loud = max(loud, int(hits[-1]) + 1 if hits.size else 0)
-        end_sample = int(round(score.duration_s * sample_rate))
+            hits = np.flatnonzero(np.abs(audio[end_sample:]).max(axis=1) >= TAIL_FLOOR)
+            loud = max(loud, end_sample + int(hits[-1]) + 1 if hits.size else 0)
         target = max(length, min(synth_length, max(loud, end_sample)), 1)
         if target > length and stems:
             stems = {name: _fit(audio, target) for name, audio in stems.items()}
@@ -109,6 +138,14 @@ def render_stems(
 
 
 def _fit(audio: np.ndarray, length: int) -> np.ndarray:
+    """`audio` (n, 2) trimmed or zero-padded to `length`, keeping its memory layout (FluidSynth's
+    stems are column-major views: copying them planar is a plain memcpy per channel)."""
     if len(audio) >= length:
         return audio[:length]
-    return np.pad(audio, ((0, length - len(audio)), (0, 0)))
+    if audio.strides[0] < audio.strides[1]:  # column-major
+        planar = np.zeros((audio.shape[1], length), dtype=audio.dtype)
+        planar[:, : len(audio)] = audio.T
+        return planar.T
+    out = np.zeros((length, audio.shape[1]), dtype=audio.dtype)
+    out[: len(audio)] = audio
+    return out

@@ -47,7 +47,7 @@ class Envelope:
 @dataclass(frozen=True)
 class Voice:
     name: str
-    wave: str = "saw"  # saw | square | sine | organ
+    wave: str = "saw"  # saw | square | sine | organ | ep (a two-operator FM electric piano)
     unison: int = 1  # oscillators per note (7 = a supersaw)
     detune_cents: float = 0.0  # spread of the unison stack, outermost voice to centre
     spread: float = 0.0  # stereo spread of the unison stack (0 mono .. 1 wide)
@@ -75,6 +75,11 @@ class Voice:
     organ_partials: tuple[tuple[float, float], ...] = field(
         default=((1.0, 1.0), (2.0, 0.7), (3.0, 0.45), (4.0, 0.35), (6.0, 0.2), (8.0, 0.25))
     )
+    fm_index: float = 0.0  # "ep": the modulator's depth at full velocity (the Rhodes bark) ...
+    fm_decay_s: float = 0.35  # ... decaying with this time constant to a third of it
+    tine_level: float = 0.0  # "ep": the tine's bell partial (14x the pitch), a short ping
+    tremolo_hz: float = 0.0  # a stereo auto-pan / rotor over the whole track (Rhodes, Leslie)
+    tremolo_depth: float = 0.0
 
 
 def _voice(name: str, **kw: object) -> Voice:
@@ -226,6 +231,46 @@ VOICES: dict[str, Voice] = {
             drive=0.2,
             gain=0.16,
         ),
+        # soul, rnb, chillout: a tine electric piano (FM bark and bell) through a suitcase
+        # tremolo that pans it across the stereo field
+        _voice(
+            "rhodes",
+            wave="ep",
+            fm_index=2.2,
+            fm_decay_s=0.4,
+            tine_level=0.22,
+            amp_env=Envelope(0.002, 2.6, 0.25, 0.35),
+            tremolo_hz=4.8,
+            tremolo_depth=0.45,
+            drive=0.12,
+            gain=0.3,
+        ),
+        # soul, gospel-tinged rnb: a tonewheel organ (16', 8', 4' and upper drawbars) on a
+        # Leslie's fast rotor
+        _voice(
+            "tonewheel",
+            wave="organ",
+            organ_partials=((0.5, 0.8), (1.0, 1.0), (1.5, 0.45), (2.0, 0.7), (3.0, 0.3), (4.0, 0.35)),
+            amp_env=Envelope(0.006, 0.05, 1.0, 0.07),
+            tremolo_hz=6.4,
+            tremolo_depth=0.3,
+            drive=0.18,
+            gain=0.13,
+        ),
+        # chillout and drum-and-bass: a soft, slow, warm analogue pad
+        _voice(
+            "soft-pad",
+            unison=4,
+            detune_cents=13.0,
+            spread=0.8,
+            cutoff_hz=850.0,
+            resonance=0.8,
+            filter_env_octaves=0.9,
+            filter_env=Envelope(1.4, 2.5, 0.5, 1.6),
+            key_tracking=0.3,
+            amp_env=Envelope(0.7, 1.2, 0.85, 1.3),
+            gain=0.13,
+        ),
     )
 }
 
@@ -300,6 +345,32 @@ def _organ(partials: Sequence[tuple[float, float]], freq_hz: np.ndarray, sample_
     table = _organ_table(tuple(partials))
     phase = np.cumsum(freq_hz * 0.5 / sample_rate) % 1.0
     return table[(phase * ORGAN_TABLE_SIZE).astype(np.int64)]
+
+
+def _electric_piano(
+    voice: Voice, freq_hz: np.ndarray, t: np.ndarray, velocity: float, sample_rate: int
+) -> np.ndarray:
+    """A two-operator FM tine piano: a sine carrier phase-modulated at its own pitch by an index
+    that falls from the velocity's bark to a mellow third of it, plus the tine's short bell
+    partial (skipped where it would alias)."""
+    phase = 2.0 * np.pi * (np.cumsum(freq_hz / sample_rate) - freq_hz / sample_rate)
+    peak = voice.fm_index * (0.35 + 0.65 * velocity)
+    index = peak * (1.0 / 3.0 + (2.0 / 3.0) * np.exp(-t / max(voice.fm_decay_s, 1e-3)))
+    out = np.sin(phase + index * np.sin(phase))
+    if voice.tine_level and float(freq_hz[0]) * 14.0 < 0.45 * sample_rate:
+        out += voice.tine_level * velocity * np.sin(14.0 * phase) * np.exp(-t / 0.025)
+    return out
+
+
+def tremolo(audio: np.ndarray, rate_hz: float, depth: float, sample_rate: int) -> np.ndarray:
+    """A stereo auto-pan (channels, n) in place: the two sides swing in opposite phase, so the
+    sum keeps its level within `depth` / 2."""
+    if rate_hz <= 0 or depth <= 0 or audio.shape[0] != 2:
+        return audio
+    lfo = np.sin(2.0 * np.pi * rate_hz * np.arange(audio.shape[1]) / sample_rate)
+    audio[0] *= 1.0 - 0.5 * depth * (1.0 + lfo)
+    audio[1] *= 1.0 - 0.5 * depth * (1.0 - lfo)
+    return audio
 
 
 def lowpass_coefficients(cutoff_hz: float, q: float, sample_rate: int) -> tuple[np.ndarray, np.ndarray]:
@@ -457,6 +528,8 @@ def render_track(
                 cache[key] = segment
         level = (job.velocity / bucket) ** 1.5 if not dynamic else 1.0
         out[:, job.on : job.on + segment.shape[1]] += segment * level if level != 1.0 else segment
+    if voice.tremolo_hz > 0:
+        out = tremolo(out, voice.tremolo_hz, voice.tremolo_depth, sample_rate)
     if voice.delay_beats > 0 and voice.delay_mix > 0:
         out = _ping_pong(
             out, int(round(voice.delay_beats * samples_per_beat)), voice.delay_feedback, voice.delay_mix
@@ -493,6 +566,9 @@ def _render_note(
     freq = 440.0 * 2.0 ** ((pitch - 69.0) / 12.0)
     if voice.wave == "organ":
         mono = _organ(voice.organ_partials, freq, sample_rate)
+        sig = np.vstack([mono, mono]) * math.sqrt(0.5)
+    elif voice.wave == "ep":
+        mono = _electric_piano(voice, freq, t, job.velocity / 127.0, sample_rate)
         sig = np.vstack([mono, mono]) * math.sqrt(0.5)
     else:
         dt = np.minimum(freq / sample_rate, 0.49)

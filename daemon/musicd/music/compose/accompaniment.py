@@ -34,7 +34,12 @@ COMPING: dict[str, tuple[tuple[tuple[float, float], ...], ...]] = {
     ),
     "shuffle-comp": (((0, 0.9), (1, 0.4), (1.5, 0.4), (2, 0.9), (3, 0.4), (3.5, 0.4)),),
     "bossa": (((0, 0.7), (1.5, 0.7), (3, 0.7)), ((0.5, 0.7), (2, 0.7), (3.5, 0.45))),
-    "skank": (((1, 0.3), (3, 0.3)),),
+    "skank": (((1, 0.22), (3, 0.22)),),  # short chops on 2 and 4
+    # hip-hop: a two-bar chopped sample, cut short and looped
+    "chop": (
+        ((0, 0.45), (0.75, 0.4), (1.5, 0.5), (2.5, 0.4), (3.25, 0.6)),
+        ((0, 0.45), (0.75, 0.4), (1.5, 0.5), (2.75, 0.9)),
+    ),
     "afro-chank": (((0.5, 0.2), (1.25, 0.2), (2, 0.2), (2.75, 0.2), (3.5, 0.2)),),
     "strum": (((0, 0.95), (1, 0.45), (1.5, 0.9), (2.5, 0.45), (3, 0.45), (3.5, 0.45)),),
     "boom-chick": (((1, 0.4), (3, 0.4), (3.5, 0.3)),),
@@ -177,6 +182,7 @@ ARP_MASKS: dict[str, str] = {
 # ... or short off-beat chords: (offsets in a 4/4 bar, length in beats).
 ARP_CHORD_STABS: dict[str, tuple[tuple[float, ...], float]] = {
     "reggae": ((0.5, 0.75, 1.5, 2.5, 2.75, 3.5), 0.18),  # the organ bubble
+    "disco": ((0.0, 1.5, 3.5), 0.3),  # the string section's stabs
 }
 
 

@@ -33,8 +33,9 @@ SECTION_ROLES: dict[str, frozenset[str]] = {
 }
 # Genres whose texture is the sustained harmony: pads under every section.
 SUSTAINED_COMPING = frozenset({"sustain", "swell"})
-# Genres whose arpeggio is the accompaniment itself (finger-picking, ostinato, organ bubble).
-RHYTHM_ARP_GROOVES = frozenset({"ballad", "train", "afro", "reggae"})
+# Genres whose arpeggio is the accompaniment itself (finger-picking, ostinato, organ bubble,
+# disco's string stabs).
+RHYTHM_ARP_GROOVES = frozenset({"ballad", "train", "afro", "reggae", "disco"})
 BUILD_VELOCITY_FROM = 0.72  # a build starts at this share of its velocity and swells to 1.05
 
 

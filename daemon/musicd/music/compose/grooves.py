@@ -410,23 +410,25 @@ _FAMILIES: tuple[GrooveFamily, ...] = (
         looseness=0.4,
         drop_gap=True,
         patterns={
+            # the amen break (The Winstons, 1969) as jungle and drum-and-bass chop it: kick on
+            # 1 and the and of 1, a ghosted snare around the backbeat, the fourth bar's turnaround
             "4/4": {
                 "sparse": (grid(16, hat="x.o.|x.o.|x.o.|x.o.", ride="o...|....|o...|...."),),
                 "medium": (
                     grid(
                         16,
-                        kick="X...|....|..x.|....|X...|....|..xx|....",
-                        snare="....|X...|....|X...|....|X...|....|X...",
+                        kick="X.x.|....|..x.|....|X.x.|....|..xx|....",
+                        snare="....|X...|.g..|X...|....|X...|.g..|X...",
                         hat="x.o.|x.o.|x.o.|x.o.|x.o.|x.o.|x.o.|x.o.",
                     ),
                 ),
                 "full": (
                     grid(
                         16,
-                        kick="X...|....|..x.|....|X...|....|..xx|....",
-                        snare="....|X..g|.g..|X...|..g.|X...|.g..|X..g",
-                        hat="x.xo|x.xo|x.xo|x.xo|x.xo|x.xo|x.xo|x.x.",
-                        ride="x...|x...|x...|x...|x...|x...|x...|x...",
+                        kick="X.x.|....|..x.|....|X.x.|....|..x.|....|X.x.|....|..xx|....|..x.|....|..x.|....",
+                        snare="....|X..g|.x..|X..g|....|X..g|.x..|X..g|....|X..g|.x..|X.g.|.x..|X..g|.x..|X..g",
+                        ride="x.x.|x.x.|x.x.|x.x.|x.x.|x.x.|x.x.|x.x.|x.x.|x.x.|x.x.|x.x.|x.x.|x.x.|x.x.|x.x.",
+                        hat="....|....|....|....|....|....|....|....|....|....|....|..o.|....|....|....|....",
                     ),
                 ),
             }
@@ -642,7 +644,7 @@ _FAMILIES: tuple[GrooveFamily, ...] = (
                     grid(
                         16,
                         kick="....|....|X...|....|....|....|X...|....",
-                        snare="....|....|X...|....|....|....|X...|...g",
+                        rim="....|....|X...|....|....|....|X...|...g",
                         hat="o.x.|o.x.|o.x.|o.x.|o.x.|o.x.|o.x.|o...",
                         open="....|....|....|....|....|....|....|..x.",
                     ),
@@ -923,6 +925,74 @@ _FAMILIES: tuple[GrooveFamily, ...] = (
                     ),
                 ),
             },
+        },
+    ),
+    GrooveFamily(
+        "soul",
+        swing_unit_beats=0.25,
+        fill_style="kit",
+        fallback="backbeat",
+        timekeeper="hat",
+        backbeat="snare",
+        looseness=0.6,
+        lane_offsets_beats={"snare": 0.01},
+        patterns={
+            # a Motown / Stax backbeat: a fat snare and the tambourine together on 2 and 4
+            "4/4": {
+                "sparse": (grid(16, kick="x...|....|....|....", hat="o.g.|o.g.|o.g.|o.g."),),
+                "medium": (
+                    grid(
+                        16,
+                        kick="X...|....|x..x|....|X...|..x.|x...|....",
+                        snare="....|X...|....|X...|....|X...|....|X...",
+                        tamb="....|x...|....|x...|....|x...|....|x...",
+                        hat="x.o.|x.o.|x.o.|x.o.|x.o.|x.o.|x.o.|x.o.",
+                    ),
+                ),
+                "full": (
+                    grid(
+                        16,
+                        kick="X...|....|x..x|....|X...|..x.|x...|..x.",
+                        snare="....|X...|....|X..g|....|X...|..g.|X...",
+                        tamb="..o.|X.o.|..o.|X.o.|..o.|X.o.|..o.|X.o.",
+                        hat="x.o.|x.o.|x.o.|x.o.|x.o.|x.o.|x.o.|x.o.",
+                    ),
+                ),
+            }
+        },
+    ),
+    GrooveFamily(
+        "downtempo",
+        swing_unit_beats=0.25,
+        fill_style="light",
+        fallback="backbeat",
+        timekeeper="shaker",
+        backbeat="rim",
+        looseness=0.3,
+        velocity_scale=0.85,
+        lane_offsets_beats={"rim": 0.015, "snare": 0.015},
+        patterns={
+            # a chill-out drum machine: a round kick, a soft rim or snare on 2 and 4, 16th shaker
+            "4/4": {
+                "sparse": (grid(16, kick="x...|....|....|....", shaker="gogo|gogo|gogo|gogo"),),
+                "medium": (
+                    grid(
+                        16,
+                        kick="X...|....|..x.|....|X...|...x|..x.|....",
+                        rim="....|x...|....|x...|....|x...|....|x...",
+                        shaker="gogo|gogo|gogo|gogo|gogo|gogo|gogo|gogo",
+                    ),
+                ),
+                "full": (
+                    grid(
+                        16,
+                        kick="X...|....|..x.|....|X...|...x|..x.|....",
+                        snare="....|x...|....|x...|....|x...|....|x...",
+                        hat="o.x.|o.x.|o.x.|o.x.|o.x.|o.x.|o.x.|o.x.",
+                        shaker="gogo|gogo|gogo|gogo|gogo|gogo|gogo|gogo",
+                    ),
+                ),
+            }
         },
     ),
     GrooveFamily(

@@ -169,16 +169,29 @@ def _section_line(
     return line
 
 
+def section_line(
+    ctx: Context, name: str, bars: int, energy: float, start_beat: float
+) -> list[tuple[float, float, int]]:
+    """The rule-based line of one section as (beat, length, pitch); the Magenta engine primes
+    its melody RNN with this line's opening."""
+    return _section_line(ctx, name, bars, energy, start_beat)
+
+
+def sings_in(section_name: str, plan_melody: MelodyStyle) -> bool:
+    """Whether the lead melody plays in a section of this name."""
+    ambient = plan_melody.notes_per_beat < 0.4
+    return section_name in SECTION_SHAPE or (ambient and section_name != "intro")
+
+
 def melody_part(ctx: Context, rng: np.random.Generator) -> tuple[Note, ...]:
     plan = ctx.plan
     unit = swing_unit_beats(plan)
     first_energy: dict[str, float] = {}
     for s in plan.form:
         first_energy.setdefault(s.name, s.energy)
-    ambient = plan.melody.notes_per_beat < 0.4
     notes: list[Note] = []
     for index, section in enumerate(plan.form):
-        sings = section.name in SECTION_SHAPE or (ambient and section.name != "intro")
+        sings = sings_in(section.name, plan.melody)
         bars = section.bars - (1 if index == len(plan.form) - 1 else 0)
         if not sings or bars <= 0:
             continue
