@@ -13,6 +13,7 @@ import click
 
 from musicd.cli import main
 from musicd.cli.errors import exit_code, report
+from musicd.cli.options import config_option
 from musicd.errors import SpecError
 
 
@@ -33,16 +34,7 @@ from musicd.errors import SpecError
     default=None,
     help="SoundFont (.sf2/.sf3) to render with [default: the configured one].",
 )
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    envvar="MUSICD_CONFIG",
-    help="Configuration whose SoundFont and models to use, as the service does "
-    "[default: /etc/musicd/config.yaml if present].",
-)
+@config_option
 def render(
     spec_path: Path, out_dir: Path, seed: int | None, soundfont: Path | None, config_path: Path | None
 ) -> None:
@@ -107,15 +99,7 @@ def schema() -> None:
 
 
 @main.command()
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    envvar="MUSICD_CONFIG",
-    help="Configuration whose SoundFont and models to check [default: /etc/musicd/config.yaml if present].",
-)
+@config_option
 @click.option(
     "--soundfont",
     type=click.Path(path_type=Path),

@@ -21,6 +21,7 @@ import click
 
 from musicd.cli import main
 from musicd.cli.errors import exit_code, report
+from musicd.cli.options import config_option, json_option
 from musicd.errors import SpecError, StoreError
 
 if TYPE_CHECKING:  # the commands import these lazily: `musicd --help` stays fast
@@ -29,19 +30,6 @@ if TYPE_CHECKING:  # the commands import these lazily: `musicd --help` stays fas
     from musicd.queue.store import Store
 
 EXIT_JOBS_FAILED = 3  # `run --once` and `submit --wait`: a job failed or a spec was rejected
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-
-config_option = click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    envvar="MUSICD_CONFIG",
-    show_envvar=True,
-    help="Configuration file [default: /etc/musicd/config.yaml].",
-)
 
 
 def _load(config_path: Path | None, *, check_specs: bool = False) -> Config:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from musicd.cli import main
-from musicd.cli.service_cmds import config_option
+from musicd.cli.options import config_option
 
 
 @main.command()
