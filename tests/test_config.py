@@ -63,7 +63,10 @@ def test_legacy_runner_name_still_works_and_is_logged_as_deprecated(
 
 def test_musicd_variables_read_elsewhere_are_not_config_keys(tmp_path: Path) -> None:
     path = write(tmp_path / "config.yaml", "log_level: INFO\n")
-    config = load_config(path, env={"MUSICD_TORCH_THREADS": "2", "MUSICD_CONFIG": str(path)})
+    config = load_config(
+        path,
+        env={"MUSICD_TORCH_THREADS": "2", "MUSICD_CONFIG": str(path), "MUSICD_MAGENTA_VENV": "/opt/m"},
+    )
     assert config.log_level == "INFO"
     with pytest.raises(ConfigError, match="MUSICD_TORCH_THREDS"):
         load_config(path, env={"MUSICD_TORCH_THREDS": "2"})

@@ -44,7 +44,7 @@ from pydantic import (
 )
 
 from musicd.engines import EngineConfig, parse_engine_config
-from musicd.engines.devices import CPU_THREADS_ENV
+from musicd.environment import CONFIG_PATH_ENV, RUNTIME_VARIABLES
 from musicd.errors import ConfigError, SpecError
 from musicd.service.scheduler import DEFAULT_GRACE_S, Schedule, ScheduleError, parse_schedules
 from musicd.text import did_you_mean
@@ -56,9 +56,7 @@ RUNNER_PATTERN = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 DEFAULT_CONFIG_PATH = Path("/etc/musicd/config.yaml")
 DEFAULT_DATA_DIR = Path("/var/lib/musicd")
 ENV_PREFIX = "MUSICD_"
-ENV_CONFIG_PATH = "MUSICD_CONFIG"  # names the file; not a config key
-# MUSICD_* variables read by other parts of musicd, not configuration keys.
-RUNTIME_VARIABLES = frozenset({ENV_CONFIG_PATH, CPU_THREADS_ENV})
+ENV_CONFIG_PATH = CONFIG_PATH_ENV  # names the file; not a config key
 ENV_NESTING = "__"
 REJECTED_DIR_NAME = "rejected"
 

@@ -41,7 +41,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MUSIC21 = "music21==10.5.1"
 CORPORA = {  # music21 corpus folder -> (book, licence note)
-    "oneills1850": ("O'Neill's Music of Ireland (1850 edition, Chicago 1903)", "public domain"),
+    "oneills1850": ("O'Neill's Music of Ireland: 1,850 Melodies (Chicago 1903)", "public domain"),
     "ryansMammoth": ("Ryan's Mammoth Collection (Boston 1883)", "public domain"),
     "airdsAirs": ("Aird's Selection of Scotch, English, Irish and Foreign Airs (1782-1803)", "public domain"),
 }
@@ -317,6 +317,7 @@ def stage_export(work: str, out_dir: str, meta: dict) -> str:
 
     best_dir = os.path.join(work, "best")
     prefix = glob.glob(os.path.join(best_dir, "*.index"))[0][: -len(".index")]
+    load_config()  # the trained hparams onto the shared config object before the generator is built
     generator = melody_rnn_sequence_generator.get_generator_map()[CONFIG](checkpoint=prefix, bundle=None)
     os.makedirs(out_dir, exist_ok=True)
     bundle = os.path.join(out_dir, BUNDLE_NAME)
@@ -347,14 +348,9 @@ def main() -> None:
     parser.add_argument("--min-delta", type=float, default=0.005)
     parser.add_argument("--stop-after", choices=["dataset", "train"], default=None)
     parser.add_argument(
-        "--export-best", metavar="DIR", help="export the best checkpoint so far to DIR and exit"
+        "--export-best", action="store_true", help="no more training: export the best checkpoint so far"
     )
     args = parser.parse_args()
-    if args.export_best:
-        with open(os.path.join(args.work, "curve.json")) as f:
-            curve = json.load(f)
-        stage_export(args.work, args.export_best, {"curve": curve, "interim": True})
-        return
     os.makedirs(args.work, exist_ok=True)
     abc_dir = stage_corpora(args.work)
     midi_dir, counts = stage_midi(args.work, abc_dir)
@@ -363,7 +359,13 @@ def main() -> None:
     log("dataset: %s" % {k: v for k, v in data.items() if not k.endswith("_file")})
     if args.stop_after == "dataset":
         return
-    trained = stage_train(args.work, data, args)
+    if args.export_best:
+        with open(os.path.join(args.work, "curve.json")) as f:
+            curve = json.load(f)
+        best = min(curve, key=lambda r: r["loss"])
+        trained = {"curve": curve, "stopped": "stopped by hand (--export-best)", "best": best}
+    else:
+        trained = stage_train(args.work, data, args)
     meta = {
         "config": CONFIG,
         "hparams": HPARAMS,
@@ -371,7 +373,7 @@ def main() -> None:
         "eval_ratio": EVAL_RATIO,
         "corpora": {c: {"book": CORPORA[c][0], "licence": CORPORA[c][1], **counts[c]} for c in CORPORA},
         "data": {k: v for k, v in data.items() if not k.endswith("_file")},
-        "round_steps": args.round_steps,
+        "eval_steps": [r["step"] for r in trained["curve"]],
         **trained,
     }
     if args.stop_after == "train":

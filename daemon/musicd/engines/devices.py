@@ -13,9 +13,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger(__name__)
+from musicd.environment import CPU_THREADS_ENV
 
-CPU_THREADS_ENV = "MUSICD_TORCH_THREADS"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import numpy as np
 from musicd.engines.base import Availability
 from musicd.engines.cache import ModelCache, ModelKey
 from musicd.engines.magenta_sidecar import MagentaSidecar, SidecarCommand
+from musicd.environment import MAGENTA_BUNDLE_ENV, MAGENTA_VENV_ENV
 from musicd.music.compose.harmony import Context, swing_beat, swing_unit_beats, velocity
 from musicd.music.compose.melody import SECTION_SHAPE, section_line, sings_in
 from musicd.music.score import Note
@@ -39,8 +40,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: daemon/musicd/engines/ -> ../../..
-VENV_ENV = "MUSICD_MAGENTA_VENV"
-BUNDLE_ENV = "MUSICD_MAGENTA_BUNDLE"
+VENV_ENV = MAGENTA_VENV_ENV
+BUNDLE_ENV = MAGENTA_BUNDLE_ENV
 DEFAULT_VENV = ROOT / ".magenta-venv"
 DEFAULT_BUNDLE = ROOT / "models" / "magenta" / "musicd_attention_rnn.mag"
 SERVER = ROOT / "tools" / "magenta" / "sidecar_server.py"
