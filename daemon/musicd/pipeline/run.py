@@ -255,9 +255,7 @@ def run_job(
         # Two ffmpeg processes read the master WAV while this thread writes the other files.
         with ThreadPoolExecutor(max_workers=2) as pool:
             loudness = pool.submit(measure_file_loudness, wav)
-            cover = pool.submit(
-                render_cover, wav, out_dir / "cover.png", title=spec.display_title, profile=plan.video
-            )
+            cover = pool.submit(_draw_cover, wav, out_dir, spec.display_title, plan)
             encodes = _write_files(out_dir, spec, wav, stems, mastered, midi_bytes, spec_bytes, warnings)
             subtitles = None
             if vocals.track is not None:
@@ -266,8 +264,7 @@ def run_job(
             measured = loudness.result()
             cover_jpeg: bytes | None = None
             with warnings.optional("cover", "drawing the cover"):
-                cover.result()
-                cover_jpeg = make_cover_jpeg(out_dir / "cover.png", out_dir / "cover.jpg").read_bytes()
+                cover_jpeg = cover.result()
         tags = _track_tags(spec, plan, seed, resources.tags, vocals, measured, manifest_extra)
         for encoded in encodes:
             with warnings.optional("tags", f"tagging {encoded.path.name}"):
@@ -460,6 +457,12 @@ def _write_files(
     if spec_bytes is not None:
         (out_dir / "spec.yaml").write_bytes(spec_bytes)
     return encodes
+
+
+def _draw_cover(wav: Path, out_dir: Path, title: str, plan: Plan) -> bytes:
+    """cover.png and its 600 px cover.jpg (the bytes embedded in the tags)."""
+    render_cover(wav, out_dir / "cover.png", title=title, profile=plan.video)
+    return make_cover_jpeg(out_dir / "cover.png", out_dir / "cover.jpg").read_bytes()
 
 
 def _write_stem(path: Path, audio: np.ndarray) -> Path:

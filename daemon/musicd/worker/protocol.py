@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -152,3 +153,16 @@ Message = (
     | WorkerDied
     | BackendStatus
 )
+
+
+def receive_all(conn: Connection, note: Callable[[Message], None]) -> list[Message]:
+    """Every message waiting on `conn` (each passed to `note` as it arrives); a closed pipe ends it."""
+    messages: list[Message] = []
+    try:
+        while conn.poll():
+            message = conn.recv()
+            messages.append(message)
+            note(message)
+    except (EOFError, OSError):
+        pass
+    return messages

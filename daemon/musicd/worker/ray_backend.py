@@ -60,6 +60,7 @@ from musicd.worker.protocol import (
     WorkerDied,
     WorkerReady,
     WorkerStartFailed,
+    receive_all,
 )
 from musicd.worker.ray_actor import musicd_version
 from musicd.worker.supervisor import RunningJob
@@ -269,14 +270,7 @@ class RayPool:
     def poll(self) -> list[Message]:
         if self.process is None or self.conn is None:
             return []
-        messages: list[Message] = []
-        try:
-            while self.conn.poll():
-                message = self.conn.recv()
-                messages.append(message)
-                self._note(message)
-        except (EOFError, OSError):
-            pass
+        messages = receive_all(self.conn, self._note)
         messages.extend(self._check_health())
         return messages
 

@@ -21,6 +21,7 @@ from musicd.worker.protocol import (
     Shutdown,
     WorkerDied,
     WorkerReady,
+    receive_all,
 )
 
 log = logging.getLogger(__name__)
@@ -182,14 +183,7 @@ class WorkerSupervisor:
         """Messages that have arrived, and a WorkerDied (worker killed) when something is wrong."""
         if self.process is None or self.conn is None:
             return []
-        messages: list[Message] = []
-        try:
-            while self.conn.poll():
-                message = self.conn.recv()
-                messages.append(message)
-                self._note(message)
-        except (EOFError, OSError):
-            pass
+        messages = receive_all(self.conn, self._note)
         died = self._check_health()
         if died is not None:
             messages.append(died)
