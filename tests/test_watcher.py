@@ -305,7 +305,8 @@ def test_the_stop_race_record_is_lowered_to_debug(inbox: Path, caplog: pytest.Lo
     observer.stop = racing_stop  # type: ignore[method-assign]
     watcher.stop()
     raced = [r for r in caplog.records if "thread is inactive" in r.getMessage()]
-    assert [r.levelname for r in raced] == ["DEBUG"]
+    # watchdog may also race for real during the stop and log its own record: all must be DEBUG
+    assert raced and {r.levelname for r in raced} == {"DEBUG"}
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     logging.getLogger("watchdog.observers.inotify").error("after the stop: not lowered")
     assert caplog.records[-1].levelname == "ERROR"
