@@ -13,16 +13,16 @@ from musicd.errors import ResourceMissingError
 log = logging.getLogger(__name__)
 
 SOUNDFONT_ENV = "MUSICD_SOUNDFONT"
-# Searched in order: FluidR3 (sf2) loads fast; MuseScore General (sf3, Vorbis-compressed) is
-# decoded at load time and takes several times longer.
+# Searched in order: MuseScore General (its pianos, strings, brass and kits are a generation past
+# FluidR3's; an .sf3, loaded from a decoded copy in the cache folder), then FluidR3.
 DEFAULT_SOUNDFONTS: tuple[Path, ...] = (
-    Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
     Path("/usr/share/sounds/sf3/MuseScore_General.sf3"),
+    Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"),
 )
 SOUNDFONT_SUFFIXES = (".sf2", ".sf3")
 
 _INSTALL_HINT = (
-    "install one with `apt-get install fluid-soundfont-gm`, or point musicd at any General MIDI "
+    "install one with `apt-get install musescore-general-soundfont`, or point musicd at any General MIDI "
     f".sf2/.sf3 file with `soundfont:` in the daemon config or the {SOUNDFONT_ENV} environment variable"
 )
 
@@ -61,6 +61,16 @@ def resolve_soundfont(configured: Path | None, env: Mapping[str, str] | None = N
     if configured is not None:
         return check_soundfont(Path(configured), origin="`soundfont:` in the daemon config")
     return default_soundfont(env)
+
+
+def soundfont_cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """Where decoded SoundFont copies are kept: systemd's CacheDirectory=, else the XDG cache."""
+    env = os.environ if env is None else env
+    systemd_cache = env.get("CACHE_DIRECTORY", "").split(":")[0]
+    if systemd_cache:
+        return Path(systemd_cache) / "soundfonts"
+    xdg = env.get("XDG_CACHE_HOME", "")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "musicd" / "soundfonts"
 
 
 def check_soundfont(path: Path, origin: str = "the SoundFont setting") -> Path:
