@@ -74,14 +74,22 @@ def _job_line(job: JobRecord, now: datetime) -> str:
     )
 
 
+ETA_MIN_PERCENT = 1.0  # below this the job has barely begun: no estimate yet
+
+
 def _eta(job: JobRecord, now: datetime) -> tuple[float | None, float | None]:
-    """(elapsed s, estimated s left) of a running job, from its start and percent."""
+    """(elapsed s, estimated s left) of a running job: the time so far, scaled by what is left.
+
+    The percent moves inside the long stages too (render by blocks, encode by file, video from
+    ffmpeg's progress), and the stages' shares of it are their measured shares of a job's time,
+    so the estimate follows the job instead of jumping at stage ends.
+    """
     if job.started_at is None or job.state.value != "running":
         return None, None
     elapsed = max(0.0, (now - job.started_at).total_seconds())
-    if job.percent is None or job.percent <= 1.0:
+    if job.percent is None or job.percent < ETA_MIN_PERCENT:
         return elapsed, None
-    return elapsed, elapsed * (100.0 - job.percent) / job.percent
+    return elapsed, elapsed * (100.0 - min(job.percent, 100.0)) / job.percent
 
 
 def _job_dict(job: JobRecord, now: datetime) -> dict[str, Any]:
@@ -375,7 +383,8 @@ def status(config_path: Path | None, job_id: str | None, limit: int, as_json: bo
         elapsed, left = _eta(job, now)
         if elapsed is not None:
             eta = f", about {_duration(left)} left" if left is not None else ""
-            click.echo(f"\n{job.short_id} running for {_duration(elapsed)}{eta} ({job.stage or '-'})")
+            where = f"{job.stage or '-'}" + (f" {job.percent:.0f}%" if job.percent is not None else "")
+            click.echo(f"\n{job.short_id} running for {_duration(elapsed)}{eta} ({where})")
     if schedules:
         click.echo("\nschedules:")
         for entry in schedules:
@@ -452,7 +461,14 @@ def _show_job(store: Store, job_id: str, now: datetime, as_json: bool = False) -
     for warning in warnings:
         click.echo(f"{'warning:':<11}{warning}")
     click.echo("\nevents:")
-    for event in events:
+    shown_stage = None
+    for index, event in enumerate(events):
+        progress_only = event.message is None and event.stage is not None
+        following = events[index + 1] if index + 1 < len(events) else None
+        if progress_only and event.stage == shown_stage and following is not None:
+            if following.message is None and following.stage == event.stage:
+                continue  # progress inside a stage: its first and last reports are enough
+        shown_stage = event.stage if progress_only else None
         where = f" [{event.stage} {event.percent:.0f}%]" if event.stage and event.percent is not None else ""
         click.echo(
             f"  {event.time.astimezone():%Y-%m-%d %H:%M:%S} {event.level:<7}{where} "

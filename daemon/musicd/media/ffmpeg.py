@@ -4,13 +4,19 @@ Commands are built with ffmpeg-python (which escapes every option, titles and pa
 compiled by `compile_command`; `run_ffmpeg` runs one, optionally reading `-progress pipe:1` to
 report the fraction done. A failure is a RenderError saying what was being done, followed by the
 last lines ffmpeg printed.
+
+Both programs run in their own process group, so a terminal's Ctrl-C reaches musicd alone, which
+decides; and (through util-linux's setpriv, where present) they are killed when the thread that
+started them dies, so a worker killed mid-job leaves no ffmpeg behind.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import logging
+import shutil
 import subprocess
 import threading
 from collections.abc import Callable, Sequence
@@ -44,6 +50,19 @@ def compile_command(stream: ffmpeg.nodes.OutputStream, *, loglevel: str = "error
     return list(quiet.compile(cmd=require_program("ffmpeg")))
 
 
+@functools.cache
+def _die_with_parent_prefix() -> tuple[str, ...]:
+    """The command prefix that makes a program get SIGKILL when its parent dies (PR_SET_PDEATHSIG,
+    kept across exec); empty where util-linux's setpriv is missing."""
+    setpriv = shutil.which("setpriv")
+    return (setpriv, "--pdeathsig", "KILL", "--") if setpriv else ()
+
+
+def child_command(args: Sequence[str]) -> list[str]:
+    """`args` run so that the program dies with the process that starts it."""
+    return [*_die_with_parent_prefix(), *args]
+
+
 def stderr_tail(stderr: bytes | str | None, lines: int = STDERR_TAIL_LINES) -> str:
     """The last `lines` lines a program printed, or a note that it printed nothing."""
     text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else (stderr or "")
@@ -64,8 +83,10 @@ def run_ffmpeg(
 ) -> FfmpegOutput:
     """Run a compiled ffmpeg command; `what` completes "ffmpeg failed to ..." in the error.
 
-    With `progress`, ffmpeg reports its output time on stdout, and the callback gets the fraction
-    done (0..1, increasing, ending at 1.0) of an output `duration_s` long.
+    With `progress`, ffmpeg reports its output time on stdout (about twice a second), and the
+    callback gets the fraction done (0..1, increasing, ending at 1.0) of an output `duration_s`
+    long at every report that moved. If the callback raises (a cancel), ffmpeg is killed at once
+    and the exception propagates.
     """
     if progress is not None:
         if duration_s is None or duration_s <= 0:
@@ -73,7 +94,7 @@ def run_ffmpeg(
         args = [args[0], "-progress", "pipe:1", *args[1:]]
     log.debug("running %s", subprocess.list2cmdline(args))
     with subprocess.Popen(
-        list(args),
+        child_command(args),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -104,8 +125,9 @@ def _follow_progress(
             key, _, value = line.decode("ascii", "replace").strip().partition("=")
             if key != "out_time_us" or not value.lstrip("-").isdigit():
                 continue
+            # every report that moved reaches the callback, so a cancel it checks acts within one
             fraction = min(max(int(value) / 1e6 / duration_s, 0.0), 1.0)
-            if fraction - last >= 0.01:
+            if fraction > last:
                 last = fraction
                 progress(fraction)
     except BaseException:
@@ -126,7 +148,9 @@ def probe(path: Path) -> dict[str, Any]:
         *("-v", "error", "-show_format", "-show_streams", "-of", "json"),
         str(path),
     ]
-    result = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True, check=False, process_group=0)
+    result = subprocess.run(
+        child_command(args), stdin=subprocess.DEVNULL, capture_output=True, check=False, process_group=0
+    )
     if result.returncode != 0:
         raise _failure("ffprobe", f"read {path}", result.returncode, result.stderr.decode("utf-8", "replace"))
     info: dict[str, Any] = json.loads(result.stdout)

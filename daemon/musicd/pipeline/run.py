@@ -1,12 +1,14 @@
 """One job from spec to finished folder: plan, compose, render, mix, master, encode, video.
 
 Stages are plain functions of their inputs; this module sequences them, writes files at the
-edges, reports progress and checks for cancellation between stages.
+edges, reports progress and checks for cancellation between stages and, in the long ones (render,
+encode, video), inside them: a cancel then stops FluidSynth or kills ffmpeg within about a second.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -67,21 +69,30 @@ SAMPLE_RATE = 44100
 KICK_PITCHES = frozenset({35, 36})
 STEM_HEADROOM_DB = -0.3  # stems keep their common gain; this is the most any may peak
 
-# Share of the whole job each stage takes, for progress percentages.
+# Share of the whole job each stage takes, for progress percentages (and so the ETA): the
+# measured seconds per minute of audio x 100 (README, Performance: bench_render.py 60 s medians,
+# the spectrum video, the piper singer of bench_vocals.py).
 STAGE_WEIGHTS = {
-    "plan": 1,
-    "compose": 2,
-    "vocals": 25,
-    "render": 30,
-    "texture": 5,
-    "mix": 8,
-    "master": 10,
-    "encode": 9,
-    "video": 40,
+    "plan": 2,
+    "compose": 5,
+    "vocals": 1230,
+    "render": 73,
+    "texture": 30,
+    "mix": 30,
+    "master": 40,
+    "encode": 69,
+    "video": 869,
 }
 VOCAL_TAIL_S = 8.0  # room for the vocal reverb after the last note; trimmed to the mix
+# Progress inside a stage is reported at most this often, and only when it moved this much;
+# the cancel flag is checked at every step all the same.
+# (A job's history thus holds at most about 100 progress rows, however long it is.)
+SUB_PROGRESS_INTERVAL_S = 1.0
+SUB_PROGRESS_MIN_STEP = 1.0  # percentage points of the whole job
+RENDER_SYNTH_SHARE = 0.85  # of the render stage: FluidSynth; the rest is production
 
 ProgressFn = Callable[[str, float], None]
+FractionFn = Callable[[float], None]
 
 
 @dataclass
@@ -153,24 +164,56 @@ class _Stages:
     progress: ProgressFn | None
     should_cancel: Callable[[], bool] | None
     seconds: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _last: tuple[float, float] = (0.0, -1.0)  # (perf_counter, percent) of the last report
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        if self.should_cancel is not None and self.should_cancel():
-            raise CancelledError(f"cancelled before the {name} stage")
-        self._report(name, done=False)
+        self._check_cancel(f"cancelled before the {name} stage")
+        self._report(name, self._percent(name, 0.0))
         start = time.perf_counter()
         yield
         self.seconds[name] = round(time.perf_counter() - start, 3)
-        self._report(name, done=True)
+        self._report(name, self._percent(name, 1.0))
 
-    def _report(self, name: str, *, done: bool) -> None:
+    def sub(self, name: str, start: float = 0.0, end: float = 1.0) -> FractionFn:
+        """A callback for progress inside stage `name`: it takes 0..1, maps it onto [start, end] of
+        the stage's share of the job and reports it (throttled). Every call checks the cancel flag
+        and raises CancelledError, which stops the FluidSynth render or kills the ffmpeg running."""
+
+        def report(fraction: float) -> None:
+            self._check_cancel(f"cancelled during the {name} stage")
+            if self.progress is None:
+                return
+            within = start + (end - start) * min(max(fraction, 0.0), 1.0)
+            percent = self._percent(name, within)
+            now = time.perf_counter()
+            with self._lock:
+                last_s, last_percent = self._last
+                if now - last_s < SUB_PROGRESS_INTERVAL_S or percent - last_percent < SUB_PROGRESS_MIN_STEP:
+                    return
+                self._last = (now, percent)
+                self.progress(name, percent)
+
+        return report
+
+    def _check_cancel(self, message: str) -> None:
+        if self.should_cancel is not None and self.should_cancel():
+            raise CancelledError(message)
+
+    def _percent(self, name: str, within: float) -> float:
+        """The whole job's percent done at fraction `within` (0..1) of stage `name`."""
+        total = sum(STAGE_WEIGHTS.get(s, 1) for s in self.stages)
+        index = self.stages.index(name)
+        finished = sum(STAGE_WEIGHTS.get(s, 1) for s in self.stages[:index])
+        return round(100.0 * (finished + within * STAGE_WEIGHTS.get(name, 1)) / total, 1)
+
+    def _report(self, name: str, percent: float) -> None:
         if self.progress is None:
             return
-        total = sum(STAGE_WEIGHTS.get(s, 1) for s in self.stages)
-        index = self.stages.index(name) + (1 if done else 0)
-        finished = sum(STAGE_WEIGHTS.get(s, 1) for s in self.stages[:index])
-        self.progress(name, round(100.0 * finished / total, 1))
+        with self._lock:
+            self._last = (time.perf_counter(), percent)
+            self.progress(name, percent)
 
 
 def kick_times_s(score: Score) -> list[float]:
@@ -230,7 +273,15 @@ def run_job(
     midi_bytes = score_to_midi(score)
     with stages.stage("render"):
         instrumental = replace(score, tracks=tuple(t for t in score.tracks if t.name != "vocals"))
-        stems = render_stems(resources.renderer, instrumental, plan.mix, plan.voices, plan.kit, seed)
+        stems = render_stems(
+            resources.renderer,
+            instrumental,
+            plan.mix,
+            plan.voices,
+            plan.kit,
+            seed,
+            progress=stages.sub("render", 0.0, RENDER_SYNTH_SHARE),
+        )
         stems = produce(stems, plan.genres[0], SAMPLE_RATE)
         length = len(next(iter(stems.values())))
     with stages.stage("texture"), resources.models.recording() as model_uses:
@@ -256,7 +307,9 @@ def run_job(
         with ThreadPoolExecutor(max_workers=2) as pool:
             loudness = pool.submit(measure_file_loudness, wav)
             cover = pool.submit(_draw_cover, wav, out_dir, spec.display_title, plan)
-            encodes = _write_files(out_dir, spec, wav, stems, mastered, midi_bytes, spec_bytes, warnings)
+            encodes = _write_files(
+                out_dir, spec, wav, stems, mastered, midi_bytes, spec_bytes, warnings, stages.sub("encode")
+            )
             subtitles = None
             if vocals.track is not None:
                 subtitles = _write_text(out_dir / "lyrics.srt", vocals.srt_text)
@@ -273,6 +326,7 @@ def run_job(
                 )
     if video_styles:
         with stages.stage("video"):
+            share = 1.0 / len(video_styles)
             for index, style in enumerate(video_styles):
                 name = "video.mp4" if index == 0 else f"video-{style}.mp4"
                 with warnings.optional("video", f"the {style} video"):
@@ -284,6 +338,7 @@ def run_job(
                             title=spec.display_title,
                             profile=plan.video,
                             subtitles_path=subtitles,
+                            progress=stages.sub("video", index * share, (index + 1) * share),
                         )
                     except BaseException:
                         (out_dir / name).unlink(missing_ok=True)
@@ -425,16 +480,26 @@ def _write_files(
     midi_bytes: bytes,
     spec_bytes: bytes | None,
     warnings: _Warnings,
+    progress: FractionFn | None = None,
 ) -> list[EncodeResult]:
     """The mix's other formats, stems at the master's gain, score.mid and spec.yaml.
 
     Returns the mix files (the master WAV first). A format that fails to encode is a warning.
     Stems are 24-bit FLAC in stems/, with markers that tell music libraries to skip the folder.
+    `progress` gets the fraction of these files written, after each one (it may raise to stop).
     """
+    formats = [fmt for fmt in spec.output.formats if fmt != "wav"]
+    steps = max(1, len(formats) + (len(stems) if spec.output.stems else 0))
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done / steps)
+
     encodes = [EncodeResult(wav, "wav")]
-    for fmt in spec.output.formats:
-        if fmt == "wav":
-            continue
+    for fmt in formats:
         target = out_dir / mix_name(spec.display_title, fmt)
         with warnings.optional("encode", f"encoding {fmt}"):
             try:
@@ -442,6 +507,7 @@ def _write_files(
             except BaseException:
                 target.unlink(missing_ok=True)
                 raise
+        step()
     if spec.output.stems:
         stem_dir = out_dir / STEMS_DIR
         stem_dir.mkdir(exist_ok=True)
@@ -452,6 +518,7 @@ def _write_files(
         gain *= min(1.0, 10 ** (STEM_HEADROOM_DB / 20) / peak) if peak > 0 else 1.0
         for name, audio in stems.items():
             _write_stem(stem_dir / f"{name}.{STEM_FORMAT}", audio * gain)
+            step()
     if spec.output.midi:
         (out_dir / "score.mid").write_bytes(midi_bytes)
     if spec_bytes is not None:

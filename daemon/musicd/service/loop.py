@@ -8,6 +8,9 @@ the loop acts on them:
 - SIGTERM / SIGINT: stop ingesting and dispatching; a running job may finish within
   worker.stop_grace_s, else the worker is killed and the job requeued without counting
   that attempt (only crashes and hangs count towards worker.max_attempts); exit 0.
+- A second SIGINT (Ctrl-C again in a terminal) does that at once: the worker is killed and the
+  running job requeued, its attempt not counted. The worker ignores SIGINT and ffmpeg runs in
+  its own process group, so the terminal's Ctrl-C reaches only this process.
 - SIGHUP: reload the configuration file; schedules, worker limits and the log level take
   effect at once (changed folders, SoundFont or runner need a restart and are logged).
 
@@ -87,6 +90,11 @@ class _Flags:
     stop: bool = False
     reload: bool = False
     signal_name: str = ""
+    interrupts: int = 0  # SIGINTs received: a second one stops at once
+
+    @property
+    def stop_now(self) -> bool:
+        return self.interrupts >= 2
 
 
 def job_time_limit_s(config: Config, job: JobRecord) -> float:
@@ -169,6 +177,8 @@ class Service:
         def on_stop(signum: int, _frame: FrameType | None) -> None:
             self.flags.stop = True
             self.flags.signal_name = signal.Signals(signum).name
+            if signum == signal.SIGINT:
+                self.flags.interrupts += 1
 
         def on_reload(_signum: int, _frame: FrameType | None) -> None:
             self.flags.reload = True
@@ -609,9 +619,12 @@ class Service:
 
     def _begin_stop(self) -> None:
         log.info(
-            "%s received: stopping (a running job gets %.0f s to finish)",
+            "%s received: stopping (a running job gets %.0f s to finish)%s",
             self.flags.signal_name or "stop",
             self.config.worker.stop_grace_s,
+            "; press Ctrl-C again to stop now and requeue the running job (the attempt is not counted)"
+            if self.flags.signal_name == "SIGINT" and self._supervisor().running_jobs()
+            else "",
         )
         self.notifier.stopping()
         self._stop_deadline_s = self.monotonic() + self.config.worker.stop_grace_s
@@ -625,14 +638,15 @@ class Service:
         if not running:
             return True
         assert self._stop_deadline_s is not None
-        if self.monotonic() >= self._stop_deadline_s:
+        if self.flags.stop_now or self.monotonic() >= self._stop_deadline_s:
             supervisor.kill()
+            why = "a second Ctrl-C" if self.flags.stop_now else "the stop grace"
             for job_id in (r.job_id for r in running):
-                log.warning("job %s did not finish within the stop grace; requeued", job_id)
+                log.warning("job %s stopped by %s; requeued (this attempt is not counted)", job_id, why)
                 job = self._store().get(job_id)
                 if job.state is JobState.RUNNING:  # the service's doing, not the job's: not an attempt
                     self._store().requeue(
-                        job_id, "the service stopped before the job finished", refund_attempt=True
+                        job_id, f"the service stopped ({why}) before the job finished", refund_attempt=True
                     )
                 outbox.clear_staging(self.config.outbox, job_id)
             return True

@@ -20,8 +20,8 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from ctypes import POINTER, c_char_p, c_double, c_int, c_void_p
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +52,7 @@ TAIL_FLOOR_DB = -80.0  # a release tail below this (dBFS) counts as silence
 TAIL_CAP_S = 6.0  # never render more than this past the last event
 TAIL_BLOCK = 2048  # samples rendered per step while waiting for the tail to die away
 MAX_CHUNK = 16384  # longest single fluid_synth_process call (the size of the spare-output sink)
+PROGRESS_BLOCK = 32768  # samples between progress ticks (~0.7 s of audio at 44.1 kHz)
 
 
 _FluidLogFunction = ctypes.CFUNCTYPE(None, c_int, c_char_p, c_void_p)
@@ -292,18 +293,31 @@ class _SynthUnit:
             count -= step
 
     def render(
-        self, parts: Sequence[_Part], mix: MixProfile, tempo_bpm: float, sample_rate: int, end_sample: int
+        self,
+        parts: Sequence[_Part],
+        mix: MixProfile,
+        tempo_bpm: float,
+        sample_rate: int,
+        end_sample: int,
+        tick: Callable[[int], None] | None = None,
     ) -> tuple[np.ndarray, int]:
         """Play `parts` into a planar float32 buffer (2 * len(parts), capacity), zero past the
-        returned number of rendered samples; the capacity is the same for every unit."""
+        returned number of rendered samples; the capacity is the same for every unit. `tick` gets
+        the samples rendered so far about every PROGRESS_BLOCK samples (it may raise to stop)."""
         synth = self._open_synth()
         try:
-            return self._play(parts, mix, tempo_bpm, sample_rate, end_sample)
+            return self._play(parts, mix, tempo_bpm, sample_rate, end_sample, tick)
         finally:
             self._close_synth(synth)
 
     def _play(
-        self, parts: Sequence[_Part], mix: MixProfile, tempo_bpm: float, sample_rate: int, end_sample: int
+        self,
+        parts: Sequence[_Part],
+        mix: MixProfile,
+        tempo_bpm: float,
+        sample_rate: int,
+        end_sample: int,
+        tick: Callable[[int], None] | None = None,
     ) -> tuple[np.ndarray, int]:
         self.configure(parts, mix)
         events = _events(parts, tempo_bpm, sample_rate)
@@ -318,11 +332,14 @@ class _SynthUnit:
             EVENT_BEND: lambda ch, _number, value: api.pitch_bend(ptr, ch, value + 8192),
             EVENT_NOTE_ON: lambda ch, key, velocity: api.noteon(ptr, ch, key, velocity),
         }
-        pos = 0
+        pos = next_tick = 0
         for sample, kind, _order, channel, number, value in events:
             if sample > pos:
                 self._process(buf, pos, sample - pos, n_parts)
                 pos = sample
+                if tick is not None and pos >= next_tick:
+                    tick(pos)
+                    next_tick = pos + PROGRESS_BLOCK
             handlers[kind](channel, number, value)
         if body > pos:
             self._process(buf, pos, body - pos, n_parts)
@@ -484,34 +501,53 @@ class FluidRenderer:
             loads[unit] += _track_cost(track, score.tempo_bpm)
         return plans
 
-    def render(self, score: Score, mix: MixProfile) -> dict[str, np.ndarray]:
+    def render(
+        self, score: Score, mix: MixProfile, progress: Callable[[float], None] | None = None
+    ) -> dict[str, np.ndarray]:
         """Render every track of `score`; returns {track name: float32 (n, 2)}, all the same length
         (column-major views of the synth's output buffers, so no copy is made).
 
         The stems sum to the full synth mix. Release tails ring past the score's end until they fall
         below -80 dBFS (at most 6 s past the last note); trailing silence beyond that is trimmed.
+        `progress` gets the fraction of the score rendered (0..1) from the synth threads, about
+        every PROGRESS_BLOCK samples; an exception it raises stops the render and is re-raised.
         """
         if not score.tracks:
             raise RenderError("The score has no tracks to render.")
         if score.tempo_bpm <= 0:
             raise RenderError(f"Invalid tempo {score.tempo_bpm} bpm; it must be positive.")
         with self._lock:
-            return self._render(score, mix)
+            return self._render(score, mix, progress)
 
-    def _render(self, score: Score, mix: MixProfile) -> dict[str, np.ndarray]:
+    def _render(
+        self, score: Score, mix: MixProfile, progress: Callable[[float], None] | None = None
+    ) -> dict[str, np.ndarray]:
         started = time.perf_counter()
         plans = self._assign(score, mix)
         end_sample = int(round(score.duration_s * self.sample_rate))
         jobs = [(unit, parts) for unit, parts in zip(self._units, plans) if parts]
 
-        def play(job: tuple[_SynthUnit, list[_Part]]) -> tuple[np.ndarray, int]:
-            unit, parts = job
-            return unit.render(parts, mix, score.tempo_bpm, self.sample_rate, end_sample)
+        done = [0] * len(jobs)  # samples each unit has rendered, for `progress`
+
+        def play(index: int) -> tuple[np.ndarray, int]:
+            unit, parts = jobs[index]
+
+            def tick(pos: int) -> None:
+                done[index] = min(pos, end_sample)
+                assert progress is not None
+                progress(sum(done) / max(1, end_sample * len(jobs)))
+
+            return unit.render(
+                parts, mix, score.tempo_bpm, self.sample_rate, end_sample, tick if progress else None
+            )
 
         if len(jobs) == 1:
-            outputs = [play(jobs[0])]
+            outputs = [play(0)]
         else:
-            outputs = list(self._pool.map(play, jobs))
+            # every unit is waited for, also when one fails: the next render reuses them all
+            futures = [self._pool.submit(play, index) for index in range(len(jobs))]
+            wait(futures)
+            outputs = [future.result() for future in futures]
         length = _audible_length([planar[:, :rendered] for planar, rendered in outputs], end_sample)
         stems: dict[str, np.ndarray] = {}
         for (_, parts), (planar, _rendered) in zip(jobs, outputs):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Protocol
@@ -43,7 +43,9 @@ DEFAULT_LEVEL_DB = -37.0
 class StemRenderer(Protocol):
     sample_rate: int
 
-    def render(self, score: Score, mix: MixProfile) -> dict[str, np.ndarray]: ...
+    def render(
+        self, score: Score, mix: MixProfile, progress: Callable[[float], None] | None = None
+    ) -> dict[str, np.ndarray]: ...
 
 
 def synthesized_tracks(score: Score, voices: Mapping[str, str], kit: str) -> dict[str, str]:
@@ -92,8 +94,12 @@ def render_stems(
     voices: Mapping[str, str],
     kit: str,
     seed: int,
+    progress: Callable[[float], None] | None = None,
 ) -> dict[str, np.ndarray]:
-    """{track name: float32 (n, 2)} in the score's track order, every stem the same length."""
+    """{track name: float32 (n, 2)} in the score's track order, every stem the same length.
+
+    `progress` gets the fraction of FluidSynth's part rendered (0..1); it may raise to stop.
+    """
     sample_rate = renderer.sample_rate
     synth_names = synthesized_tracks(score, voices, kit)
     synth_tracks = [t for t in score.tracks if t.name in synth_names]
@@ -110,7 +116,7 @@ def render_stems(
     if fluid_tracks:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voices") as pool:
             pending = pool.submit(synthesize) if synth_tracks else None
-            stems = dict(renderer.render(replace(score, tracks=fluid_tracks), mix))
+            stems = dict(renderer.render(replace(score, tracks=fluid_tracks), mix, progress))
             synth = pending.result() if pending is not None else {}
         length = len(next(iter(stems.values())))
     else:
