@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from musicd.service.status_file import pid_alive
 
 if TYPE_CHECKING:
     from musicd.config import Config
@@ -36,18 +37,6 @@ def read_backend_status(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def backend_summary(config: Config) -> dict[str, Any]:
     """The backend as configured and, for Ray, as the running service last saw it."""
     summary: dict[str, Any] = {"backend": config.worker.backend}
@@ -59,7 +48,8 @@ def backend_summary(config: Config) -> dict[str, Any]:
     if state is None:
         summary.update(available=None, reason="no service with the Ray backend has run here yet")
         return summary
-    live = _alive(state.get("service_pid"))
+    pid = state.get("service_pid")
+    live = isinstance(pid, int) and pid_alive(pid)
     summary.update(
         available=bool(state.get("available")) and live,
         reason=state.get("reason", "") if live else "the service is not running (last known state below)",
