@@ -366,3 +366,111 @@ def test_password_file_may_hold_the_password_or_its_hash(tmp_path: Path) -> None
     hashed = tmp_path / "hash"
     hashed.write_text(hash_password("other", iterations=1000))
     assert verify_password("other", settings_from(None, password_file=hashed).password_hash or "")
+
+
+# ------------------------------------------------------- the job database
+
+
+def _older_schema(state_dir: Path) -> None:
+    """A database as the previous musicd left it: the newest migration not applied."""
+    import sqlite3
+
+    from musicd.queue.migrations import MIGRATIONS
+
+    Store.open(state_dir).close()
+    conn = sqlite3.connect(state_dir / "musicd.sqlite3")
+    with conn:
+        conn.execute("DROP INDEX jobs_source_name")
+        conn.execute("DELETE FROM migrations WHERE name = ?", [MIGRATIONS[-1].name])
+    conn.close()
+
+
+def test_the_web_never_creates_the_job_database(layout: Layout, client: TestClient) -> None:
+    live = client.get("/queue/live")
+    assert live.status_code == 200 and "there is no job database at" in live.text
+    assert client.get("/api/jobs/01J00000000000000000000000").status_code == 404
+    assert list(layout.state_dir.iterdir()) == []
+
+
+def test_the_web_never_migrates_a_database_at_an_older_schema(layout: Layout, client: TestClient) -> None:
+    import hashlib
+
+    _older_schema(layout.state_dir)
+    db = layout.state_dir / "musicd.sqlite3"
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    live = client.get("/queue/live")
+    assert "older schema" in live.text and "restart the service" in live.text
+    assert client.get("/api/jobs/01J00000000000000000000000").status_code == 404
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    wal = layout.state_dir / "musicd.sqlite3-wal"
+    assert not wal.exists() or wal.stat().st_size == 0  # a WAL reader's empty files, no page written
+
+
+def test_the_web_reads_the_store_read_only_and_writes_only_retry_and_cancel(
+    layout: Layout, client: TestClient
+) -> None:
+    from musicd.errors import StoreUnavailableError
+    from musicd.queue.jobs import JobState, NewJob
+
+    with Store.open(layout.state_dir) as store:
+        (job,) = store.add_jobs([NewJob("Queued one", "a.yaml", "title: q\n", "0" * 64, duration_s=5)])
+    assert client.get(f"/api/jobs/{job.id}").json()["state"] == "queued"
+    reader = client.app.state.context.store()  # type: ignore[attr-defined]
+    assert reader.read_only
+    with pytest.raises(StoreUnavailableError, match="readonly"):
+        reader.request_cancel(job.id)
+    client.get("/queue")
+    token = client.cookies[CSRF_COOKIE]
+    answer = client.post(f"/jobs/{job.id}/cancel", data={"csrf": token}, follow_redirects=False)
+    assert answer.status_code == 303 and "cancelled" in answer.headers["location"]
+    with Store.open(layout.state_dir) as store:
+        assert store.get(job.id).state is JobState.CANCELLED
+    assert client.post("/jobs/01J00000000000000000000000/retry", data={"csrf": token}).status_code == 404
+
+
+def test_a_submission_id_finds_its_job_by_index_however_old(layout: Layout, client: TestClient) -> None:
+    from musicd.queue.jobs import NewJob
+
+    accepted = client.post(
+        "/api/generate-opensource", json={"musicPrompt": "rain", "genres": ["lofi"], "durationSec": 30}
+    ).json()
+    submission = accepted["id"]
+    assert accepted["submissionId"] == submission and accepted["jobId"] is None
+    name = f"web-{submission}.yaml"
+    with Store.open(layout.state_dir) as store:
+        (job,) = store.add_jobs([NewJob("Rain", name, "title: rain\n", "0" * 64, duration_s=30)])
+        store.add_jobs([NewJob(f"later {i}", "b.yaml", "title: b\n", "1" * 64) for i in range(2100)])
+        plan = store.db.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM jobs WHERE source_name = ?", [name]
+        ).fetchall()
+    assert any("jobs_source_name" in str(row) for row in plan), plan
+    (layout.inbox / name).unlink()  # the service took the spec
+    data = client.get(accepted["statusUrl"]).json()
+    assert data["id"] == submission and data["submissionId"] == submission and data["jobId"] == job.id
+    by_job = client.get(f"/api/jobs/{job.id}").json()
+    assert by_job["id"] == job.id and by_job["submissionId"] == submission
+
+
+def test_with_a_password_health_answers_liveness_only(layout: Layout) -> None:
+    settings = WebSettings(password_hash=hash_password("s3cret", iterations=1000))
+    client = TestClient(create_app(layout, settings), base_url="http://127.0.0.1:8080")
+    assert client.get("/api/health").json() == {"status": "ok"}
+    signed_in = client.get("/api/health", headers={"Authorization": "Bearer s3cret"}).json()
+    assert signed_in["status"] == "ok" and "queue" in signed_in and "version" in signed_in
+
+
+def test_wrong_passwords_are_rate_limited_per_client(layout: Layout) -> None:
+    from musicd.web.guard import FAILURES_PER_CLIENT
+
+    settings = WebSettings(password_hash=hash_password("s3cret", iterations=1000))
+    client = TestClient(create_app(layout, settings), base_url="http://127.0.0.1:8080")
+    for guess in range(FAILURES_PER_CLIENT):
+        assert client.get("/api/jobs/x", headers={"Authorization": f"Bearer guess{guess}"}).status_code == 401
+    refused = client.get("/api/jobs/x", headers={"Authorization": "Bearer another"})
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+    # even the right password waits: a guesser cannot tell it found it
+    assert client.get("/api/jobs/x", headers={"Authorization": "Bearer s3cret"}).status_code == 429
+    other = TestClient(create_app(layout, settings), base_url="http://127.0.0.1:8080", client=("10.0.0.2", 1))
+    assert (
+        other.get("/api/health", headers={"Authorization": "Bearer s3cret"}).json().get("queue") is not None
+    )

@@ -16,7 +16,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -498,4 +497,3 @@ def test_openapi_document_is_served_and_describes_the_api(fuzz_server: WebServer
     } <= set(body["schema"]["properties"])
     assert json.dumps(doc)  # plain JSON
     assert yaml.safe_dump(doc)
-    _ = time

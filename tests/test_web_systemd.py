@@ -30,12 +30,36 @@ def test_the_web_unit_verifies_and_is_rated_at_most_2_5(tmp_path: Path) -> None:
     assert float(match.group(1)) <= 2.5
 
 
-def test_the_web_unit_listens_reads_the_outbox_and_writes_only_the_inbox() -> None:
+def _documented_layout() -> dict[str, str]:
+    """inbox, outbox and state_dir of the configuration systemd/README.md installs."""
+    import yaml
+
+    docs = (UNIT.parent / "README.md").read_text()
+    block = re.search(r"/etc/musicd/config\.yaml >/dev/null <<'YAML'\n(.*?)\nYAML\n", docs, re.S)
+    assert block, "systemd/README.md no longer shows the configuration it installs"
+    config = yaml.safe_load(block.group(1))
+    return {key: str(config[key]) for key in ("inbox", "outbox", "state_dir")}
+
+
+def _paths(text: str, key: str) -> list[str]:
+    return [p.lstrip("-") for p in " ".join(re.findall(rf"(?m)^{key}=(.*)$", text)).split()]
+
+
+def _under(path: str, folders: list[str]) -> bool:
+    return any(path == f or path.startswith(f.rstrip("/") + "/") for f in folders)
+
+
+def test_the_web_unit_matches_the_documented_layout() -> None:
+    text = UNIT.read_text()
+    layout = _documented_layout()
+    writable, read_only = _paths(text, "ReadWritePaths"), _paths(text, "ReadOnlyPaths")
+    # the inbox and the job database's folder (state_dir/musicd.sqlite3 with its -wal/-shm)
+    assert sorted(writable) == sorted([layout["inbox"], layout["state_dir"]]), writable
+    assert _under(layout["outbox"], read_only) and not _under(layout["outbox"], writable)
+
+
+def test_the_web_unit_listens_and_has_no_capabilities() -> None:
     text = UNIT.read_text()
     assert re.search(r"(?m)^RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX$", text)
     assert re.search(r"(?m)^ProtectSystem=strict$", text)
-    assert re.search(r"(?m)^ReadOnlyPaths=/var/lib/musicd /srv/musicd$", text)
-    writable = " ".join(re.findall(r"(?m)^ReadWritePaths=(.*)$", text)).split()
-    assert "/srv/musicd/inbox" in writable
-    assert all(p == "/srv/musicd/inbox" or "musicd.sqlite3" in p for p in writable), writable
     assert "ExecStart=/usr/local/bin/musicd web " in text and "CapabilityBoundingSet=\n" in text

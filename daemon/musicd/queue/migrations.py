@@ -82,4 +82,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         # service crashes while a job ran: not the job's attempts (those count its own worker's deaths)
         "ALTER TABLE jobs ADD COLUMN interruptions INTEGER NOT NULL DEFAULT 0;",
     ),
+    Migration(
+        "0004_jobs_source_name_index",
+        # `musicd web` finds the job a submission became by its file name
+        "CREATE INDEX jobs_source_name ON jobs (source_name);",
+    ),
 )

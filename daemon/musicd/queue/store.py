@@ -16,6 +16,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -134,6 +135,7 @@ class Store:
         self._conn = conn
         self.db = sqlite_utils.Database(conn)
         self.created = False  # whether this open created the database (set below)
+        self.read_only = False  # True for Store.open_existing(read_only=True)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
@@ -151,6 +153,64 @@ class Store:
     def open(cls, state_dir: Path, **kwargs: Any) -> Store:
         """Open the store in `state_dir` (file `musicd.sqlite3`); keyword arguments as `Store()`."""
         return cls(Path(state_dir) / DB_FILENAME, **kwargs)
+
+    @classmethod
+    def open_existing(
+        cls,
+        state_dir: Path,
+        *,
+        read_only: bool = True,
+        clock: Clock = utc_now,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+    ) -> Store:
+        """Attach to the database the service created in `state_dir`, never creating or migrating it.
+
+        For a process beside the service (`musicd web`). `read_only` opens it with SQLite's
+        `mode=ro` (every write fails); otherwise writes are allowed (a short retry or cancel)
+        but the file, its journal mode and its schema are left as the service made them.
+        Raises StoreError when the database is absent, cannot be opened, or lacks a migration
+        this musicd knows (the service has not been restarted since an upgrade).
+        """
+        path = Path(state_dir) / DB_FILENAME
+        if not path.is_file():
+            raise StoreError(
+                f"there is no job database at {path} yet; start the service (musicd run) "
+                "once so it creates it, or check state_dir in the configuration"
+            )
+        uri = f"file:{urllib.parse.quote(str(path.resolve()))}?mode={'ro' if read_only else 'rw'}"
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(
+                uri, uri=True, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            applied = {row[0] for row in conn.execute("SELECT name FROM migrations").fetchall()}
+        except sqlite3.Error as exc:
+            if conn is not None:
+                conn.close()
+            raise StoreError(
+                f"cannot read the job database {path}: {exc}. Check that the service has created it "
+                "and that this user may read its folder"
+            ) from exc
+        missing = [m.name for m in MIGRATIONS if m.name not in applied]
+        if missing:
+            conn.close()
+            raise StoreError(
+                f"the job database {path} is at an older schema (missing {', '.join(missing)}); "
+                "restart the service (systemctl restart musicd) so it upgrades the database"
+            )
+        store = cls.__new__(cls)
+        store.path = path
+        store._clock = clock
+        store._lock = threading.RLock()
+        store.commits = 0
+        store._conn = conn
+        store.db = sqlite_utils.Database(conn)
+        store.created = False
+        store.read_only = read_only
+        store._identity = _file_identity(path)
+        return store
 
     def close(self) -> None:
         """Close the connection (further calls fail)."""
@@ -591,6 +651,11 @@ class Store:
                 "SELECT * FROM jobs WHERE state = ? ORDER BY seq DESC LIMIT ?", [JobState(state).value, limit]
             )
         return [_row_to_job(r) for r in rows]
+
+    def job_by_source_name(self, source_name: str) -> JobRecord | None:
+        """The first job queued from a spec file named `source_name` (indexed), or None."""
+        rows = self._rows("SELECT * FROM jobs WHERE source_name = ? ORDER BY seq LIMIT 1", [source_name])
+        return _row_to_job(rows[0]) if rows else None
 
     def jobs_from_source(self, source_id: str) -> list[JobRecord]:
         """The jobs created from one ingested spec file, in file order."""

@@ -30,6 +30,7 @@ from musicd.web.submit import (
     check_text,
     spec_yaml,
     strip_line,
+    submission_of,
     write_submission,
 )
 
@@ -56,9 +57,12 @@ def job_json(view: JobView, files: list[tuple[str, int]]) -> dict[str, Any]:
     """The API's answer for one job; `files` lists its published folder."""
     record = view.record
     key = view.page_key
+    asked = view.key.upper()
+    submission = submission_of(record.source_name) if record else (asked if view.pending else None)
     data: dict[str, Any] = {
-        "id": key,
+        "id": asked if submission == asked else key,  # the 202's id stays the id of its answers
         "jobId": view.job_id,
+        "submissionId": submission,
         "state": view.state,
         "stage": record.stage if record else None,
         "percent": record.percent if record else (100.0 if view.state == "done" else None),
@@ -128,16 +132,17 @@ async def generate(request: Request) -> Response:
         text = spec_yaml(body)
     except Exception:  # pyyaml cannot represent it (it came from JSON, so this is unexpected)
         return error(400, "the body is not a valid job", ["body: cannot be read as a job spec"])
-    checked = check_text(text, source="request body")
+    checked = await run_in_threadpool(check_text, text, source="request body")
     if not checked.ok:
         return error(400, "the body is not a valid job", [strip_line(p) for p in checked.problems])
     if checked.jobs != 1:
         return error(400, "the body is not a valid job", ["jobs: the API takes one job per request"])
-    submission_id = write_submission(ctx.layout.inbox, text)
+    submission_id = await run_in_threadpool(write_submission, ctx.layout.inbox, text)
     return JSONResponse(
         {
             "id": submission_id,
-            "jobId": submission_id,
+            "submissionId": submission_id,
+            "jobId": None,  # known once the service has queued the spec: GET statusUrl gives it
             "state": "submitted",
             "statusUrl": f"/api/jobs/{submission_id}",
             "waitUrl": f"/api/jobs/{submission_id}?wait=60",
@@ -163,22 +168,35 @@ async def get_job(request: Request) -> Response:
         wait_s = min(wait_s, ctx.settings.max_wait_s)
     deadline = time.monotonic() + wait_s
     while True:
-        view = ctx.view(key)
-        if view is None:
-            return error(404, f"no job or submission {key!r}")
-        if view.is_final and view.state == "done" and view.published is None:
-            ctx.library.refresh()  # finished a moment ago: the index may not know the folder yet
-            view = ctx.view(key) or view
-        if view.is_final or time.monotonic() >= deadline:
-            return JSONResponse(full_job_json(ctx, view))
+        # SQLite and the outbox are read in a worker thread: a busy database or a slow share
+        # never stalls the event loop (other requests, the player's range requests).
+        answer = await run_in_threadpool(_job_answer, ctx, key, time.monotonic() >= deadline)
+        if answer is not None:
+            return answer
         await asyncio.sleep(min(WAIT_POLL_S, max(0.0, deadline - time.monotonic())))
+
+
+def _job_answer(ctx: Context, key: str, last: bool) -> JSONResponse | None:
+    """The answer for job `key`, or None while it has not ended and this is not the `last` look."""
+    view = ctx.view(key)
+    if view is None:
+        return error(404, f"no job or submission {key!r}")
+    if view.is_final and view.state == "done" and view.published is None:
+        ctx.library.refresh()  # finished a moment ago: the index may not know the folder yet
+        view = ctx.view(key) or view
+    if view.is_final or last:
+        return JSONResponse(full_job_json(ctx, view))
+    return None
 
 
 async def capabilities(request: Request) -> Response:
     return JSONResponse(await run_in_threadpool(ctx_of(request).capabilities))
 
 
-async def health(request: Request) -> Response:
+def health(request: Request) -> Response:
+    """Liveness for anyone; the version, queue and folders only for a signed-in client."""
+    if not getattr(request.state, "signed_in", True):
+        return JSONResponse({"status": "ok"})
     ctx = ctx_of(request)
     store = ctx.store()
     counts = {state.value: n for state, n in store.counts().items()} if store is not None else {}
@@ -251,10 +269,11 @@ def openapi_document() -> dict[str, Any]:
     }
     accepted = {
         "type": "object",
-        "required": ["id", "jobId", "state", "statusUrl"],
+        "required": ["id", "submissionId", "jobId", "state", "statusUrl"],
         "properties": {
-            "id": {"type": "string"},
-            "jobId": {"type": "string"},
+            "id": {"type": "string", "description": "the submission id: GET statusUrl answers with it"},
+            "submissionId": {"type": "string"},
+            "jobId": {"type": "null", "description": "unknown until the service queues the spec"},
             "state": {"type": "string"},
             "statusUrl": {"type": "string"},
             "waitUrl": {"type": "string"},
@@ -266,8 +285,12 @@ def openapi_document() -> dict[str, Any]:
         "type": "object",
         "required": ["id", "state", "statusUrl"],
         "properties": {
-            "id": {"type": "string"},
+            "id": {
+                "type": "string",
+                "description": "the id asked with when it is a submission id (the 202's id), else the job id",
+            },
             "jobId": _NULLABLE_STRING,
+            "submissionId": _NULLABLE_STRING,
             "state": {
                 "type": "string",
                 "enum": ["submitted", "rejected", "queued", "running", "done", "failed", "cancelled"],
@@ -367,7 +390,7 @@ def openapi_document() -> dict[str, Any]:
             "/api/health": {
                 "get": {
                     "operationId": "health",
-                    "summary": "Liveness and queue counts (never needs the password)",
+                    "summary": "Liveness (never needs the password); the queue counts when signed in",
                     "responses": {
                         "200": _json(
                             {

@@ -82,22 +82,47 @@ class Context:
         self._store: Any = None
         self._store_lock = threading.Lock()
         self._submissions: dict[str, str] = {}  # submission id -> job id, once found
+        self.store_problem = ""  # why store() is None, when it is
         self._capabilities: tuple[float, dict[str, Any]] | None = None
         self.started = time.monotonic()
 
     # ------------------------------------------------------------- the store
 
     def store(self) -> Any:
-        """The job store, or None while the service has not created its database."""
-        from musicd.queue.store import DB_FILENAME, Store
+        """The job store opened read-only (SQLite mode=ro, no migrations), or None while it cannot be read.
+
+        The web never creates or upgrades the database: that is the service's. `store_problem`
+        says why it is None (no database yet, an older schema, no permission).
+        """
+        from musicd.queue.store import Store
 
         with self._store_lock:
-            if self._store is None and (self.layout.state_dir / DB_FILENAME).exists():
+            if self._store is None:
                 try:
-                    self._store = Store.open(self.layout.state_dir)
+                    self._store = Store.open_existing(self.layout.state_dir, read_only=True)
                 except StoreError as exc:
-                    log.warning("cannot open the job store yet: %s", exc)
+                    if str(exc) != self.store_problem:
+                        log.warning("cannot read the job store: %s", exc)
+                    self.store_problem = str(exc)
+                else:
+                    self.store_problem = ""
             return self._store
+
+    def act(self, key: str, action: str) -> JobRecord:
+        """Retry or cancel one job: the web's only write, one short transaction on its own connection.
+
+        Raises JobNotFoundError for an unknown job and StoreError when the database cannot be
+        written (or `action` is neither "retry" nor "cancel").
+        """
+        from musicd.queue.store import Store
+
+        record = self.record(key)
+        if record is None:
+            raise JobNotFoundError(f"no job {key!r}")
+        if action not in ("retry", "cancel"):
+            raise StoreError(f"unknown action {action!r}: retry or cancel")
+        with Store.open_existing(self.layout.state_dir, read_only=False) as store:
+            return store.retry(record.id) if action == "retry" else store.request_cancel(record.id)
 
     def close(self) -> None:
         with self._store_lock:
@@ -115,11 +140,10 @@ class Context:
         except JobNotFoundError:
             pass
         if is_submission_id(key):
-            name = submission_file(key.upper())
-            for job in store.list_jobs(limit=2000):
-                if job.source_name == name:
-                    self._submissions[key.upper()] = job.id
-                    return job
+            job = store.job_by_source_name(submission_file(key.upper()))
+            if job is not None:
+                self._submissions[key.upper()] = job.id
+            return job
         return None
 
     # ------------------------------------------------------------ one job
@@ -177,6 +201,7 @@ class Context:
             failed.sort(key=lambda j: j.updated_at, reverse=True)
         return {
             "store": store is not None,
+            "store_problem": self.store_problem,
             "counts": counts,
             "running": running,
             "queued": queued,

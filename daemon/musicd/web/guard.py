@@ -1,9 +1,10 @@
 """One ASGI middleware in front of everything: body size limit, password, CSRF, security headers.
 
 - Bodies over the limit get 413 before anything reads them.
-- With a password set, every path except /login, /static/ and /api/health needs the
-  session cookie (set by the login form) or `Authorization: Bearer <password>`;
-  pages redirect to the login form, everything else answers 401.
+- With a password set, every path except /login, /static/ and /api/health (which then
+  answers liveness only) needs the session cookie (set by the login form) or
+  `Authorization: Bearer <password>`; pages redirect to the login form, everything else
+  answers 401. Wrong passwords are rate-limited per client address (429 with Retry-After).
 - Every POST from another origin (Origin header) is refused. A form POST must carry the
   `csrf` field equal to the `musicd_csrf` cookie (double submit; the cookie is SameSite=Strict);
   an API POST must be `application/json`, which no cross-site form can send and which
@@ -16,10 +17,14 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import quote, urlsplit
+
+import anyio
+import anyio.to_thread
 
 from musicd.web.settings import WebSettings, verify_password
 
@@ -34,6 +39,10 @@ CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 SESSION_COOKIE = "musicd_session"
 SESSION_MAX_AGE_S = 30 * 86400
+BAD_TOKEN_TTL_S = 300.0  # a wrong password is remembered (not hashed again) this long
+FAILURES_PER_CLIENT = 10  # wrong passwords a client may send per FAILURE_WINDOW_S
+FAILURE_WINDOW_S = 60.0
+MAX_BAD_TOKENS = 4096
 PUBLIC_PREFIXES = ("/static/", "/login", "/api/health")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 SECURITY_HEADERS = [
@@ -59,6 +68,9 @@ class Sessions:
         self.password_hash = password_hash
         self._key = hashlib.sha256(secrets.token_bytes(32) + (password_hash or "").encode()).digest()
         self._good_tokens: set[bytes] = set()
+        self._bad_tokens: dict[bytes, float] = {}  # wrong password digest -> forget at (monotonic s)
+        self._failures: dict[str, deque[float]] = {}  # client -> times of its recent wrong passwords
+        self._limiter: anyio.CapacityLimiter | None = None
 
     def issue(self, now: float | None = None) -> str:
         issued = str(int(now if now is not None else time.time()))
@@ -75,16 +87,64 @@ class Sessions:
             return False
         return (now if now is not None else time.time()) - int(issued) < SESSION_MAX_AGE_S
 
-    def check_password(self, password: str) -> bool:
+    async def check_password(self, password: str, client: str) -> bool:
+        """Whether `password` is right, without letting wrong guesses pin the CPU.
+
+        PBKDF2 runs in a worker thread, one at a time (the event loop keeps serving). A wrong
+        password is remembered for BAD_TOKEN_TTL_S (the same wrong token costs nothing again),
+        and a `client` (address) with FAILURES_PER_CLIENT wrong ones in FAILURE_WINDOW_S is
+        refused without hashing until the window has passed (see `retry_after_s`).
+        """
         if self.password_hash is None:
             return True
         digest = hashlib.sha256(password.encode("utf-8", "replace")).digest()
         if digest in self._good_tokens:
             return True
-        if verify_password(password, self.password_hash):
+        now = time.monotonic()
+        if self._bad_tokens.get(digest, 0.0) > now or self.retry_after_s(client, now) > 0:
+            self._note_failure(client, now)
+            return False
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(1)
+        ok = await anyio.to_thread.run_sync(
+            verify_password, password, self.password_hash, limiter=self._limiter
+        )
+        if ok:
             self._good_tokens.add(digest)
             return True
+        if len(self._bad_tokens) >= MAX_BAD_TOKENS:
+            self._bad_tokens = {d: t for d, t in self._bad_tokens.items() if t > now}
+            while len(self._bad_tokens) >= MAX_BAD_TOKENS:
+                self._bad_tokens.pop(next(iter(self._bad_tokens)))
+        self._bad_tokens[digest] = now + BAD_TOKEN_TTL_S
+        self._note_failure(client, now)
         return False
+
+    def _note_failure(self, client: str, now: float) -> None:
+        times = self._failures.setdefault(client, deque())
+        times.append(now)
+        while times and times[0] <= now - FAILURE_WINDOW_S:
+            times.popleft()
+        if len(self._failures) > MAX_BAD_TOKENS:  # forget the quietest clients first
+            for stale in [c for c, t in self._failures.items() if not t or t[-1] <= now - FAILURE_WINDOW_S]:
+                del self._failures[stale]
+
+    def retry_after_s(self, client: str, now: float | None = None) -> float:
+        """Seconds until `client` may try a password again (0 when it may now)."""
+        times = self._failures.get(client)
+        now = time.monotonic() if now is None else now
+        if not times:
+            return 0.0
+        recent = [t for t in times if t > now - FAILURE_WINDOW_S]
+        if len(recent) < FAILURES_PER_CLIENT:
+            return 0.0
+        return recent[-FAILURES_PER_CLIENT] + FAILURE_WINDOW_S - now
+
+
+def client_of(scope: Scope) -> str:
+    """The client's address (what failed passwords are counted by)."""
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def cookies_of(scope: Scope) -> dict[str, str]:
@@ -127,8 +187,17 @@ class Guard:
         path: str = scope["path"]
         method: str = scope["method"]
 
-        signed_in = not self.settings.needs_password or self._authenticated(scope, cookies)
+        wait_s = self.sessions.retry_after_s(client_of(scope)) if self.settings.needs_password else 0.0
+        signed_in = not self.settings.needs_password or await self._authenticated(scope, cookies)
         if not signed_in and not path.startswith(PUBLIC_PREFIXES):
+            if wait_s > 0:  # this client was already over its limit of wrong passwords
+                await _plain(
+                    send,
+                    429,
+                    f"too many wrong passwords from this address; try again in {wait_s:.0f} s",
+                    [(b"retry-after", str(int(wait_s) + 1).encode())],
+                )
+                return
             await self._ask_for_password(scope, send, path)
             return
         scope["state"]["signed_in"] = signed_in
@@ -147,12 +216,14 @@ class Guard:
             return
         await self.app(scope, _replay(body, receive), send)
 
-    def _authenticated(self, scope: Scope, cookies: dict[str, str]) -> bool:
+    async def _authenticated(self, scope: Scope, cookies: dict[str, str]) -> bool:
         if self.sessions.valid(cookies.get(SESSION_COOKIE)):
             return True
         authorization = header(scope, b"authorization") or ""
         scheme, _, token = authorization.partition(" ")
-        return scheme.lower() == "bearer" and bool(token) and self.sessions.check_password(token.strip())
+        if scheme.lower() != "bearer" or not token.strip():
+            return False
+        return await self.sessions.check_password(token.strip(), client_of(scope))
 
     async def _ask_for_password(self, scope: Scope, send: Send, path: str) -> None:
         accept = header(scope, b"accept") or ""

@@ -6,15 +6,16 @@ import mimetypes
 from typing import Any
 from urllib.parse import quote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from musicd.errors import StoreError
+from musicd.errors import JobNotFoundError, StoreError
 from musicd.web import library as lib
 from musicd.web.api import ctx_of, file_url
-from musicd.web.guard import SESSION_COOKIE, SESSION_MAX_AGE_S
+from musicd.web.guard import SESSION_COOKIE, SESSION_MAX_AGE_S, client_of
 from musicd.web.submit import check_text, form_to_spec, spec_yaml, write_submission
 
 FILE_LABELS = {
@@ -75,7 +76,7 @@ def _cover(rel: str, names: set[str]) -> str | None:
     return None
 
 
-async def gallery(request: Request) -> Response:
+def gallery(request: Request) -> Response:
     ctx = ctx_of(request)
     size = ctx.settings.page_size
     items = ctx.library.done()
@@ -88,7 +89,7 @@ async def gallery(request: Request) -> Response:
     return render(request, "gallery.html", cards=cards, page=page, pages=pages, total=len(items))
 
 
-async def job_page(request: Request) -> Response:
+def job_page(request: Request) -> Response:
     ctx = ctx_of(request)
     view = ctx.view(request.path_params["job_id"])
     if view is None:
@@ -140,7 +141,7 @@ async def job_page(request: Request) -> Response:
     )
 
 
-async def queue_page(request: Request) -> Response:
+def queue_page(request: Request) -> Response:
     ctx = ctx_of(request)
     return render(
         request,
@@ -151,7 +152,7 @@ async def queue_page(request: Request) -> Response:
     )
 
 
-async def queue_live(request: Request) -> Response:
+def queue_live(request: Request) -> Response:
     return render(request, "queue_live.html", q=ctx_of(request).queue())
 
 
@@ -162,12 +163,10 @@ async def job_action(request: Request) -> Response:
         return not_found(request)
     form = await request.form()
     back = _safe_next(form.get("next"), "/queue")
-    store = ctx.store()
-    view = ctx.view(request.path_params["job_id"])
-    if view is None or view.record is None or store is None:
-        return not_found(request, "job")
     try:
-        job = store.retry(view.record.id) if action == "retry" else store.request_cancel(view.record.id)
+        job = await run_in_threadpool(ctx.act, request.path_params["job_id"], action)
+    except JobNotFoundError:
+        return not_found(request, "job")
     except StoreError as exc:
         message = str(exc)
     else:
@@ -193,7 +192,7 @@ def _video_styles() -> tuple[str, ...]:
     return VIDEO_STYLES
 
 
-async def submit_page(request: Request) -> Response:
+def submit_page(request: Request) -> Response:
     return render(request, "submit.html", values={}, errors={}, genres=_genres(), styles=_video_styles())
 
 
@@ -213,13 +212,13 @@ async def submit_post(request: Request) -> Response:
         yaml_text = data.decode("utf-8", errors="replace")
         use_yaml = True
     if use_yaml:
-        checked = check_text(yaml_text, source="the YAML box")
+        checked = await run_in_threadpool(check_text, yaml_text, source="the YAML box")
         if not checked.ok:
             return _submit_again(request, values, {"yaml": checked.problems})
         text = yaml_text
     else:
         text = spec_yaml(form_to_spec(values))
-        checked = check_text(text, source="the form")
+        checked = await run_in_threadpool(check_text, text, source="the form")
         if not checked.ok:
             known = {"title", "prompt", "genres", "duration", "bpm", "key", "lyrics", "video"}
             errors: dict[str, list[str]] = {}
@@ -227,7 +226,9 @@ async def submit_post(request: Request) -> Response:
                 target = name if name in known else ""
                 errors.setdefault(target, []).extend(_strip(p) for p in problems)
             return _submit_again(request, values, errors)
-    submission_id = write_submission(ctx.layout.inbox, text if text.endswith("\n") else text + "\n")
+    submission_id = await run_in_threadpool(
+        write_submission, ctx.layout.inbox, text if text.endswith("\n") else text + "\n"
+    )
     return RedirectResponse(f"/jobs/{submission_id}", status_code=303)
 
 
@@ -243,7 +244,7 @@ def _submit_again(request: Request, values: dict[str, Any], errors: dict[str, li
     )
 
 
-async def login_page(request: Request) -> Response:
+def login_page(request: Request) -> Response:
     return render(request, "login.html", next=_safe_next(request.query_params.get("next"), "/"), failed=False)
 
 
@@ -255,8 +256,10 @@ async def login_post(request: Request) -> Response:
     sessions = request.app.state.sessions
     if not ctx.settings.needs_password:
         return RedirectResponse(target, status_code=303)
-    if not isinstance(password, str) or not sessions.check_password(password):
-        return render(request, "login.html", 401, next=target, failed=True)
+    client = client_of(request.scope)
+    if not isinstance(password, str) or not await sessions.check_password(password, client):
+        status = 429 if sessions.retry_after_s(client) > 0 else 401
+        return render(request, "login.html", status, next=target, failed=True)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE, sessions.issue(), max_age=SESSION_MAX_AGE_S, httponly=True, samesite="strict"
@@ -264,13 +267,13 @@ async def login_post(request: Request) -> Response:
     return response
 
 
-async def logout(request: Request) -> Response:
+def logout(request: Request) -> Response:
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
 
 
-async def files(request: Request) -> Response:
+def files(request: Request) -> Response:
     ctx = ctx_of(request)
     rel = request.path_params["rel"]
     target = lib.safe_file(ctx.layout.outbox, rel)

@@ -127,6 +127,14 @@ def submission_file(submission_id: str) -> str:
     return f"{SUBMISSION_PREFIX}{submission_id}.yaml"
 
 
+def submission_of(source_name: str | None) -> str | None:
+    """The submission id of a spec file the web wrote (`web-<ID>.yaml`), else None."""
+    if not source_name or not source_name.startswith(SUBMISSION_PREFIX) or not source_name.endswith(".yaml"):
+        return None
+    candidate = source_name[len(SUBMISSION_PREFIX) : -len(".yaml")]
+    return candidate if is_submission_id(candidate) else None
+
+
 def is_submission_id(text: str) -> bool:
     return bool(_SUBMISSION_ID.match(text.upper()))
 
