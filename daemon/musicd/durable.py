@@ -80,6 +80,38 @@ def write_bytes(path: Path, data: bytes) -> Path:
     return path
 
 
+def write_new(folder: Path, stem: str, suffix: str, data: bytes) -> Path:
+    """Write `data` durably as `folder/stem+suffix`, or `stem-1+suffix`, ... : never over a file.
+
+    The bytes go to a hidden temporary name first, so a watcher of `folder` sees the file
+    appear whole, under a name nobody else had.
+    """
+    tmp = temporary_name(folder / f"{stem}{suffix}")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        counter = 0
+        while True:
+            target = folder / (f"{stem}{suffix}" if counter == 0 else f"{stem}-{counter}{suffix}")
+            try:
+                os.link(tmp, target)  # unlike rename, never replaces a file already there
+                break
+            except FileExistsError:
+                counter += 1
+            except OSError:  # a filesystem without hard links
+                if target.exists():
+                    counter += 1
+                    continue
+                os.replace(tmp, target)
+                break
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(folder)
+    return target
+
+
 def write_text(path: Path, text: str) -> Path:
     """`write_bytes` for UTF-8 text."""
     return write_bytes(path, text.encode("utf-8"))

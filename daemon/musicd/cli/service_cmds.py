@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from musicd import durable
 from musicd.cli import main
 from musicd.cli.errors import exit_code, report
 from musicd.cli.options import config_option, json_option
@@ -159,13 +160,18 @@ def _warn_if_no_service(config: Config) -> bool:
 @main.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def init(directory: Path) -> None:
-    """Create DIRECTORY with config.yaml, inbox/, outbox/ and state/ (try musicd without root)."""
-    from musicd.config import init_layout
+    """Create DIRECTORY with config.yaml, inbox/, outbox/, state/, schema.json and an example spec."""
+    from musicd.config import EXAMPLE_SPEC_PATH, init_layout
 
     config_path = init_layout(directory)
+    example = config_path.parent / EXAMPLE_SPEC_PATH
     click.echo(f"created {config_path}")
     click.echo(f"start the service:  musicd run --config {config_path}")
-    click.echo(f"submit a job:       musicd submit --config {config_path} SPEC.yaml")
+    click.echo(f"submit a job:       musicd submit --config {config_path} {example}")
+    click.echo(
+        f"specs in {config_path.parent / 'inbox'} that start with "
+        "`# yaml-language-server: $schema=../schema.json` get completion in editors"
+    )
 
 
 @main.command()
@@ -312,31 +318,11 @@ def _rejected_since(config: Config, target: Path, since: datetime) -> bool:
 
 
 def _copy_into(inbox: Path, name: str, data: bytes) -> Path:
-    """Write `.name.tmp` (ignored by the watcher), fsync, then rename to a free name."""
+    """Write the spec into the inbox whole and durably, under a free name like its own."""
     stem, suffix = os.path.splitext(name)
-    if suffix.lower() not in (".yaml", ".yml"):
+    if suffix.lower() not in (".yaml", ".yml", ".json"):  # what the inbox takes
         stem, suffix = name, ".yaml"
-    tmp = inbox / f".{stem}{suffix}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    counter = 0
-    while True:
-        target = inbox / (f"{stem}{suffix}" if counter == 0 else f"{stem}-{counter}{suffix}")
-        try:
-            os.link(tmp, target)  # unlike rename, never replaces a file already there
-        except FileExistsError:
-            counter += 1
-            continue
-        except OSError:
-            if target.exists():
-                counter += 1
-                continue
-            os.replace(tmp, target)  # a filesystem without hard links
-            return target
-        tmp.unlink()
-        return target
+    return durable.write_new(inbox, stem, suffix, data)
 
 
 @main.command()
