@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-APT_PACKAGES := fluidsynth libfluidsynth3 fluid-soundfont-gm ffmpeg espeak-ng rsync fonts-dejavu-core chromium
+APT_PACKAGES := fluidsynth libfluidsynth3 musescore-general-soundfont fluid-soundfont-gm ffmpeg espeak-ng rsync fonts-dejavu-core chromium
 EXTRAS ?= dev
 
 .PHONY: setup system venv voices demo test lint quick bench schema clean magenta-env train-magenta
@@ -60,7 +60,7 @@ test: EXTRAS = dev,ml,cluster
 test: setup magenta-env lint
 	$(PY) -m pytest -q
 
-# ruff (lint and format) and mypy over the package, the tests and the benchmarks.
+# ruff (lint and format) over the package, the tests and the benchmarks; mypy over the package.
 lint: EXTRAS = dev,ml
 lint: venv
 	$(VENV)/bin/ruff check daemon tests bench
@@ -88,8 +88,11 @@ magenta-env:
 
 # Retrain the shipped melody bundle (models/magenta/) from the public-domain tunes; see
 # models/magenta/MODEL_CARD.md. Work files go to build/magenta/ (delete it to start over).
+# These defaults are the settings the shipped bundle was trained with (metrics.json "command").
+TRAIN_MAGENTA_ARGS ?= --round-steps 100 --max-steps 1500 --max-minutes 76 --patience 3 --min-delta 0.005
 train-magenta: magenta-env
-	nice .magenta-venv/bin/python tools/magenta/train.py
+	nice -n 19 .magenta-venv/bin/python tools/magenta/train.py $(TRAIN_MAGENTA_ARGS)
+	.magenta-venv/bin/python tools/magenta/model_card.py
 
 schema: venv
 	$(VENV)/bin/musicd schema > jobspecs/schema.json

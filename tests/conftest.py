@@ -9,6 +9,8 @@ import pytest
 SLOW_MODULES = frozenset(
     {
         "test_service",
+        "test_service_cli",
+        "test_interrupt",
         "test_musical_truth",
         "test_model_cache_worker",
         "test_pipeline",
