@@ -3,10 +3,10 @@ from a local folder, sung through the same transform as espeak-ng (daemon/vocals
 
 The folder holds `config.json` and one checkpoint (`model.pth`, `best_model*.pth`, ...), as
 coqui-tts' trainer writes them; nothing is ever downloaded. The model is loaded through the
-resident model cache (daemon/engines/cache.py) under ModelKey("coqui", folder, device,
+resident model cache (musicd.engines.cache) under ModelKey("coqui", folder, device,
 "float32"), so it stays loaded between jobs, counts against the memory budget and gets the
 cache's out-of-memory policy (unload everything, retry once). It runs on CUDA when torch sees a
-GPU, else on the CPU (one torch thread, see daemon/engines/devices.py). Each word is spoken on
+GPU, else on the CPU (one torch thread, see musicd.engines.devices). Each word is spoken on
 its own (multi-speaker models: the first speaker name sorted for the low register, the last for
 the high one; multilingual models: the model's language matching the line's language code).
 
