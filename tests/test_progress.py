@@ -176,3 +176,64 @@ def test_status_shows_elapsed_time_and_an_eta_that_follows_progress_inside_a_sta
     # a job's history keeps a stage's first and last progress rows, not every step between
     rows = [line for line in history.splitlines() if "[video " in line]
     assert [line.split("[video ")[1] for line in rows] == ["40%]", "80%]"]
+
+
+RENDER_SPEC = "title: Bar\ngenres: [ambient]\nduration: 6\nseed: 1\noutput: {stems: false}\n"
+
+
+def test_render_prints_plain_progress_lines_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    spec = tmp_path / "bar.yaml"
+    spec.write_text(RENDER_SPEC)
+    result = musicd_cli("render", str(spec), "-o", str(tmp_path / "out"), timeout_s=240)
+    assert result.returncode == 0, result.stderr
+    steps = [
+        (words[1], float(words[0][:-1]))
+        for words in (line.split() for line in result.stderr.splitlines())
+        if len(words) == 2 and words[0].endswith("%")
+    ]
+    assert steps[0] == ("plan", 0.0) and steps[-1] == ("encode", 100.0)
+    assert "\x1b[" not in result.stderr  # no terminal control codes in a log file
+
+
+def test_render_draws_a_progress_bar_with_log_lines_above_it_on_a_terminal(tmp_path: Path) -> None:
+    import pty
+    import subprocess
+    import sys
+
+    from daemon_helpers import REPO_DIR, _env
+
+    spec = tmp_path / "bar.yaml"
+    spec.write_text(RENDER_SPEC)
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from musicd.cli import main; main()",
+            "render",
+            str(spec),
+            "-o",
+            str(tmp_path / "o"),
+        ],
+        cwd=REPO_DIR,
+        env={**_env(None), "COLUMNS": "120", "TERM": "xterm"},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal closed: the process exited
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(controller)
+    assert proc.wait(240) == 0
+    shown = b"".join(chunks).decode("utf-8", "replace")
+    assert "━" in shown and "100%" in shown and "Bar" in shown  # rich's bar, at its end
+    assert "rendered 'Bar'" in shown  # a log line of the pipeline, printed above the bar
+    assert "  0.0%  plan" not in shown  # not the plain lines

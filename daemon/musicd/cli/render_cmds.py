@@ -38,21 +38,21 @@ from musicd.errors import SpecError
 def render(
     spec_path: Path, out_dir: Path, seed: int | None, soundfont: Path | None, config_path: Path | None
 ) -> None:
-    """Render one YAML job spec into OUT: mix, stems, MIDI, video, manifest."""
+    """Render one YAML job spec into OUT: mix, stems, MIDI, video, manifest.
+
+    On a terminal a progress bar runs below the log lines; otherwise each step is a plain line.
+    """
+    from musicd.cli.progress_display import job_progress
     from musicd.config import load_config
     from musicd.pipeline import Resources, run_job
     from musicd.spec import load_spec
 
     config = load_config(config_path, check_specs=False)
     data = spec_path.read_bytes()
-    result = run_job(
-        load_spec(data, source=spec_path.name),
-        out_dir,
-        Resources.load(soundfont or config.soundfont, engines=config.engines),
-        seed=seed,
-        spec_bytes=data,
-        progress=lambda stage, pct: click.echo(f"  {pct:5.1f}%  {stage}", err=True),
-    )
+    spec = load_spec(data, source=spec_path.name)
+    resources = Resources.load(soundfont or config.soundfont, engines=config.engines)
+    with job_progress(spec.display_title) as progress:
+        result = run_job(spec, out_dir, resources, seed=seed, spec_bytes=data, progress=progress)
     loud = result.manifest["loudness"]
     click.echo(f"{out_dir}: seed {result.seed}, {loud['integrated_lufs']} LUFS, {loud['true_peak_db']} dBTP")
 
