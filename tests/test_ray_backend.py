@@ -328,3 +328,46 @@ def test_status_and_doctor_show_actors_and_nodes(service_for: Callable[..., Serv
     assert "reachable" in text and "nodes: 3 alive of" in text
     assert text.count("musicd-worker-") == 2 and "idle" in text and "127.0.0.1" in text
     assert any(check.name == "worker backend" and check.ok for check in backend_checks(service.config))
+
+
+def test_a_node_without_musicd_is_refused_with_its_address_and_not_remade_at_once(
+    tmp_path: Path, cluster: Any
+) -> None:
+    from musicd.config import RayConfig
+    from musicd.worker.ray_backend import RayPool
+
+    stub = tmp_path / "stub" / "musicd"  # a node whose Python finds another "musicd" first
+    stub.mkdir(parents=True)
+    (stub / "__init__.py").write_text('__version__ = "0.1.0"\n')
+    path = os.pathsep.join([str(stub.parent), os.environ.get("PYTHONPATH", "")])
+    # 2 CPUs: the only node an actor asking for 2 fits on (the others have 1 each)
+    node = cluster.add_node(num_cpus=2, object_store_memory=80 * 2**20, env_vars={"PYTHONPATH": path})
+    cluster.wait_for_nodes()
+    pool = RayPool(
+        RayConfig(address=cluster.address, workers=1, num_cpus=2),
+        runner=TEST_RUNNER,
+        soundfont=None,
+        staging_root=tmp_path / ".staging",
+        heartbeat_interval_s=0.2,
+    )
+    pool.start()
+
+    def turn(seconds: float, until: Callable[[], bool] | None = None) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not (until and until()):
+            wait_for_handles(pool.wait_handles(), timeout=0.1)
+            pool.poll()
+
+    try:
+        turn(90, lambda: any(a.get("state") == "refused" for a in pool.status.actors))
+        [actor] = pool.status.actors
+        assert actor["state"] == "refused", pool.status
+        assert "could not start a musicd actor on node 127.0.0.1" in actor["reason"], actor["reason"]
+        assert "is the same musicd installed there?" in actor["reason"]
+        assert pool.free_slots == 0
+        turn(4)  # backed off: no create-and-die loop meanwhile
+        [actor] = pool.status.actors
+        assert actor["state"] == "refused" and actor["actor"].endswith("-1"), actor
+    finally:
+        pool.stop(5.0)
+        cluster.remove_node(node)

@@ -23,7 +23,10 @@ while; the service must not. Failures and what they cost:
 - a job past its time limit, or an actor silent for heartbeat_timeout_s: the actor is killed
   (WorkerDied, counted) and made again; cancel reaches the running actor (next stage boundary);
 - an actor whose node runs another musicd version is refused (BackendStatus says which node
-  and both versions) and asked again every REFUSED_RETRY_S;
+  and both versions) and asked again every REFUSED_RETRY_S; so is one that dies before its
+  hello answers because its creation failed (musicd missing or different on that node);
+- a dispatch no actor took within heartbeat_timeout_s (the actor counted as free died and
+  none could be made) goes back to the queue without counting an attempt;
 - the cluster cannot be reached or is lost: in-flight jobs are requeued without counting an
   attempt, BackendStatus(available=False) pauses the "ray" backend in `musicd status`, and the
   bridge reconnects with a growing delay. A bridge that dies or stops answering is restarted.
@@ -37,6 +40,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import re
 import signal
 import socket
 import time
@@ -357,6 +361,14 @@ def bridge_main(conn: Connection, settings: BridgeSettings) -> None:
     _Bridge(conn, settings).run()
 
 
+@dataclass(frozen=True)
+class _Waiting:
+    """A dispatch not yet given to an actor, and when it arrived (monotonic s)."""
+
+    dispatch: Dispatch
+    received_s: float
+
+
 @dataclass
 class _Transfer:
     """A finished job's files coming back chunk by chunk into its staging folder."""
@@ -420,7 +432,7 @@ class _Bridge:
         self.settings = settings
         self.actor_class = ray.remote(WorkerActor)
         self.slots = [_Slot(f"musicd-worker-{index + 1}") for index in range(settings.workers)]
-        self.pending: deque[Dispatch] = deque()
+        self.pending: deque[_Waiting] = deque()
         self.connected = False
         self.reason = f"connecting to the Ray cluster at {settings.address}"
         self.reconnect_at_s = 0.0
@@ -466,7 +478,7 @@ class _Bridge:
                 self.stopping = True
                 return
             if isinstance(order, Dispatch):
-                self.pending.append(order)
+                self.pending.append(_Waiting(order, time.monotonic()))
                 if not self.connected:
                     self._drop_pending(self.reason)
             elif isinstance(order, CancelJob):
@@ -505,7 +517,8 @@ class _Bridge:
         for slot in self.slots:
             if slot.job is not None:
                 self._send(WorkerDied(slot.job.job_id, reason, counts=False))
-            self.slots[self.slots.index(slot)] = _Slot(slot.name)
+            # the generation goes on: an old actor of the same name may still be being torn down
+            self.slots[self.slots.index(slot)] = _Slot(slot.name, generation=slot.generation)
         self._drop_pending(reason)
         try:
             self.ray.shutdown()
@@ -518,7 +531,7 @@ class _Bridge:
 
     def _drop_pending(self, reason: str) -> None:
         while self.pending:
-            self._send(WorkerDied(self.pending.popleft().order.job_id, reason, counts=False))
+            self._send(WorkerDied(self.pending.popleft().dispatch.order.job_id, reason, counts=False))
 
     def _node_summary(self) -> tuple[Mapping[str, Any], ...]:
         nodes = []
@@ -547,7 +560,13 @@ class _Bridge:
     def _keep_actors(self, now: float) -> None:
         for slot in self.slots:
             if slot.state in ("down", "refused") and now >= slot.retry_at_s:
-                self._make_actor(slot)
+                try:
+                    self._make_actor(slot)
+                except Exception as exc:  # one slot's trouble (a name still taken, ...) is not the bridge's
+                    log.exception("%s: could not make its actor", slot.name)
+                    slot.actor, slot.hello_ref, slot.state = None, None, "down"
+                    slot.reason = f"could not make the Ray actor: {_first_line(exc)}"
+                    slot.retry_at_s = now + FIRST_RECONNECT_S
 
     def _make_actor(self, slot: _Slot) -> None:
         settings = self.settings
@@ -600,7 +619,7 @@ class _Bridge:
                 return
             if slot.state != "idle":
                 continue
-            dispatch = self.pending.popleft()
+            dispatch = self.pending.popleft().dispatch
             order = dispatch.order
             returned = self.settings.results == "returned"
             job = _Job(dispatch, now + dispatch.time_limit_s, slot.actor.run.remote(order, returned))
@@ -609,9 +628,9 @@ class _Bridge:
             log.info("job %s: sent to %s on %s", order.job_id, slot.name, slot.info.get("node_ip", "?"))
 
     def _cancel(self, job_id: str) -> None:
-        for dispatch in list(self.pending):
-            if dispatch.order.job_id == job_id:
-                self.pending.remove(dispatch)
+        for waiting in list(self.pending):
+            if waiting.dispatch.order.job_id == job_id:
+                self.pending.remove(waiting)
                 self._send(JobFailed(job_id, "cancelled before it started", cancelled=True))
                 return
         for slot in self.slots:
@@ -650,19 +669,52 @@ class _Bridge:
             try:
                 value = self.ray.get(ref)
             except Exception as exc:  # RayActorError, ActorUnavailableError, node loss, ...
-                self._actor_lost(slot, _death_reason(slot, exc))
+                if kind == "hello":
+                    self._start_failed(slot, exc)
+                else:
+                    self._actor_lost(slot, _death_reason(slot, exc))
                 continue
             slot.last_heard_s = time.monotonic()
-            if kind == "hello":
-                self._hello(slot, value)
-            elif kind in ("events", "final"):
-                self._events(slot, value, final=kind == "final")
-            elif kind == "run":
-                assert slot.job is not None
-                slot.job.result = value
-                slot.job.final_ref = slot.actor.events.remote(0.0)
-            elif kind == "chunk":
-                self._chunk(slot, ref, value)
+            try:
+                self._handle(slot, kind, ref, value)
+            except (EOFError, BrokenPipeError, ConnectionResetError):
+                raise  # the pipe to the service: the bridge ends (run() handles it)
+            except Exception as exc:  # one job's trouble (a staging write, a bad name) ends that job only
+                log.exception("%s: handling its %s answer failed", slot.name, kind)
+                self._actor_lost(
+                    slot, f"the Ray bridge failed on {slot.name}'s {kind} answer: {_first_line(exc)}"
+                )
+
+    def _handle(self, slot: _Slot, kind: str, ref: Any, value: Any) -> None:
+        if kind == "hello":
+            self._hello(slot, value)
+        elif kind in ("events", "final"):
+            self._events(slot, value, final=kind == "final")
+        elif kind == "run":
+            assert slot.job is not None
+            slot.job.result = value
+            slot.job.final_ref = slot.actor.events.remote(0.0)
+        elif kind == "chunk":
+            self._chunk(slot, ref, value)
+
+    def _start_failed(self, slot: _Slot, exc: BaseException) -> None:
+        """The actor died (or could not be made) before its hello answered."""
+        slot.hello_ref = None
+        self._kill(slot)
+        slot.state = "down" if _system_death(exc) else "refused"
+        node = _node_of(exc) or "an unknown node"
+        if slot.state == "down":  # its node went away meanwhile: make it again soon, elsewhere
+            slot.reason = f"the Ray actor {slot.name} died before it started ({_first_line(exc)})"
+            slot.retry_at_s = time.monotonic() + FIRST_RECONNECT_S
+        else:  # its creation failed: musicd missing or different on that node; ask again later
+            slot.reason = (
+                f"could not start a musicd actor on node {node}: is the same musicd installed there? "
+                f"({_first_line(exc)})"
+            )
+            slot.retry_at_s = time.monotonic() + REFUSED_RETRY_S
+        log.error(
+            "%s: %s (asking again in %.0f s)", slot.name, slot.reason, slot.retry_at_s - time.monotonic()
+        )
 
     def _hello(self, slot: _Slot, info: dict[str, Any]) -> None:
         slot.hello_ref = None
@@ -776,6 +828,16 @@ class _Bridge:
         self._more_chunks(slot, job)
 
     def _check_limits(self, now: float) -> None:
+        limit_s = self.settings.heartbeat_timeout_s
+        while self.pending and now - self.pending[0].received_s > limit_s:
+            # the actor the service counted as free died and no other took the job: back to the queue
+            waited = self.pending.popleft()
+            why = "; ".join(sorted({f"{slot.name}: {slot.reason}" for slot in self.slots if slot.reason}))
+            reason = f"no Ray worker actor could take the job within {limit_s:.0f} s" + (
+                f" ({why})" if why else ""
+            )
+            log.warning("job %s: %s; returning it to the queue", waited.dispatch.order.job_id, reason)
+            self._send(WorkerDied(waited.dispatch.order.job_id, reason, counts=False))
         for slot in self.slots:
             job = slot.job
             if job is not None and now > job.deadline_s:
@@ -823,6 +885,21 @@ def _inside(root: Path, name: str) -> Path:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _system_death(exc: BaseException) -> bool:
+    """Whether an actor died of its node or process (not of its own creation failing)."""
+    try:
+        from ray.exceptions import RayActorError
+    except ImportError:
+        return False
+    return isinstance(exc, RayActorError) and not exc.actor_init_failed
+
+
+def _node_of(exc: BaseException) -> str | None:
+    """The node address Ray's error names (`ip=10.0.0.7` in a task error, `ip: ...` in a death)."""
+    match = re.search(r"\bip[=:]\s*([0-9A-Fa-f.:]*[0-9A-Fa-f])", str(exc))
+    return match.group(1) if match else None
 
 
 def _death_reason(slot: _Slot, exc: BaseException) -> str:
