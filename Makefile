@@ -72,7 +72,7 @@ quick: EXTRAS = dev,ml
 quick: setup lint
 	$(PY) -m pytest -q -m "not slow"
 
-bench: EXTRAS = dev,ml
+bench: EXTRAS = dev,ml,cluster
 bench: setup
 	$(PY) bench/bench_render.py
 	$(PY) bench/bench_video.py
@@ -80,6 +80,8 @@ bench: setup
 	$(PY) bench/bench_texture.py --quick
 	$(PY) bench/bench_daemon.py
 	$(PY) bench/bench_magenta.py
+	$(PY) bench/bench_web.py
+	$(PY) bench/bench_ray.py
 
 # Magenta's melody RNN needs Python 3.8 + TensorFlow 2.9: its own .magenta-venv (idempotent,
 # seconds when already there). The sidecar runs there; musicd never imports TensorFlow.
