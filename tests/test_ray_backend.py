@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import wait as wait_for_handles
@@ -371,3 +372,58 @@ def test_a_node_without_musicd_is_refused_with_its_address_and_not_remade_at_onc
     finally:
         pool.stop(5.0)
         cluster.remove_node(node)
+
+
+def _two_slow_jobs_running(tmp_path: Path, cluster: Any, stop_grace_s: float, duration_s: float) -> Daemon:
+    config_path = write_config(
+        tmp_path,
+        worker={"backend": "ray", "max_attempts": 3, "stop_grace_s": stop_grace_s},
+        ray={"address": cluster.address, "workers": 2, "num_cpus": 1},
+    )
+    daemon = Daemon(config_path, env={**LOOPBACK_ENV})
+    for index in range(2):
+        (tmp_path / "inbox" / f"slow{index}.yaml").write_text(spec_yaml("slow", duration_s))
+    daemon.wait_for(
+        lambda: (
+            sum(1 for row in job_rows(tmp_path / "state") if row["state"] == "running" and row["stage"]) == 2
+        ),
+        90,
+        "two jobs running on the cluster",
+    )
+    return daemon
+
+
+def test_sigterm_lets_jobs_on_the_cluster_finish_within_the_grace(tmp_path: Path, cluster: Any) -> None:
+    daemon = _two_slow_jobs_running(tmp_path, cluster, stop_grace_s=60, duration_s=5)
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait(90) == 0
+    rows = job_rows(tmp_path / "state")
+    assert [row["state"] for row in rows] == ["done", "done"] and all(row["attempts"] == 1 for row in rows)
+    assert_published_once(tmp_path / "outbox", [row["id"] for row in rows])
+
+
+def test_sigterm_with_a_short_grace_requeues_uncounted_and_a_restart_finishes(
+    tmp_path: Path, cluster: Any
+) -> None:
+    daemon = _two_slow_jobs_running(tmp_path, cluster, stop_grace_s=0.5, duration_s=12)
+    daemon.signal(signal.SIGTERM)
+    assert daemon.wait(60) == 0
+    rows = job_rows(tmp_path / "state")
+    assert [row["state"] for row in rows] == ["queued", "queued"]
+    assert all(row["attempts"] == 0 for row in rows)  # a stop is not the job's fault
+    assert not published(tmp_path / "outbox") and not staging_left(tmp_path / "outbox")
+    daemon = Daemon(tmp_path / "config.yaml", env={**LOOPBACK_ENV})
+    try:
+        daemon.wait_for(
+            lambda: (
+                len(job_rows(tmp_path / "state")) == 2
+                and all(r["state"] == "done" for r in job_rows(tmp_path / "state"))
+            ),
+            150,
+            "every job done after the restart",
+        )
+    finally:
+        assert daemon.stop(60) == 0
+    rows = job_rows(tmp_path / "state")
+    assert_published_once(tmp_path / "outbox", [row["id"] for row in rows])
+    assert all(row["attempts"] == 1 for row in rows)
