@@ -6,6 +6,7 @@ and names at ingest.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -166,16 +167,69 @@ def test_one_bad_file_never_holds_back_the_valid_ones_behind_it(store: Store, co
     assert [o.status for o in outcomes] == [IngestStatus.REJECTED, IngestStatus.REJECTED, IngestStatus.QUEUED]
 
 
+@pytest.mark.parametrize(
+    "field",
+    ['title: "x\\ud800y"', 'prompt: "calm \\udfff piano"', 'title: "x\\U0000DBFFy"'],
+)
+def test_text_no_database_can_store_is_rejected_readably_and_the_batch_goes_on(
+    field: str, store: Store, config: Config
+) -> None:
+    rest = "duration: 10\n" if field.startswith("prompt") else "prompt: calm\nduration: 10\n"
+    (config.inbox / "a-half.yaml").write_text(f"{field}\n{rest}")
+    (config.inbox / "b-good.yaml").write_text("prompt: calm\nduration: 10\n")
+    half, good = ingest_files(sorted(config.inbox.iterdir()), store, config, clock)
+    assert half.status is IngestStatus.REJECTED and good.status is IngestStatus.QUEUED
+    error = half.error_path.read_text()
+    assert "without its other half" in error and "internal error" not in error
+    assert not list(config.inbox.glob("*.yaml"))
+
+
+def test_a_file_whose_rows_the_database_refuses_is_set_aside_and_the_rest_of_the_batch_is_queued(
+    store: Store, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the reader lets through that SQLite refuses (here a title with half a character,
+    as a reader gap would pass it) costs that file only: the shared commit is retried file by file."""
+    from musicd.service import ingest
+
+    real_parse = ingest._parse
+
+    def parse_with_a_gap(data: bytes, name: str, spec_hash: str, seed_source):  # type: ignore[no-untyped-def]
+        jobs = real_parse(data, name, spec_hash, seed_source)
+        return [dataclasses.replace(j, title="x\ud800") for j in jobs] if name.startswith("b-") else jobs
+
+    monkeypatch.setattr(ingest, "_parse", parse_with_a_gap)
+    for name in ("a-good.yaml", "b-gap.yaml", "c-good.yaml"):
+        (config.inbox / name).write_text(f"title: {name}\nprompt: calm\nduration: 10\n")
+    outcomes = ingest_files(sorted(config.inbox.iterdir()), store, config, clock)
+    assert [o.status for o in outcomes] == [IngestStatus.QUEUED, IngestStatus.REJECTED, IngestStatus.QUEUED]
+    assert "UnicodeEncodeError" in outcomes[1].error_path.read_text()
+    assert sorted(j.title for j in store.list_jobs()) == ["a-good.yaml", "c-good.yaml"]
+    assert not list(config.inbox.glob("*.yaml")) and all(o.kept_path for o in (outcomes[0], outcomes[2]))
+
+
 _NAMES = st.binary(min_size=1, max_size=80).map(
     lambda raw: raw.replace(b"/", b"_").replace(b"\x00", b"_").lstrip(b".") or b"x"
 )
 _YAMLISH = st.one_of(
     st.binary(max_size=2000),
     st.text(max_size=500).map(str.encode),
+    st.tuples(
+        st.text(st.characters(max_codepoint=0x7F) | st.characters(categories=["Cs"]), max_size=8),
+        st.booleans(),
+    ).map(lambda text_long: _escaped_title(*text_long)),
     st.sampled_from(
         [b"prompt: x\nduration: 10\n", b"jobs: []\n", b"- a\n- b\n", b"a: &a [*a]\n", b"key: 'C    x'\n"]
     ),
 )
+
+
+def _escaped_title(text: str, long_form: bool) -> bytes:
+    """A valid spec whose title is `text` written with escapes (lone surrogates included), as
+    \\uXXXX or YAML's \\UXXXXXXXX."""
+    quoted = json.dumps(text)
+    if long_form:
+        quoted = quoted.replace("\\u", "\\U0000")
+    return f"title: {quoted}\nprompt: x\nduration: 10\n".encode()
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -192,7 +246,8 @@ def test_any_bytes_under_any_name_become_a_job_or_a_readable_rejection(
     assert time.perf_counter() - started < 5
     assert outcome.status in (IngestStatus.QUEUED, IngestStatus.REJECTED)
     if outcome.status is IngestStatus.REJECTED:
-        assert outcome.error_path is not None and "What is wrong" in outcome.error_path.read_text()
+        error = outcome.error_path.read_text() if outcome.error_path is not None else ""
+        assert "What is wrong" in error and "internal error" not in error, error
     assert not os.path.lexists(raw)
 
 

@@ -362,3 +362,149 @@ def test_a_rejected_spec_is_notified_to_a_local_webhook(
         server.server_close()
     assert received[0]["title"] == "musicd: bad.yaml was rejected"
     assert "polka-metal" in received[0]["message"] and received[0]["type"] == "warning"
+
+
+# ---------------------------------------------------------------------- store faults and signals
+
+
+def hold_database_lock(state_dir: Path) -> subprocess.Popen[str]:
+    """Another process holding BEGIN EXCLUSIVE on the job database until its stdin closes."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(state_dir / "musicd.sqlite3")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_a_database_locked_before_start_pauses_start_up_and_work_begins_once_released(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime
+) -> None:
+    from musicd.queue.store import Store
+
+    (tmp_path / "state").mkdir()
+    Store.open(tmp_path / "state").close()
+    holder = hold_database_lock(tmp_path / "state")
+    try:
+        service = service_for()  # does not raise: a locked database is a pause, not an end
+        assert service.pauses.active("store") and service.store is None
+        sent = service.notifier.sent  # type: ignore[attr-defined]
+        assert any("EXTEND_TIMEOUT_USEC" in m for m in sent)
+        assert any(str(m.get("STATUS", "")).startswith("paused:") and "locked" in m["STATUS"] for m in sent)
+        (tmp_path / "inbox" / "waits.yaml").write_text(spec_yaml("waits"))
+    finally:
+        holder.communicate("", timeout=30)
+    turn_until(
+        service,
+        lambda: service.store is not None and states(service) == [JobState.DONE],
+        fake_time,
+        advance_s=1,
+    )
+    assert not service.pauses.active("store")
+
+
+def test_sigterm_is_acted_on_while_the_job_database_is_deleted(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime
+) -> None:
+    service = service_for()
+    (tmp_path / "inbox" / "hang.yaml").write_text(spec_yaml("hang"))
+    turn_until(service, lambda: states(service) == [JobState.RUNNING], fake_time, advance_s=0.5)
+    worker = list(service.supervisor.running_jobs())
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / "state" / f"musicd.sqlite3{suffix}").unlink(missing_ok=True)
+    turn_until(service, lambda: service.pauses.active("store"), fake_time, advance_s=0.5)
+    service.flags.stop = True
+    codes = [service.step() for _ in range(3)]
+    assert 0 in codes and codes.index(0) == 0, codes
+    assert worker and not service.supervisor.running_jobs()
+    service.shutdown()
+    again = service_for()  # the kept spec of the interrupted job is queued again
+    assert [(j.title, j.state) for j in again.store.list_jobs()] == [("hang", JobState.QUEUED)]
+
+
+def test_sigterm_while_the_database_is_locked_stops_within_the_grace_and_requeues_uncounted(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime
+) -> None:
+    service = service_for(worker={"max_attempts": 1})
+    (tmp_path / "inbox" / "hang.yaml").write_text(spec_yaml("hang"))
+    turn_until(service, lambda: states(service) == [JobState.RUNNING], fake_time, advance_s=0.5)
+    holder = hold_database_lock(tmp_path / "state")
+    try:
+        (tmp_path / "inbox" / "waits.yaml").write_text(spec_yaml("waits"))  # its commit meets the lock
+        turn_until(service, lambda: service.pauses.active("store"), fake_time, advance_s=0.5, turns=50)
+        service.flags.stop = True
+        service.flags.signal_name = "SIGTERM"
+        assert service.step() is None  # heard at once, not at the pause's next retry: the job's grace runs
+        assert service._stop_deadline_s is not None
+        fake_time.advance(service.config.worker.stop_grace_s + 1)
+        assert service.step() == 0  # its requeue meets the lock: the worker is killed, nothing recorded
+        assert not service.supervisor.running_jobs()
+    finally:
+        holder.communicate("", timeout=30)
+    service.shutdown()
+    again = service_for(worker={"max_attempts": 1})
+    job = next(j for j in again.store.list_jobs() if j.title == "hang")
+    assert job.state is JobState.QUEUED and job.attempts == 0
+
+
+def test_sighup_is_acted_on_while_the_job_database_is_locked(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime
+) -> None:
+    service = service_for()
+    turn_until(service, lambda: service.supervisor.ready, fake_time, advance_s=0.5)
+    holder = hold_database_lock(tmp_path / "state")
+    try:
+        write_config(tmp_path, watch={"stability_delay_s": 7})
+        (tmp_path / "inbox" / "waits.yaml").write_text(spec_yaml("waits"))  # its commit meets the lock
+        turn_until(service, lambda: service.pauses.active("store"), fake_time, advance_s=0.5, turns=50)
+        service.flags.reload = True
+        assert service.step() is None  # heard at once, not at the pause's next retry
+        assert not service.flags.reload and service.config.watch.stability_delay_s == 7
+    finally:
+        holder.communicate("", timeout=30)
+
+
+def test_an_ingest_bug_is_logged_and_the_files_are_not_retried_until_they_change(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from musicd.service import loop
+
+    calls: list[list[Path]] = []
+
+    def broken_ingest(paths: list[Path], *args: Any, **kwargs: Any) -> list[Any]:
+        calls.append(list(paths))
+        raise RuntimeError("a bug ingest did not isolate")
+
+    monkeypatch.setattr(loop, "ingest_files", broken_ingest)
+    service = service_for()
+    spec = tmp_path / "inbox" / "one.yaml"
+    spec.write_text(spec_yaml("one"))
+    turn_until(service, lambda: bool(calls), fake_time, advance_s=0.5)
+    for _ in range(30):  # the service goes on, and does not try the same file again
+        assert service.step() is None
+        fake_time.advance(1)
+    assert len(calls) == 1 and spec.exists()
+    spec.write_text(spec_yaml("one, fixed"))
+    turn_until(service, lambda: len(calls) == 2, fake_time, advance_s=0.5)
+
+
+def test_kept_specs_without_a_job_row_are_queued_again_at_every_start(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime
+) -> None:
+    """A database restored from an older backup is not new, yet lacks the newer files' jobs."""
+    service = service_for()
+    ingest_now(service, fake_time, "hang")
+    backup = tmp_path / "backup.sqlite3"
+    service.store.db.conn.execute(f"VACUUM INTO '{backup}'")
+    ingest_now(service, fake_time, "two", "three")
+    service.shutdown()
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / "state" / f"musicd.sqlite3{suffix}").unlink(missing_ok=True)
+    os.replace(backup, tmp_path / "state" / "musicd.sqlite3")
+    again = service_for()
+    assert sorted(job.title for job in again.store.list_jobs()) == ["hang", "three", "two"]
+    again.shutdown()
+    third = service_for()  # nothing is queued twice
+    assert sorted(job.title for job in third.store.list_jobs()) == ["hang", "three", "two"]

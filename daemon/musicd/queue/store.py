@@ -145,6 +145,9 @@ class Store:
             self.created = not self.db["jobs"].exists()
             self._migrate()
             self._identity = _file_identity(self.path)
+        except StoreUnavailableError:  # locked or full: the caller retries with a new connection
+            conn.close()
+            raise
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"cannot prepare the job database {self.path}: {exc}") from exc
@@ -383,6 +386,12 @@ class Store:
             db.conn.executemany(
                 "UPDATE spec_sources SET kept_at = ? WHERE id = ?", [(now, i) for i in source_ids]
             )
+
+    def kept_names(self) -> set[str]:
+        """The file names (not folders: state_dir may have moved) of every recorded spec source's
+        kept path; each begins with a unique id, so a kept file not named here has no job row."""
+        rows = self._rows("SELECT kept_path FROM spec_sources")
+        return {text_to_path(row["kept_path"]).name for row in rows}
 
     def get_source(self, source_id: str) -> SpecSource:
         """The spec source recorded under `source_id` (StoreError if there is none)."""

@@ -147,9 +147,9 @@ def ingest_files(
         else:
             accepted.append((index, prepared))
     if accepted:
-        job_lists = store.add_job_batches([(a.new_jobs, a.source) for _, a in accepted])
-        kept = _keep_all([(a, jobs) for (_, a), jobs in zip(accepted, job_lists)], store, touched)
-        outcomes.update((index, outcome) for (index, _), outcome in zip(accepted, kept))
+        committed = _commit(accepted, store, config, clock, touched, outcomes)
+        kept = _keep_all([(a, jobs) for (_, a), jobs in committed], store, touched)
+        outcomes.update((index, outcome) for ((index, _), _), outcome in zip(committed, kept))
     else:
         durable.fsync_dirs(touched)
         touched.clear()
@@ -162,6 +162,44 @@ def ingest_files(
             ", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
         )
     return result
+
+
+def _commit(
+    accepted: Sequence[tuple[int, _Accepted]],
+    store: Store,
+    config: Config,
+    clock: Clock,
+    touched: set[Path],
+    outcomes: dict[int, IngestOutcome],
+) -> list[tuple[tuple[int, _Accepted], list[JobRecord]]]:
+    """Commit the accepted files' jobs in one transaction; the (index, file) pairs committed with
+    their jobs.
+
+    If that commit fails for any reason but an unavailable database (a value SQLite cannot
+    store, say), nothing was written: each file is committed on its own, and a file that still
+    fails is set aside with the reason (its outcome goes into `outcomes`), so it never holds
+    back the others or stops the service.
+    """
+    try:
+        job_lists = store.add_job_batches([(a.new_jobs, a.source) for _, a in accepted])
+        return list(zip(accepted, job_lists))
+    except StoreUnavailableError:
+        raise
+    except Exception as exc:
+        log.warning(
+            "could not queue %d file(s) in one commit (%s); queuing them one by one", len(accepted), exc
+        )
+    committed: list[tuple[tuple[int, _Accepted], list[JobRecord]]] = []
+    for index, one in accepted:
+        try:
+            (jobs,) = store.add_job_batches([(one.new_jobs, one.source)])
+        except StoreUnavailableError:
+            raise
+        except Exception as exc:  # this file's rows cannot be stored: it is set aside, the rest go on
+            outcomes[index] = _set_aside_after_error(one.path, config, clock, exc, touched)
+            continue
+        committed.append(((index, one), jobs))
+    return committed
 
 
 @dataclass(frozen=True)
@@ -274,17 +312,28 @@ def recover_ingests(store: Store) -> list[SpecSource]:
 
 
 def requeue_kept_specs(
-    store: Store, config: Config, published_hashes: set[str], clock: Clock = utc_now
+    store: Store, config: Config, published_hashes: Callable[[], set[str]], clock: Clock = utc_now
 ) -> list[JobRecord]:
-    """For a job database created afresh while kept specs exist (it was deleted): queue again
-    every kept spec whose track was never published, so nothing accepted is lost."""
+    """At start-up: queue again every kept spec that has no spec-source row (the job database was
+    deleted, or restored from an older backup) and whose track was never published, so nothing
+    accepted is lost. Safe to repeat: a file queued again is recorded under its kept name.
+
+    `published_hashes` is called (it reads the outbox) only when such a file is found.
+    """
     queued: list[JobRecord] = []
     if not config.specs_dir.is_dir():
         return queued
-    for kept in sorted(p for p in config.specs_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
+    recorded = store.kept_names()
+    unrecorded = sorted(
+        p
+        for p in config.specs_dir.rglob("*")
+        if p.name not in recorded and not p.name.startswith(".") and p.is_file()
+    )
+    published = published_hashes() if unrecorded else set()
+    for kept in unrecorded:
         try:
             read = read_dropped(kept, MAX_SPEC_BYTES, check_writers=False)
-            if read.sha256 in published_hashes:
+            if read.sha256 in published:
                 continue
             name = display_name(kept.name.partition("-")[2] or kept.name)
             new_jobs = _parse(read.data, name, read.sha256, draw_seed)
@@ -293,8 +342,14 @@ def requeue_kept_specs(
             continue
         now = clock()
         source = SpecSource(new_id(now), kept, name, read.sha256, kept, now, kept_at=now)
-        (jobs,) = store.add_job_batches([(new_jobs, source)])
-        log.warning("queued %s again (its job row was lost with the old job database)", kept)
+        try:
+            (jobs,) = store.add_job_batches([(new_jobs, source)])
+        except StoreUnavailableError:
+            raise
+        except Exception:  # one kept file's rows cannot be stored: the others are still queued
+            log.exception("kept spec %s could not be queued again; it stays where it is", kept)
+            continue
+        log.warning("queued %s again (the job database had no record of it)", kept)
         queued.extend(jobs)
     return queued
 
@@ -508,7 +563,8 @@ def error_text(name: str, problems: Sequence[str], inbox: Path, when: datetime) 
         "This file was moved here so it is not picked up again; nothing was queued.",
         "",
     ]
-    return "\n".join(lines)
+    # A quoted value may hold text no file can store (half a UTF-16 pair): written as an escape.
+    return "\n".join(lines).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _reject(

@@ -146,6 +146,9 @@ class Kind:
         return INVALID
 
 
+_HALF_CHARACTER = re.compile("[\ud800-\udfff]")  # a lone UTF-16 surrogate: no file or database can store it
+
+
 class Text(Kind):
     """Free text with a length bound."""
 
@@ -162,6 +165,14 @@ class Text(Kind):
         text = text.strip()
         if not text:
             checker.problem(path, f"is empty; {self.empty_hint or 'write something or leave the field out'}")
+            return INVALID
+        half = _HALF_CHARACTER.search(text)
+        if half is not None:
+            checker.problem(
+                path,
+                f"holds half a character (U+{ord(half.group()):04X}, from a \\uD800-\\uDFFF escape "
+                "without its other half); write the character itself",
+            )
             return INVALID
         if self.single_line and "\n" in text:
             checker.problem(path, "must be a single line of text")
