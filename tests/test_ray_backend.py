@@ -427,3 +427,72 @@ def test_sigterm_with_a_short_grace_requeues_uncounted_and_a_restart_finishes(
     rows = job_rows(tmp_path / "state")
     assert_published_once(tmp_path / "outbox", [row["id"] for row in rows])
     assert all(row["attempts"] == 1 for row in rows)
+
+
+def _cluster_on(port: int) -> Any:
+    """A head (no CPUs) on 127.0.0.1:`port` and one worker node of one CPU."""
+    made = cluster_utils.Cluster(
+        initialize_head=True,
+        head_node_args={
+            "gcs_server_port": port,
+            "num_cpus": 0,
+            "include_dashboard": False,
+            "object_store_memory": 80 * 2**20,
+        },
+    )
+    made.add_node(num_cpus=1, object_store_memory=80 * 2**20)
+    made.wait_for_nodes()
+    return made
+
+
+def test_losing_the_head_mid_job_pauses_requeues_uncounted_and_reconnects(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS_DIR), saved]))
+    first = _cluster_on(port)
+    second = None
+    path = write_config(
+        tmp_path,
+        worker={"backend": "ray", "max_attempts": 3},
+        ray={"address": f"127.0.0.1:{port}", "workers": 1, "num_cpus": 1},
+    )
+    service = Service(load_config(path, env={}), runner=TEST_RUNNER)
+    service.start()
+    try:
+        turn_until(service, lambda: actors_ready(service, 1), 90, "the actor")
+        [job_id] = add_jobs(service, ["slow"], duration_s=20)
+        turn_until(service, lambda: running_on_actor(service, job_id), 30, "the job on the actor")
+        assert service.store is not None
+        first.head_node.kill_gcs_server()  # the head is gone; the worker node is still up
+        turn_until(
+            service,
+            lambda: (
+                "Ray backend is unavailable" in " ".join(service.pauses.reasons())
+                and service.store is not None
+                and service.store.get(job_id).state is JobState.QUEUED
+            ),
+            60,
+            "the pause and the job back in the queue",
+        )
+        assert service.store.get(job_id).attempts == 0  # losing the head is not the job's doing
+        assert backend_state(service)["available"] is False and "paused" in service._status_text()
+        first.shutdown()
+        second = _cluster_on(port)  # the head is back, at the same address
+        turn_until(service, lambda: all_finished(service, [job_id]), 180, "the job after the reconnect")
+        job = service.store.get(job_id)
+        assert job.state is JobState.DONE and job.attempts == 1
+        assert not service.pauses.reasons() and backend_state(service)["available"] is True
+        assert_published_once(service.config.outbox, [job_id])
+    finally:
+        service.shutdown()
+        for made in (first, second):
+            if made is not None:
+                made.shutdown()
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
