@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NAME_MAX_BYTES = 255  # ext4, xfs, btrfs, zfs and SMB all allow at most 255 bytes per name
+SPEC_SUFFIXES = (".yaml", ".yml", ".json")  # what the inbox takes (JSON is read as the YAML it is)
+NOTEPAD_SUFFIXES = tuple(suffix + ".txt" for suffix in SPEC_SUFFIXES)  # Windows Notepad's "x.yaml.txt"
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY
 
 
@@ -145,6 +147,13 @@ def fit_name(name: str, suffix: str = "", prefix: str = "", limit: int = NAME_MA
     while len(os.fsencode(prefix + short + tag + ext + suffix)) > limit and short:
         short = short[:-1]
     return prefix + short + tag + ext + suffix
+
+
+def notepad_rename(name: str) -> str | None:
+    """For `x.yaml.txt` (Windows Notepad adds `.txt` when saving), the name meant: `x.yaml`; else None."""
+    if name.lower().endswith(NOTEPAD_SUFFIXES):
+        return name[: -len(".txt")]
+    return None
 
 
 def display_name(name: str) -> str:

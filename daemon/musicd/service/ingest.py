@@ -6,6 +6,10 @@ file moves to state_dir/specs/YYYY/MM/<ulid>-<name> and the source row is
 marked kept. Invalid file: it moves to inbox/rejected/ with <name>.error.txt
 beside it. Nothing is deleted unread and nothing is overwritten.
 
+Names: *.yaml, *.yml and *.json are read (JSON is YAML). `x.yaml.txt`, as Windows Notepad
+saves, is set aside unread with a hint to rename it. Once a file is accepted, the rejections
+left in rejected/ by earlier tries of the same name (their copy and error file) are removed.
+
 Crash safety (commit first, then move): if the process dies after the commit
 but before the move, the file is still in the inbox and its source row is not
 marked kept. `recover_ingests` (at start-up) and `ingest_file` itself (for the
@@ -30,6 +34,7 @@ import enum
 import errno
 import logging
 import os
+import re
 import shutil
 import stat
 from collections.abc import Callable, Sequence
@@ -46,12 +51,14 @@ from musicd.queue.store import Store, new_id
 from musicd.seeding import draw_seed
 from musicd.service.dropped import (
     NAME_MAX_BYTES,
+    SPEC_SUFFIXES,
     DroppedFile,
     NotASpecFile,
     StillBeingWritten,
     display_name,
     fit_name,
     kind_of,
+    notepad_rename,
     read_dropped,
     still_the_same,
 )
@@ -60,6 +67,7 @@ from musicd.spec.yaml_source import MAX_SPEC_BYTES
 log = logging.getLogger(__name__)
 
 ERROR_SUFFIX = ".error.txt"
+ERROR_HEADER = 'musicd could not accept "{name}" ('  # how every error file begins
 
 
 class IngestStatus(str, enum.Enum):
@@ -154,6 +162,7 @@ def ingest_files(
         durable.fsync_dirs(touched)
         touched.clear()
     result = [outcomes[index] for index in range(len(paths))]
+    _clear_after_acceptance(result, config)
     if len(result) > 1:
         counts = collections.Counter(o.status.value for o in result)
         log.info(
@@ -223,6 +232,11 @@ def _prepare(
     """Read and validate one file: an _Accepted to commit, or its final outcome (skipped,
     rejected, or an interrupted ingest finished). Raises OSError for errors worth retrying."""
     name = display_name(path.name)
+    meant = notepad_rename(path.name)
+    if meant is not None:  # set aside unread: its content may be fine, its name is not
+        return _reject(
+            path, config, clock, [_notepad_problem(name, meant)], None, touched, _rename_fix(meant)
+        )
     try:
         read = read_dropped(path, MAX_SPEC_BYTES)
     except FileNotFoundError:
@@ -542,8 +556,29 @@ def _shorten(problem: str) -> str:
     return problem[: MAX_PROBLEM_CHARS - 61] + "\u2026" + problem[-60:]
 
 
-def error_text(name: str, problems: Sequence[str], inbox: Path, when: datetime) -> str:
-    """The plain-language *.error.txt written beside a rejected spec."""
+def _notepad_problem(name: str, meant: str) -> str:
+    return (
+        f'the file is named "{name}": musicd reads only *.yaml, *.yml and *.json files, and '
+        f'Windows Notepad adds ".txt" when it saves; rename it to {display_name(meant)}'
+    )
+
+
+def _rename_fix(meant: str) -> list[str]:
+    return [
+        f"How to fix it: rename the file to {display_name(meant)} (in Explorer, View > Show > File name",
+        'extensions shows the ".txt"; in Notepad, save with "Save as type: All files"), then drop it',
+        "into the inbox again:",
+    ]
+
+
+def error_text(
+    name: str, problems: Sequence[str], inbox: Path, when: datetime, how_to_fix: Sequence[str] | None = None
+) -> str:
+    """The plain-language *.error.txt written beside a rejected spec.
+
+    `how_to_fix` replaces the usual advice (correct the file) with its own lines; the inbox's
+    path follows them.
+    """
     name = display_name(name)
     shown = [_shorten(p) for p in problems]
     if len(shown) > MAX_PROBLEMS_SHOWN:
@@ -551,13 +586,19 @@ def error_text(name: str, problems: Sequence[str], inbox: Path, when: datetime) 
         shown = [*shown[:MAX_PROBLEMS_SHOWN], f"... and {hidden} more (fix these first)"]
     problems = shown
     lines = [
-        f'musicd could not accept "{name}" ({when:%Y-%m-%d %H:%M:%S %Z}).',
+        f"{ERROR_HEADER.format(name=name)}{when:%Y-%m-%d %H:%M:%S %Z}).",
         "",
         "What is wrong:" if len(problems) == 1 else f"What is wrong ({len(problems)} problems):",
         *(f"  - {p}" for p in problems),
         "",
-        "How to fix it: correct the file (each line above names the field and, where known,",
-        f"the line), then drop it into the inbox again: {inbox}",
+        *(
+            [*how_to_fix[:-1], f"{how_to_fix[-1]} {inbox}"]
+            if how_to_fix
+            else [
+                "How to fix it: correct the file (each line above names the field and, where known,",
+                f"the line), then drop it into the inbox again: {inbox}",
+            ]
+        ),
         "`musicd validate FILE` checks a spec without queuing it.",
         "",
         "This file was moved here so it is not picked up again; nothing was queued.",
@@ -574,6 +615,7 @@ def _reject(
     problems: list[str],
     spec_hash: str | None,
     touched: set[Path] | None = None,
+    how_to_fix: Sequence[str] | None = None,
 ) -> IngestOutcome:
     """Move an invalid file into inbox/rejected/ and write its error file beside it."""
     target = _unique_path(config.rejected_dir, path.name)
@@ -583,7 +625,7 @@ def _reject(
         log.info("%s vanished before it could be rejected; skipped", path)
         return IngestOutcome(path, IngestStatus.SKIPPED, problems=tuple(problems), spec_hash=spec_hash)
     error_path = target.with_name(target.name + ERROR_SUFFIX)
-    durable.write_text(error_path, error_text(path.name, problems, config.inbox, clock()))
+    durable.write_text(error_path, error_text(path.name, problems, config.inbox, clock(), how_to_fix))
     log.warning("rejected %s (%d problem(s)); see %s", display_name(path.name), len(problems), error_path)
     return IngestOutcome(
         path,
@@ -593,3 +635,83 @@ def _reject(
         problems=tuple(problems),
         spec_hash=spec_hash,
     )
+
+
+# ------------------------------------------------- rejections a later file settled
+
+_COUNTED = re.compile(r"(?s)(.*)-[0-9]+(\.[^.]*)?")  # "x-2.yaml": the second rejection of "x.yaml"
+
+
+def _clear_after_acceptance(outcomes: Sequence[IngestOutcome], config: Config) -> None:
+    """After a batch: remove earlier rejections of each accepted name (never this batch's own)."""
+    names = {o.path.name for o in outcomes if o.status in (IngestStatus.QUEUED, IngestStatus.RECOVERED)}
+    if not names:
+        return
+    fresh = {o.rejected_path for o in outcomes if o.rejected_path is not None}
+    try:
+        clear_stale_rejections(names, config.rejected_dir, keep=fresh)
+    except OSError as exc:  # a tidy-up: it never fails the ingest
+        log.warning("could not remove stale rejections from %s: %s", config.rejected_dir, exc)
+
+
+def clear_stale_rejections(
+    names: set[str], rejected_dir: Path, *, keep: set[Path] | None = None
+) -> list[Path]:
+    """Remove from `rejected_dir` the rejected copies and error files of earlier tries of `names`.
+
+    A rejection belongs to a name when its error file's first line names it: `x.yaml` covers
+    `rejected/x.yaml`, `rejected/x-2.yaml` (a second rejection) and `rejected/x.yaml.txt` (the
+    Notepad name whose hint said to rename it to `x.yaml`), each with its `.error.txt`. Other
+    names are never touched, nor the paths in `keep`. The copy goes first, then its error file,
+    and the folder is synced once. Returns the error files removed.
+    """
+    keep = keep or set()
+    originals: dict[str, str] = {}  # a name a rejection may carry -> the accepted name
+    for name in names:
+        originals[name] = name
+        if name.lower().endswith(SPEC_SUFFIXES):
+            originals[name + ".txt"] = name
+    removed: list[Path] = []
+    try:
+        entries = [entry.name for entry in os.scandir(rejected_dir)]
+    except FileNotFoundError:
+        return removed
+    for entry in entries:
+        if not entry.endswith(ERROR_SUFFIX):
+            continue
+        copy = rejected_dir / entry[: -len(ERROR_SUFFIX)]
+        if copy in keep:
+            continue
+        counted = _COUNTED.fullmatch(copy.name)
+        guesses = [copy.name] + ([counted.group(1) + (counted.group(2) or "")] if counted else [])
+        original = next(
+            (g for g in guesses if g in originals and _rejected_as(rejected_dir / entry, g)), None
+        )
+        if original is None:
+            continue
+        try:
+            if os.path.lexists(copy):
+                os.unlink(copy)
+            os.unlink(rejected_dir / entry)
+        except OSError as exc:
+            log.warning("could not remove the stale rejection %s: %s", copy, exc)
+            continue
+        removed.append(rejected_dir / entry)
+        log.info(
+            "removed %s and its error file: %s was accepted since",
+            display_name(copy.name),
+            display_name(originals[original]),
+        )
+    if removed:
+        durable.fsync_dir(rejected_dir)
+    return removed
+
+
+def _rejected_as(error_file: Path, name: str) -> bool:
+    """Whether `error_file` (read without following links, bounded) is the rejection of `name`."""
+    try:
+        text = read_dropped(error_file, MAX_SPEC_BYTES, check_writers=False).data
+    except (OSError, NotASpecFile):
+        return False
+    header = ERROR_HEADER.format(name=display_name(name)).encode("utf-8")
+    return text.startswith(header)

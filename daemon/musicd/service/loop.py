@@ -45,6 +45,7 @@ from musicd.queue.jobs import JobRecord, JobState, NewJob
 from musicd.queue.store import Store
 from musicd.seeding import draw_seed
 from musicd.service import outbox, status_file
+from musicd.service.folders import make_last_level
 from musicd.service.ingest import (
     IngestOutcome,
     IngestStatus,
@@ -192,8 +193,11 @@ class Service:
 
     def start(self) -> None:
         config = self.config
-        for folder in (config.inbox, config.outbox, config.state_dir, config.rejected_dir):
-            folder.mkdir(parents=True, exist_ok=True)
+        # Only a folder's last level is made: a missing parent is an unmounted share (or a typo).
+        make_last_level(config.inbox, "inbox")
+        make_last_level(config.outbox, "outbox")
+        make_last_level(config.state_dir, "state folder")
+        make_last_level(config.rejected_dir, "rejected folder")
         self.lock.acquire()
         self._write_status_file("starting", force=True)
         self.supervisor = make_pool(

@@ -28,11 +28,13 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from musicd.config import REJECTED_DIR_NAME, WatchConfig
+from musicd.errors import MusicdError
 from musicd.service import fsinfo
+from musicd.service.dropped import NOTEPAD_SUFFIXES, SPEC_SUFFIXES
+from musicd.service.folders import make_last_level
 
 log = logging.getLogger(__name__)
 
-SPEC_SUFFIXES = (".yaml", ".yml")
 IGNORED_NAMES = frozenset(
     {"@eadir", "thumbs.db", "desktop.ini", "#recycle", "#snapshot", "$recycle.bin", "lost+found"}
 )
@@ -50,9 +52,10 @@ def is_ignored_name(name: str) -> bool:
 
 
 def is_spec_candidate(path: Path, inbox: Path, recursive: bool) -> bool:
-    """Whether `path` is a spec file the inbox should take: a non-ignored *.yaml / *.yml
+    """Whether `path` is a file the inbox should take: a non-ignored *.yaml / *.yml / *.json
     (any case) directly in `inbox`, or in a non-ignored subfolder when `recursive`;
-    never anything under inbox/rejected/."""
+    never anything under inbox/rejected/. `x.yaml.txt` (as Windows Notepad saves) is taken
+    too, so that ingest can set it aside with a hint to rename it."""
     try:
         parts = path.relative_to(inbox).parts
     except ValueError:
@@ -63,7 +66,7 @@ def is_spec_candidate(path: Path, inbox: Path, recursive: bool) -> bool:
         return False
     if any(is_ignored_name(part) for part in parts):
         return False
-    return parts[-1].lower().endswith(SPEC_SUFFIXES)
+    return parts[-1].lower().endswith(SPEC_SUFFIXES + NOTEPAD_SUFFIXES)
 
 
 def resolve_mode(inbox: Path, config: WatchConfig, mountinfo_text: str | None = None) -> str:
@@ -140,8 +143,9 @@ class InboxWatcher:
     # ---------------------------------------------------------- lifecycle
 
     def start(self, now: float) -> None:
-        """Create the inbox if needed, start the observer, then scan what is already there."""
-        self.inbox.mkdir(parents=True, exist_ok=True)
+        """Create the inbox if needed (its last level only), start the observer, then scan what is
+        already there. Raises FolderMissingError when the inbox's parent is missing."""
+        make_last_level(self.inbox, "inbox")
         self._start_observer()
         self.scan()
         self._last_rescan = now
@@ -195,9 +199,9 @@ class InboxWatcher:
             log.warning("the inbox observer stopped; restarting it and rescanning %s", self.inbox)
             self._observer = None
             try:
-                self.inbox.mkdir(parents=True, exist_ok=True)
+                make_last_level(self.inbox, "inbox")
                 self._start_observer()
-            except OSError as exc:
+            except (OSError, MusicdError) as exc:
                 log.error("cannot watch %s: %s; will try again", self.inbox, exc)
             self._rescan_requested = True
 

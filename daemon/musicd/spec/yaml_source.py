@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -227,12 +228,87 @@ class _Walker:
         return pairs
 
 
+# \uD800-\uDFFF and \U0000D800-\U0000DFFF: the escapes that give half a character
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]|\\U0000[dD][89a-fA-F]")
+
+
+def _json_tabs_as_spaces(text: str) -> str:
+    """JSON indented with tabs, with each tab as a space (PyYAML refuses tabs between tokens).
+
+    Valid JSON holds no raw tab inside a string, so for a document that parses as JSON this
+    changes no value and keeps every line number; any other text is returned as it is.
+    """
+    if "\t" not in text or text.lstrip()[:1] not in ("{", "["):
+        return text
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+    return text.replace("\t", " ")
+
+
+def _json_error_text(text: str, source: str) -> str | None:
+    """For a *.json file YAML could not read either: JSON's own complaint, with its line."""
+    if not source.lower().endswith(".json"):
+        return None
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as err:
+        return f"the file is not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})"
+    except (ValueError, RecursionError):
+        return None
+    return None
+
+
+def _whole_characters(document: Any, text: str, source: str) -> Any:
+    """Join the UTF-16 halves that `\\uD83C\\uDFB5` escapes leave in strings (JSON writers such
+    as Python's json.dumps escape every emoji so) into one character; refuse a lone half.
+
+    Containers are visited once each (aliases share them), so the work stays linear.
+    """
+    if not _SURROGATE_ESCAPE.search(text):
+        return document
+
+    def whole(value: str) -> str:
+        try:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16")
+        except UnicodeDecodeError:
+            raise _problem(
+                "the file has a \\uD800-\\uDFFF escape without its other half (an emoji or rare "
+                "character is written as two such escapes, e.g. \\uD83C\\uDFB5); write the "
+                "character itself, or both halves",
+                source,
+            ) from None
+
+    def fix(value: Any) -> Any:
+        return whole(value) if isinstance(value, str) else value
+
+    seen: set[int] = set()
+    pending = [document]
+    while pending:
+        item = pending.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, dict):
+            pairs = [(fix(key), value) for key, value in item.items()]
+            item.clear()
+            for key, value in pairs:
+                item[key] = fix(value)
+                pending.append(value)
+        elif isinstance(item, list):
+            item[:] = [fix(value) for value in item]
+            pending.extend(item)
+    return fix(document)
+
+
 def read_yaml(data: bytes | str, source: str) -> tuple[Any, SourceIndex]:
     """Parse with PyYAML's SafeLoader; returns the document and where its fields sit.
 
-    Raises SpecError for input that is not a readable YAML document (empty files included).
+    JSON is read the same way (it is YAML), tab indentation included. Raises SpecError for
+    input that is not a readable YAML document (empty files included).
     """
-    text = decode_spec_bytes(data, source)
+    text = _json_tabs_as_spaces(decode_spec_bytes(data, source))
     try:
         loader = yaml.SafeLoader(text)  # its reader already refuses some characters
     except yaml.YAMLError as err:
@@ -248,9 +324,9 @@ def read_yaml(data: bytes | str, source: str) -> tuple[Any, SourceIndex]:
         walker = _Walker()
         walker.record((), None, node)
         walker.walk(node, ())
-        document = loader.construct_document(node)
+        document = _whole_characters(loader.construct_document(node), text, source)
     except yaml.YAMLError as err:
-        raise _problem(yaml_error_text(err, text), source) from None
+        raise _problem(_json_error_text(text, source) or yaml_error_text(err, text), source) from None
     except RecursionError:
         raise _problem("the file is nested too deeply to be a job spec", source) from None
     except _TooLarge:

@@ -30,6 +30,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from musicd.worker.joblog import install_worker_logging, running_job
 from musicd.worker.protocol import (
     Heartbeat,
     JobFailed,
@@ -57,7 +58,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RUNNER = "musicd.pipeline:run_job"
 IDLE_CHECK_INTERVAL_S = 1.0  # how often an idle worker lets its resources free idle models
-WORKER_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(processName)s]: %(message)s"
 
 
 # --- the worker process -----------------------------------------------------------------
@@ -143,8 +143,8 @@ def worker_main(
     """Entry point of the worker process: load resources, then run orders until Shutdown."""
     import signal
 
-    if log_level is not None:  # a spawned process starts without the service's logging set-up
-        logging.basicConfig(level=log_level, format=WORKER_LOG_FORMAT)
+    # A spawned process starts without the service's logging set-up; each line of a job shows its id.
+    install_worker_logging(log_level)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when the worker stops
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -249,24 +249,25 @@ def _run_order(
     def progress(stage: str, percent: float) -> None:
         channel.send(JobProgress(order.job_id, stage, float(percent)))
 
-    try:
-        spec = load_spec(order.spec_text, source=f"job {order.job_id}")
-        result = run(
-            spec,
-            Path(order.out_dir),
-            resources,
-            seed=order.seed,
-            progress=progress,
-            should_cancel=lambda: bool(cancel_flag.value),
-            manifest_extra=dict(order.manifest_extra),
-            spec_bytes=order.spec_text.encode("utf-8"),
-        )
-        return JobSucceeded(order.job_id, str(result.out_dir), int(result.seed))
-    except CancelledError as exc:
-        return JobFailed(order.job_id, str(exc), cancelled=True)
-    except MusicdError as exc:
-        return JobFailed(order.job_id, str(exc))
-    except Exception as exc:  # the job boundary: any bug fails this job, not the worker
-        trace = traceback.format_exc()
-        log.error("job %s: internal error:\n%s", order.job_id, trace)
-        return JobFailed(order.job_id, f"internal error ({type(exc).__name__}): {exc}", traceback=trace)
+    with running_job(order.job_id):  # every log line of the job, from any thread, shows its id
+        try:
+            spec = load_spec(order.spec_text, source=f"job {order.job_id}")
+            result = run(
+                spec,
+                Path(order.out_dir),
+                resources,
+                seed=order.seed,
+                progress=progress,
+                should_cancel=lambda: bool(cancel_flag.value),
+                manifest_extra=dict(order.manifest_extra),
+                spec_bytes=order.spec_text.encode("utf-8"),
+            )
+            return JobSucceeded(order.job_id, str(result.out_dir), int(result.seed))
+        except CancelledError as exc:
+            return JobFailed(order.job_id, str(exc), cancelled=True)
+        except MusicdError as exc:
+            return JobFailed(order.job_id, str(exc))
+        except Exception as exc:  # the job boundary: any bug fails this job, not the worker
+            trace = traceback.format_exc()
+            log.error("internal error:\n%s", trace)
+            return JobFailed(order.job_id, f"internal error ({type(exc).__name__}): {exc}", traceback=trace)

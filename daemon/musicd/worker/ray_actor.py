@@ -27,8 +27,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from musicd.worker.joblog import install_worker_logging
 from musicd.worker.process import (
-    WORKER_LOG_FORMAT,
     _accepted_kwargs,
     _run_order,
     release_freed_memory,
@@ -91,8 +91,7 @@ class WorkerActor:
         resources_kwargs: Mapping[str, Any] | None = None,
         log_level: int | None = None,
     ) -> None:
-        if log_level is not None:
-            logging.basicConfig(level=log_level, format=WORKER_LOG_FORMAT)
+        install_worker_logging(log_level)  # each line of a job shows its id (process.py's _run_order)
         self.runner = runner
         self.soundfont = soundfont
         self.resources_kwargs = dict(resources_kwargs or {})
@@ -207,10 +206,13 @@ def _list_files(root: Path) -> list[tuple[str, int]]:
 
 
 def _node_identity() -> dict[str, Any]:
+    outside = {"node_id": "", "node_ip": "127.0.0.1"}
     try:
         import ray
 
+        if not ray.is_initialized():  # outside Ray: asking would start a local Ray instance
+            return outside
         context = ray.get_runtime_context()
         return {"node_id": context.get_node_id(), "node_ip": ray.util.get_node_ip_address()}
     except Exception:  # outside Ray (tests of this module): no node
-        return {"node_id": "", "node_ip": "127.0.0.1"}
+        return outside

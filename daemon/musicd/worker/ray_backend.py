@@ -52,7 +52,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from musicd import durable
-from musicd.worker.process import WORKER_LOG_FORMAT, _die_with_parent, current_rss_bytes
+from musicd.worker.joblog import install_worker_logging
+from musicd.worker.process import _die_with_parent, current_rss_bytes
 from musicd.worker.protocol import (
     BackendStatus,
     Heartbeat,
@@ -347,8 +348,7 @@ class RayPool:
 
 def bridge_main(conn: Connection, settings: BridgeSettings) -> None:
     """Entry point of the bridge process: connect to the cluster and run jobs on its actors until Shutdown."""
-    if settings.log_level is not None:
-        logging.basicConfig(level=settings.log_level, format=WORKER_LOG_FORMAT)
+    install_worker_logging(settings.log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service decides when the bridge stops
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     _die_with_parent()
