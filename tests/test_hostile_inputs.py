@@ -169,7 +169,7 @@ def test_one_bad_file_never_holds_back_the_valid_ones_behind_it(store: Store, co
 
 @pytest.mark.parametrize(
     "field",
-    ['title: "x\\ud800y"', 'prompt: "calm \\udfff piano"', 'title: "x\\U0000DBFFy"'],
+    ['title: "x\\ud800y"', 'prompt: "calm \\udfff piano"', 'title: "x\\U0000DBFFy"', '"\\ud83c": 1'],
 )
 def test_text_no_database_can_store_is_rejected_readably_and_the_batch_goes_on(
     field: str, store: Store, config: Config

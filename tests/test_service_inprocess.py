@@ -508,3 +508,26 @@ def test_kept_specs_without_a_job_row_are_queued_again_at_every_start(
     again.shutdown()
     third = service_for()  # nothing is queued twice
     assert sorted(job.title for job in third.store.list_jobs()) == ["hang", "three", "two"]
+
+
+def test_a_file_changed_after_its_job_was_queued_is_queued_again_without_waiting_for_the_rescan(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from musicd.service import ingest
+
+    real = ingest.still_the_same
+    spec = tmp_path / "inbox" / "half.yaml"
+
+    def check_then_finish_writing(path: Path, read: Any) -> bool:
+        same = real(path, read)
+        if "half" in spec.read_text():  # the writer pauses past the stability delay, then finishes
+            spec.write_text(spec_yaml("whole", duration_s=6))
+        return same
+
+    monkeypatch.setattr(ingest, "still_the_same", check_then_finish_writing)
+    service = service_for(worker={"max_attempts": 1})
+    assert service.config.watch.rescan_interval_s >= 30
+    spec.write_text(spec_yaml("half", duration_s=5))
+    turn_until(service, lambda: not spec.exists(), fake_time, advance_s=0.5, turns=40)  # < 20 s, not 30
+    (job,) = service.store.list_jobs()
+    assert job.title == "whole" and job.duration_s == 6

@@ -377,15 +377,27 @@ class Store:
         """Record that the spec file of ingest `source_id` now lies at its kept path."""
         self.mark_sources_kept([source_id])
 
-    def mark_sources_kept(self, source_ids: Sequence[str]) -> None:
-        """`mark_source_kept` for many ingests in ONE transaction (nothing to do for none)."""
-        if not source_ids:
+    def mark_sources_kept(self, source_ids: Sequence[str], *, withdraw: Sequence[str] = ()) -> None:
+        """`mark_source_kept` for many ingests in ONE transaction (nothing to do for none).
+
+        `withdraw` names ingests whose file changed after their jobs were queued: in the same
+        transaction their still-queued jobs (with their events) and their source rows are
+        removed, as if never queued, so the file's new content can be queued in their place.
+        """
+        if not source_ids and not withdraw:
             return
         now = self._now()
         with self._write() as db:
             db.conn.executemany(
                 "UPDATE spec_sources SET kept_at = ? WHERE id = ?", [(now, i) for i in source_ids]
             )
+            for source_id in withdraw:
+                db.execute("DELETE FROM jobs WHERE source_id = ? AND state = 'queued'", [source_id])
+                left = db.execute("SELECT COUNT(*) FROM jobs WHERE source_id = ?", [source_id]).fetchone()[0]
+                if left:  # a job already left the queue: keep the source it points at, closed
+                    db.execute("UPDATE spec_sources SET kept_at = ? WHERE id = ?", [now, source_id])
+                else:
+                    db.execute("DELETE FROM spec_sources WHERE id = ?", [source_id])
 
     def kept_names(self) -> set[str]:
         """The file names (not folders: state_dir may have moved) of every recorded spec source's

@@ -286,13 +286,26 @@ def _keep_all(
     committed: Sequence[tuple[_Accepted, list[JobRecord]]], store: Store, touched: set[Path] | None = None
 ) -> list[IngestOutcome]:
     """After the commit: move each file to its kept path, fsync every folder touched once,
-    then mark the moved sources kept in one transaction."""
+    then mark the moved sources kept in one transaction.
+
+    A file whose content changed since it was read (a writer that paused longer than the
+    stability delay) is not moved: its jobs are withdrawn in that same transaction and its
+    outcome is BUSY, so the watcher looks at it again at once and its new content is queued.
+    """
     touched = set() if touched is None else touched
     settled: list[str] = []
+    withdrawn: list[str] = []
     outcomes = []
     for accepted, jobs in committed:
+        done, kept, changed = _settle(accepted.source, touched, keep_if_changed=False)
+        if changed:
+            log.info("%s changed after it was queued; its new content replaces the job", accepted.path.name)
+            withdrawn.append(accepted.source.id)
+            outcomes.append(
+                IngestOutcome(accepted.path, IngestStatus.BUSY, spec_hash=accepted.source.spec_hash)
+            )
+            continue
         log.info("queued %d job(s) from %s: %s", len(jobs), accepted.path.name, ", ".join(j.id for j in jobs))
-        done, kept = _settle(accepted.source, touched)
         if done:
             settled.append(accepted.source.id)
         outcomes.append(
@@ -306,7 +319,7 @@ def _keep_all(
         )
     durable.fsync_dirs(touched)
     touched.clear()
-    store.mark_sources_kept(settled)
+    store.mark_sources_kept(settled, withdraw=withdrawn)
     return outcomes
 
 
@@ -485,17 +498,22 @@ def _same_content(a: Path, b: Path) -> bool:
 
 def _finish_keep(store: Store, source: SpecSource) -> Path | None:
     """Move the source's inbox file to its kept path and mark it kept; None if the move failed."""
-    done, kept = _settle(source, None)
+    done, kept, _ = _settle(source, None)
     if done:
         store.mark_source_kept(source.id)
     return kept
 
 
-def _settle(source: SpecSource, touched: set[Path] | None) -> tuple[bool, Path | None]:
+def _settle(
+    source: SpecSource, touched: set[Path] | None, *, keep_if_changed: bool = True
+) -> tuple[bool, Path | None, bool]:
     """Bring the source's file to its kept path (see `move_file` for `touched`).
 
-    Returns (whether the source may now be marked kept, the kept path if the file is there).
-    An OSError leaves it unmarked, to be finished on the next scan or start-up.
+    Returns (whether the source may now be marked kept, the kept path if the file is there,
+    whether the inbox file no longer holds the queued content). A changed file is left in the
+    inbox; with `keep_if_changed` its source is closed all the same (its text is in the
+    database), else the caller withdraws it. An OSError leaves it unmarked, to be finished on
+    the next scan or start-up.
     """
     src, dst = source.source_path, source.kept_path
     try:
@@ -503,7 +521,7 @@ def _settle(source: SpecSource, touched: set[Path] | None) -> tuple[bool, Path |
             if not _same_content(src, dst):
                 # The inbox file was replaced by different content after the crash: leave
                 # it for a fresh ingest and close this source (its copy is already kept).
-                return True, dst
+                return True, dst, False
             os.unlink(src)  # a cross-filesystem copy finished but the original was not removed
             if touched is None:
                 durable.fsync_dir(src.parent)
@@ -511,8 +529,9 @@ def _settle(source: SpecSource, touched: set[Path] | None) -> tuple[bool, Path |
                 touched.add(src.parent)
         elif src.exists():
             if _content_hash(src) != source.spec_hash:
-                log.warning("%s changed since it was queued; its queued text is in the database", src)
-                return True, None
+                if keep_if_changed:
+                    log.warning("%s changed since it was queued; its queued text is in the database", src)
+                return keep_if_changed, None, True
             move_file(src, dst, touched=touched)
         elif not dst.exists():
             log.warning(
@@ -529,8 +548,8 @@ def _settle(source: SpecSource, touched: set[Path] | None) -> tuple[bool, Path |
             dst,
             exc,
         )
-        return False, None
-    return True, dst if dst.exists() else None
+        return False, None, False
+    return True, (dst if dst.exists() else None), False
 
 
 def _unique_path(folder: Path, name: str) -> Path:

@@ -651,8 +651,9 @@ class Service:
         """SIGHUP: re-read the configuration and apply every setting that can change while running.
 
         Each changed setting is applied completely or not at all, and the log says which:
-        folders, the SoundFont, the runner, `models:`, watch.mode, watch.recursive and
-        worker.heartbeat_interval_s keep their running values until a restart.
+        folders, the SoundFont, the runner, `models:`, watch.mode, watch.recursive,
+        watch.poll_interval_s and worker.heartbeat_interval_s keep their running values until a
+        restart.
         """
         self.notifier.reloading()
         path = self.config.config_path
@@ -830,7 +831,7 @@ class Service:
 
 
 RESTART_ONLY = ("inbox", "outbox", "state_dir", "soundfont", "models", "tags", "notify", "ray")
-RESTART_ONLY_WATCH = ("mode", "recursive")
+RESTART_ONLY_WATCH = ("mode", "recursive", "poll_interval_s")  # the observer is built at start
 RESTART_ONLY_WORKER = ("runner", "heartbeat_interval_s", "backend")
 
 

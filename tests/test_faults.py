@@ -1,0 +1,171 @@
+"""Races and reloads at the edges of ingest: a file that changes, or is swapped for a FIFO or a
+symbolic link, after it was checked and its job queued; and what a SIGHUP applies or keeps.
+
+Real files, FIFOs, symbolic links and SQLite; the swap happens at the exact point between
+the checks (`still_the_same`, after the read) and the move, where a slow writer or an attacker
+would act.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from musicd.config import Config
+from musicd.queue.store import Store
+from musicd.service import ingest
+from musicd.service.ingest import IngestOutcome, IngestStatus, ingest_files
+from musicd.service.loop import reload_plan
+
+NOW = datetime(2026, 5, 3, 9, 30, tzinfo=UTC)
+SECRET = "root:$y$j9T$secret-hash-that-must-never-be-echoed:19000:0:99999:7:::"
+
+
+def clock() -> datetime:
+    return NOW
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    config = Config(inbox=tmp_path / "inbox", outbox=tmp_path / "outbox", state_dir=tmp_path / "state")
+    config.inbox.mkdir()
+    return config
+
+
+@pytest.fixture
+def store(config: Config) -> Iterator[Store]:
+    with Store.open(config.state_dir, clock=clock) as s:
+        yield s
+
+
+def ingest_one_within(path: Path, store: Store, config: Config, seconds: float = 5.0) -> IngestOutcome:
+    """Ingest in a thread; fail (instead of hanging the suite) if it blocks longer than `seconds`."""
+    result: list[IngestOutcome] = []
+    thread = threading.Thread(target=lambda: result.append(ingest_files([path], store, config, clock)[0]))
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"ingest of {path.name} blocked for more than {seconds} s"
+    return result[0]
+
+
+def swap_after_the_check(monkeypatch: pytest.MonkeyPatch, swap: Callable[[Path], None]) -> None:
+    """Make the first file pass the check after its read, then `swap` it before the move."""
+    real = ingest.still_the_same
+    swapped: list[Path] = []
+
+    def check_then_swap(path: Path, read: object) -> bool:
+        same = real(path, read)  # type: ignore[arg-type]
+        if not swapped:
+            swapped.append(path)
+            swap(path)
+        return same
+
+    monkeypatch.setattr(ingest, "still_the_same", check_then_swap)
+
+
+def test_a_file_that_changes_after_its_job_was_queued_replaces_that_job_at_once(
+    store: Store, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = config.inbox / "half.yaml"
+    path.write_text("prompt: calm\nduration: 10\n")  # the first half a slow writer left
+    swap_after_the_check(monkeypatch, lambda p: p.write_text("prompt: calm piano\nduration: 30\n"))
+    first = ingest_files([path], store, config, clock)[0]
+    assert first.status is IngestStatus.BUSY  # the loop looks at it again at once
+    assert store.list_jobs() == [] and store.pending_sources() == [] and path.exists()
+    second = ingest_files([path], store, config, clock)[0]
+    assert second.status is IngestStatus.QUEUED
+    (job,) = store.list_jobs()
+    assert job.duration_s == 30 and "calm piano" in job.spec_text
+    assert second.kept_path is not None and "duration: 30" in second.kept_path.read_text()
+    assert not path.exists()
+
+
+def test_a_change_in_one_file_of_a_batch_withdraws_only_its_job(
+    store: Store, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("a.yaml", "b.yaml"):
+        (config.inbox / name).write_text(f"title: {name}\nprompt: calm\nduration: 10\n")
+    swap_after_the_check(monkeypatch, lambda p: p.write_text("title: changed\nprompt: calm\nduration: 20\n"))
+    outcomes = ingest_files(sorted(config.inbox.glob("*.yaml")), store, config, clock)
+    assert [o.status for o in outcomes] == [IngestStatus.BUSY, IngestStatus.QUEUED]
+    assert [j.title for j in store.list_jobs()] == ["b.yaml"]
+
+
+def test_a_fifo_swapped_in_after_the_check_never_blocks_and_is_set_aside(
+    store: Store, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = config.inbox / "pipe.yaml"
+    path.write_text("prompt: calm\nduration: 10\n")
+
+    def to_fifo(p: Path) -> None:
+        p.unlink()
+        os.mkfifo(p)
+
+    swap_after_the_check(monkeypatch, to_fifo)
+    assert ingest_one_within(path, store, config).status is IngestStatus.BUSY
+    assert store.list_jobs() == []
+    again = ingest_one_within(path, store, config)
+    assert again.status is IngestStatus.REJECTED and "FIFO" in again.error_path.read_text()
+    assert not os.path.lexists(path) and store.list_jobs() == []
+
+
+def test_a_symlink_swapped_in_after_the_check_is_set_aside_and_its_target_never_echoed(
+    tmp_path: Path, store: Store, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shadow = tmp_path / "shadow"
+    shadow.write_text(f"{SECRET}\n" * 25)
+    path = config.inbox / "x.yaml"
+    path.write_text("prompt: calm\nduration: 10\n")
+
+    def to_link(p: Path) -> None:
+        p.unlink()
+        p.symlink_to(shadow)
+
+    swap_after_the_check(monkeypatch, to_link)
+    assert ingest_one_within(path, store, config).status is IngestStatus.BUSY
+    again = ingest_one_within(path, store, config)
+    assert again.status is IngestStatus.REJECTED
+    error = again.error_path.read_text()
+    assert "symbolic link" in error and "root:" not in error and "secret" not in error
+    assert again.rejected_path is not None and again.rejected_path.is_symlink()
+    assert shadow.read_text() == f"{SECRET}\n" * 25
+    assert store.list_jobs() == [] and not any(
+        "secret" in p.read_text() for p in config.state_dir.rglob("*.yaml")
+    )
+
+
+# ---------------------------------------------------------------------- SIGHUP: applied or kept
+
+
+def test_a_reload_keeps_folders_and_restart_only_settings_and_applies_the_rest(tmp_path: Path) -> None:
+    running = Config(inbox=tmp_path / "inbox", outbox=tmp_path / "outbox", state_dir=tmp_path / "state")
+    new = running.model_copy(
+        update={
+            "inbox": tmp_path / "inbox2",
+            "outbox": tmp_path / "outbox2",
+            "watch": running.watch.model_copy(
+                update={"mode": "polling", "poll_interval_s": 9.0, "stability_delay_s": 11.0}
+            ),
+            "worker": running.worker.model_copy(update={"max_attempts": 7, "runner": "x:y"}),
+        }
+    )
+    applied, kept = reload_plan(running, new)
+    assert sorted(kept) == sorted(["inbox", "outbox", "watch.mode", "watch.poll_interval_s", "worker.runner"])
+    assert applied.inbox == running.inbox and applied.outbox == running.outbox
+    assert applied.rejected_dir == running.rejected_dir  # rejects never go to a folder not watched
+    assert applied.watch.mode == running.watch.mode
+    assert applied.watch.poll_interval_s == running.watch.poll_interval_s
+    assert applied.worker.runner == running.worker.runner
+    assert applied.watch.stability_delay_s == 11.0 and applied.worker.max_attempts == 7
+
+
+def test_a_reload_with_nothing_restart_only_changed_keeps_nothing(tmp_path: Path) -> None:
+    running = Config(inbox=tmp_path / "inbox", outbox=tmp_path / "outbox", state_dir=tmp_path / "state")
+    new = running.model_copy(update={"worker": running.worker.model_copy(update={"stop_grace_s": 3.0})})
+    applied, kept = reload_plan(running, new)
+    assert kept == [] and applied.worker.stop_grace_s == 3.0
