@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from musicd.config import Config, init_layout, load_config, starter_config
+from musicd.config import Config, LayoutExistsError, init_layout, load_config, starter_config
 from musicd.errors import ConfigError
 from musicd.worker import resolve_runner
 
@@ -259,7 +259,7 @@ def test_init_layout_creates_a_working_layout(tmp_path: Path) -> None:
 def test_init_layout_refuses_to_overwrite(tmp_path: Path) -> None:
     init_layout(tmp_path)
     (tmp_path / "config.yaml").write_text("inbox: mine\n")
-    with pytest.raises(ConfigError, match="already exists"):
+    with pytest.raises(LayoutExistsError, match="already holds a musicd layout"):
         init_layout(tmp_path)
     assert (tmp_path / "config.yaml").read_text() == "inbox: mine\n"
 

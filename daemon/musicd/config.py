@@ -45,7 +45,7 @@ from pydantic import (
 
 from musicd.engines import EngineConfig, parse_engine_config
 from musicd.environment import CONFIG_PATH_ENV, RUNTIME_VARIABLES
-from musicd.errors import ConfigError, SpecError
+from musicd.errors import ConfigError, MusicdError, SpecError
 from musicd.service.scheduler import DEFAULT_GRACE_S, Schedule, ScheduleError, parse_schedules
 from musicd.text import did_you_mean
 from musicd.worker.process import DEFAULT_RUNNER, current_runner_name
@@ -648,21 +648,50 @@ def starter_config(values: Mapping[str, object] | None = None) -> str:
     return "\n".join([_STARTER_HEADER, *_starter_lines(config)]) + "\n"
 
 
+EXAMPLE_SPEC_PATH = "examples/late-night-study.yaml"  # in the layout; ../schema.json from here and inbox/
+
+
+class LayoutExistsError(MusicdError):
+    """`musicd init` on a folder that already holds a layout."""
+
+
 def init_layout(directory: Path) -> Path:
-    """Create a self-contained layout in `directory`: config.yaml, inbox/, outbox/, state/.
+    """Create a self-contained layout in `directory`: config.yaml, inbox/, outbox/, state/,
+    schema.json and an example spec in examples/ (outside the inbox, so it is not ingested).
 
     For trying musicd without root. Returns the config file's path. Refuses
-    (ConfigError) to overwrite an existing config.yaml; existing folders are kept.
+    (LayoutExistsError) to overwrite an existing config.yaml; existing folders are kept.
+    A folder that cannot be created is a MusicdError that says why.
     """
+    from importlib.resources import files
+
+    from musicd.spec import spec_json_schema_text
+
     directory = Path(directory).expanduser().absolute()
     config_path = directory / "config.yaml"
     if config_path.exists():
-        raise ConfigError(
-            [f"{config_path} already exists; remove it or choose another folder"], str(directory)
+        raise LayoutExistsError(
+            f"{directory} already holds a musicd layout: {config_path.name} already exists there. "
+            f"Use it (`musicd run --config {config_path}`) or choose another folder"
         )
-    for name in _LAYOUT_FOLDERS.values():
-        (directory / name).mkdir(parents=True, exist_ok=True)
-    with open(config_path, "x", encoding="utf-8") as handle:
-        handle.write(starter_config(_LAYOUT_FOLDERS))
+    example = files("musicd.spec").joinpath("example.yaml").read_text(encoding="utf-8")
+    current = directory
+    try:
+        for name in _LAYOUT_FOLDERS.values():
+            current = directory / name
+            current.mkdir(parents=True, exist_ok=True)
+        current = directory / EXAMPLE_SPEC_PATH
+        current.parent.mkdir(exist_ok=True)
+        current.write_text(example, encoding="utf-8")
+        current = directory / "schema.json"
+        current.write_text(spec_json_schema_text(), encoding="utf-8")
+        current = config_path
+        with open(config_path, "x", encoding="utf-8") as handle:
+            handle.write(starter_config(_LAYOUT_FOLDERS))
+    except OSError as error:
+        raise MusicdError(
+            f"cannot create {current}: {error.strerror or error}; choose a folder you can write "
+            "to, e.g. `musicd init ~/musicd`"
+        ) from None
     log.info("created a musicd layout in %s", directory)
     return config_path

@@ -1,9 +1,14 @@
-"""`musicd doctor`: what this machine can and cannot do, and why."""
+"""`musicd doctor`: what this machine can and cannot do, and why: programs, SoundFont, engines,
+the service's folders and whether the service runs."""
 
 from __future__ import annotations
 
+import getpass
 import importlib.util
+import shutil
+import tempfile
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from musicd.engines import SINGER_NAMES, EngineConfig, engine_report, make_singer
@@ -31,15 +36,78 @@ def _fluidsynth() -> Check:
 
 
 def _soundfont(path: Path | None) -> Check:
+    """What `musicd render` accepts: a .sf2/.sf3 file that FluidSynth loads (one real load)."""
     from musicd.synth.soundfonts import default_soundfont
 
     try:
         found = path or default_soundfont()
-    except MusicdError as error:
+        from musicd.synth.fluidsynth import FluidRenderer  # checks the file as render does, then loads it
+
+        FluidRenderer(found, threads=1).close()
+    except (MusicdError, OSError) as error:
         return Check("SoundFont", False, str(error))
-    if not found.is_file():
-        return Check("SoundFont", False, f"{found} does not exist")
-    return Check("SoundFont", True, f"{found} ({found.stat().st_size / 1e6:.0f} MB)")
+    return Check("SoundFont", True, f"{found} ({found.stat().st_size / 1e6:.0f} MB, loads in FluidSynth)")
+
+
+def folder_check(label: str, folder: Path, *, required: bool = True) -> Check:
+    """Whether the service can write in `folder`, which filesystem holds it, and its free space.
+
+    A folder not created yet is a warning when its parent exists (the service creates it) and
+    a failure when the parent is missing too (an unmounted share). `required` False makes every
+    failure a warning (the built-in defaults, when no configuration file is in use).
+    """
+    from musicd.service.fsinfo import filesystem_of
+    from musicd.service.outbox import MIN_FREE_BYTES
+
+    name = f"{label} folder"
+    if not folder.is_dir():
+        if folder.exists():
+            return Check(name, False, f"{folder} is not a folder", not required)
+        if folder.parent.is_dir():
+            return Check(name, False, f"{folder} does not exist yet (the service creates it)", True)
+        return Check(
+            name,
+            False,
+            f"neither {folder} nor its parent {folder.parent} exists (is the share mounted?); create "
+            "it or point the configuration elsewhere (`musicd init DIR` makes a layout)",
+            not required,
+        )
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".musicd-doctor-"):
+            pass
+        usage = shutil.disk_usage(folder)
+    except OSError as error:
+        return Check(
+            name,
+            False,
+            f"{folder} is not writable by {getpass.getuser()} ({error.strerror or error}); fix its "
+            "permissions or mount, and run doctor as the service's user",
+            not required,
+        )
+    mount = filesystem_of(folder)
+    where = (
+        f"{mount.fs_type} ({'network' if mount.is_network else 'local'}) mounted at {mount.mount_point}"
+        if mount is not None
+        else "filesystem unknown"
+    )
+    free = f"{usage.free / 2**30:.1f} GiB free"
+    detail = f"{folder}: writable; {where}; {free}"
+    if usage.free < MIN_FREE_BYTES:
+        return Check(
+            name,
+            False,
+            f"{detail}, under the {MIN_FREE_BYTES / 2**20:.0f} MiB a job needs; free some space",
+            not required,
+        )
+    return Check(name, True, detail)
+
+
+def service_check(state_dir: Path) -> Check:
+    """Whether a service runs on `state_dir` (its status file, pid and heartbeat)."""
+    from musicd.service.status_file import liveness, read_status
+
+    alive = liveness(read_status(state_dir), datetime.now(UTC))
+    return Check("service", alive.alive, alive.why, optional=True)
 
 
 def _program(name: str, package: str, optional: bool = False, flag: str = "-version") -> Check:
@@ -98,7 +166,7 @@ def _magenta() -> Check:
 
 
 def run_checks(soundfont: Path | None = None, engines: EngineConfig | None = None) -> list[Check]:
-    """Every check, required ones first."""
+    """Every machine check, required ones first."""
     return [
         _fluidsynth(),
         _soundfont(soundfont),

@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from musicd.cli import main
 from musicd.cli.errors import exit_code, report
-from musicd.cli.options import config_option
+from musicd.cli.options import config_option, json_option
 from musicd.errors import SpecError
 
 
@@ -61,19 +62,46 @@ def render(
 @click.argument(
     "spec_paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
-def validate(spec_paths: tuple[Path, ...]) -> None:
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Also print how each job will be read: genres, tempo, key, form, files, size and time.",
+)
+@json_option
+def validate(spec_paths: tuple[Path, ...], explain: bool, as_json: bool) -> None:
     """Check job specs; print every problem and exit 1 if any spec is invalid."""
     from musicd.spec import load_jobs
 
     code = 0
+    explained: list[dict[str, Any]] = []
     for path in spec_paths:
+        data = path.read_bytes()
         try:
-            jobs = load_jobs(path.read_bytes(), source=path.name)
+            if explain or as_json:
+                from musicd.spec.explain import explain_jobs
+
+                jobs = explain_jobs(data, source=path.name)
+                count = len(jobs)
+            else:
+                count = len(load_jobs(data, source=path.name))
         except SpecError as error:
-            report(error)
+            if as_json:
+                explained.append({"spec": str(path), "valid": False, "problems": error.problems})
+            else:
+                report(error)
             code = max(code, exit_code(error))
-        else:
-            click.echo(f"{path}: valid ({len(jobs)} job{'s' if len(jobs) != 1 else ''})")
+            continue
+        if as_json:
+            explained.append({"spec": str(path), "valid": True, "jobs": jobs})
+            continue
+        click.echo(f"{path}: valid ({count} job{'s' if count != 1 else ''})")
+        if explain:
+            from musicd.spec.explain import explain_text
+
+            for job in jobs:
+                click.echo(explain_text(job))
+    if as_json:
+        click.echo(json.dumps(explained, indent=2, ensure_ascii=False))
     sys.exit(code)
 
 
@@ -107,14 +135,32 @@ def schema() -> None:
     help="Check this SoundFont instead of the configured one.",
 )
 def doctor(config_path: Path | None, soundfont: Path | None) -> None:
-    """Check FluidSynth, the SoundFont, ffmpeg, espeak-ng, torch/CUDA and the engines."""
-    from musicd.config import load_config
-    from musicd.doctor import run_checks
+    """Check FluidSynth, the SoundFont, ffmpeg, the engines, the service's folders and the service."""
+    import os
+
+    from musicd.config import DEFAULT_CONFIG_PATH, ENV_CONFIG_PATH, load_config
+    from musicd.doctor import folder_check, run_checks, service_check
 
     config = load_config(config_path, check_specs=False)
     from musicd.worker.backend_report import backend_checks
 
-    checks = [*run_checks(soundfont or config.soundfont, config.engines), *backend_checks(config)]
+    # the built-in defaults (no configuration file) name system folders: only warn about them
+    from_file = (
+        config_path is not None or bool(os.environ.get(ENV_CONFIG_PATH)) or DEFAULT_CONFIG_PATH.exists()
+    )
+    checks = [
+        *run_checks(soundfont or config.soundfont, config.engines),
+        *(
+            folder_check(label, folder, required=from_file)
+            for label, folder in (
+                ("inbox", config.inbox),
+                ("outbox", config.outbox),
+                ("state", config.state_dir),
+            )
+        ),
+        service_check(config.state_dir),
+        *backend_checks(config),
+    ]
     for check in checks:
         mark = "ok  " if check.ok else ("warn" if check.optional else "FAIL")
         click.echo(f"[{mark}] {check.name}: {check.detail}")

@@ -912,7 +912,7 @@ GENRES: dict[str, Genre] = {
             "V",
             mix=_mix(0.55, 0.5, 0.45, duck=2.0),
             video=_video("#1a0b2e", "#ffd700", "#ff1493", "#00bfff", style="spectrum"),
-            keywords=("mirrorball", "glitter", "roller", "70s", "seventies", "strings"),
+            keywords=("mirrorball", "glitter", "roller", "70s", "seventies"),
         ),
         Genre(
             "soul",
@@ -1314,6 +1314,7 @@ GENRES: dict[str, Genre] = {
                 "soundtrack",
                 "adventure",
                 "fantasy",
+                "ballad",  # slow, open voicings, strings: closer than any backbeat genre
             ),
         ),
     )

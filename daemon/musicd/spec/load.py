@@ -5,6 +5,7 @@ from __future__ import annotations
 import yaml
 
 from musicd.errors import SpecError
+from musicd.spec.fit import lyrics_fit_problem
 from musicd.spec.kinds import Checker, describe
 from musicd.spec.model import MAX_JOBS, JobSpec
 from musicd.spec.validate import EXTENSION_PREFIX, check_job
@@ -49,6 +50,9 @@ def _load_jobs(data: bytes | str, source: str) -> tuple[list[JobSpec], bool]:
         spec = check_job(document, (), checker)
         if spec is None or checker.problems:
             raise SpecError(checker.problems, source)
+        _check_fit(spec, (), checker)
+        if checker.problems:
+            raise SpecError(checker.problems, source)
         return [spec], False
     for key in document:
         if key != "jobs" and not (isinstance(key, str) and key.startswith(EXTENSION_PREFIX)):
@@ -70,7 +74,19 @@ def _load_jobs(data: bytes | str, source: str) -> tuple[list[JobSpec], bool]:
         specs = [check_job(job, ("jobs", i), checker) for i, job in enumerate(jobs)]
     if checker.problems or not specs or any(spec is None for spec in specs):
         raise SpecError(checker.problems, source)
+    for i, spec in enumerate(specs):
+        if spec is not None:
+            _check_fit(spec, ("jobs", i), checker)
+    if checker.problems:
+        raise SpecError(checker.problems, source)
     return [spec for spec in specs if spec is not None], True
+
+
+def _check_fit(spec: JobSpec, base: tuple[str | int, ...], checker: Checker) -> None:
+    """Record lyrics that cannot be sung in the song's form (spec/fit.py)."""
+    problem = lyrics_fit_problem(spec)
+    if problem is not None:
+        checker.problem((*base, "lyrics"), problem)
 
 
 def load_batch(data: bytes | str, source: str = "spec") -> list[tuple[JobSpec, str]]:

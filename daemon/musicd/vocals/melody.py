@@ -35,6 +35,11 @@ MAX_HOLD_BEATS = 3.0  # longest held final note of a line
 class LyricsTooLongError(MusicdError):
     """The lyrics need more bars than the song has room to sing them in."""
 
+    def __init__(self, message: str, section: str, missing_bars: int) -> None:
+        super().__init__(message)
+        self.section = section  # the song section (or lyric block) that runs out of room
+        self.missing_bars = missing_bars
+
 
 @dataclass(frozen=True)
 class ChordTime:
@@ -147,6 +152,19 @@ def vocal_line(
     return VocalLine(tuple(notes), tuple(lines), tuple(words), tempo_bpm, voice)
 
 
+def check_lyrics_fit(
+    lyrics: str | None,
+    languages: Sequence[str],
+    sections: Sequence[Section],
+    tempo_bpm: float,
+    meter: tuple[int, int],
+) -> None:
+    """Raise LyricsTooLongError when the lyrics cannot be laid over `sections` (no melody is written)."""
+    blocks = parse_lyrics(lyrics or "", tuple(languages) or ("en",))
+    if blocks and sections:
+        _assign_blocks(blocks, sections, tempo_bpm, meter[0] * 4.0 / meter[1])
+
+
 # --- laying lines over the form ---------------------------------------------------------------
 
 
@@ -220,10 +238,15 @@ def _assign_blocks(
                 lines.append(leftover.pop(0))
             assignment[index] = (section, lines)
     if leftover:
-        needed = _bars_needed(leftover, tempo_bpm, beats_per_bar)
+        needed = sum(min_line_bars(line, tempo_bpm, beats_per_bar) for line in leftover)
+        block = next(b for b in queue if leftover[0] in b.lines)
         raise LyricsTooLongError(
-            f"the lyrics are too long for the song: {len(leftover)} line(s) ({needed} bars) do not "
-            f"fit in the {sum(s.bars for s in sung)} sung bars; shorten the lyrics or raise `duration`"
+            f"the lyrics are too long for the song: the {block.label or 'verse'} block from "
+            f'"{leftover[0].text}" ({len(leftover)} line(s)) finds no room in the '
+            f"{sum(s.bars for s in sung)} sung bars: {needed} bar(s) missing; shorten the lyrics "
+            "or raise `duration`",
+            block.label or "verse",
+            needed,
         )
     result = []
     for section, lines in assignment:
@@ -244,10 +267,6 @@ def _chorus_block(blocks: Sequence[LyricSection]) -> LyricSection | None:
     return None
 
 
-def _bars_needed(lines: Sequence[LyricLine], tempo_bpm: float, beats_per_bar: float) -> int:
-    return sum(line_bars(line, tempo_bpm, beats_per_bar) for line in lines)
-
-
 def _place_lines(
     section: Section, lines: Sequence[LyricLine], tempo_bpm: float, beats_per_bar: float
 ) -> list[tuple[LyricLine, int, int]]:
@@ -259,7 +278,10 @@ def _place_lines(
     if total > section.bars:
         raise LyricsTooLongError(
             f"the {section.name} at bar {section.start_bar + 1} has {section.bars} bars but its "
-            f"{len(lines)} line(s) need {total}; shorten the lyrics or raise `duration`"
+            f"{len(lines)} line(s) need {total}: {total - section.bars} bar(s) missing; shorten "
+            "the lyrics or raise `duration`",
+            section.name,
+            total - section.bars,
         )
     if section.name == "chorus" and 2 * total <= section.bars:  # a long chorus sings it twice
         lines, bars = list(lines) * 2, bars * 2
