@@ -21,7 +21,8 @@ from musicd.engines.settings import EngineConfig
 from musicd.errors import ModelOutOfMemoryError, MusicdError, ResourceMissingError
 from musicd.music.score import Track
 from musicd.seeding import stage_rng
-from musicd.vocals.bus import process_vocal_bus
+from musicd.vocals.backing import backed_lines, chorus_voices, harmony_line, make_doubles
+from musicd.vocals.bus import BackingVoice, process_vocal_bus
 from musicd.vocals.melody import (
     ChordTime,
     LyricsTooLongError,
@@ -70,6 +71,7 @@ class VocalResult:
     timings_s: dict[str, float] = field(default_factory=dict)
     models: tuple[dict[str, Any], ...] = ()  # model cache uses (ModelUse.to_dict())
     singers: tuple[dict[str, Any], ...] = ()  # per language: singer, voice, licence, reason
+    backing: tuple[dict[str, Any], ...] = ()  # chorus doubles and harmonies added
 
     def record(self) -> dict[str, Any]:
         """The manifest entry: asked, used, why, and what was sung."""
@@ -84,6 +86,7 @@ class VocalResult:
             "timings_s": dict(self.timings_s),
             "models": [dict(m) for m in self.models],
             "singers": [dict(s) for s in self.singers],
+            "backing": [dict(b) for b in self.backing],
         }
 
 
@@ -162,6 +165,7 @@ def sing(
     dry = np.zeros(n_samples, np.float32)
     records: list[dict[str, Any]] = []
     names: list[str] = []
+    sung_by: list[tuple[Singer, list[str]]] = []  # who sang which languages, after fallbacks
     with _recording(cache) as models:
         for name in dict.fromkeys(c.used for c in choices.values() if c.singer is not None):
             group = [lang for lang, c in choices.items() if c.used == name]
@@ -186,6 +190,7 @@ def sing(
                 singer = fallback
                 dry += fallback.sing(part, sample_rate, n_samples)
             names.append(singer.name)
+            sung_by.append((singer, group))
     for lang, choice in choices.items():
         voice_name, licence = (
             choice.singer.voice_for(lang, vocal.voice) if choice.singer is not None else (None, "")
@@ -210,7 +215,15 @@ def sing(
         return VocalResult(vocal.to_track(), vocal, None, lrc, srt, engine, "none", reason, timings)
     timings["singing"] = round(time.perf_counter() - started, 3)
     started = time.perf_counter()
-    stem = process_vocal_bus(dry, sample_rate, plan.genres, plan.tempo_bpm)
+    with _recording(cache) as more_models:
+        backing, backing_records = _chorus_backing(dry, vocal, plan, sung_by, sample_rate, seed)
+    models.extend(more_models)
+    if backing_records:
+        timings["backing"] = round(time.perf_counter() - started, 3)
+    started = time.perf_counter()
+    stem = process_vocal_bus(
+        dry, sample_rate, plan.genres, plan.tempo_bpm, singer=sung_by[0][0].name, backing=backing
+    )
     timings["bus"] = round(time.perf_counter() - started, 3)
     log.info("sang %d lines with %s in %.2f s", len(vocal.lines), used, sum(timings.values()))
     return VocalResult(
@@ -225,7 +238,54 @@ def sing(
         timings,
         tuple(use.to_dict() for use in models),
         tuple(records),
+        tuple(backing_records),
     )
+
+
+def _chorus_backing(
+    dry: np.ndarray,
+    vocal: VocalLine,
+    plan: Plan,
+    sung_by: Sequence[tuple[Singer, list[str]]],
+    sample_rate: int,
+    seed: int,
+) -> tuple[list[BackingVoice], list[dict[str, Any]]]:
+    """The genre's chorus doubles and harmonies (none for most genres, or without a chorus)
+    and what was added, for the manifest. Harmonies are sung by the singers that sang the lead."""
+    voices = chorus_voices(plan.genres)
+    if voices is None or not backed_lines(vocal):
+        return [], []
+    rng = stage_rng(seed, "vocal-backing")
+    parts, records = make_doubles(dry, vocal, sample_rate, voices, rng)
+    chords = chords_from_plan(plan)
+    for direction, pan, gain_db in voices.harmonies:
+        line = harmony_line(vocal, chords, plan.key_tonic, plan.mode, direction)
+        take = np.zeros(len(dry), np.float32)
+        try:
+            for singer, group in sung_by:
+                take += singer.sing(_lines_in(line, group), sample_rate, len(dry))
+        except (ResourceMissingError, ModelOutOfMemoryError) as error:
+            log.warning("the %s harmony was not sung (%s)", direction, error)
+            continue
+        parts.append(BackingVoice(take, pan, gain_db))
+        moved = [b.note.pitch - a.note.pitch for a, b in zip(_chorus_notes(vocal), line.notes)]
+        records.append(
+            {
+                "part": f"harmony {direction}",
+                "sections": sorted({vocal.lines[i].section for i in backed_lines(vocal)}),
+                "notes": len(line.notes),
+                "intervals": {str(k): moved.count(k) for k in sorted(set(moved))},
+                "pan": pan,
+                "gain_db": gain_db,
+                "singer": "+".join(singer.name for singer, _ in sung_by),
+            }
+        )
+    return parts, records
+
+
+def _chorus_notes(vocal: VocalLine) -> list[SungNote]:
+    chorus = set(backed_lines(vocal))
+    return [n for n in vocal.notes if n.line_index in chorus]
 
 
 def _lines_in(vocal: VocalLine, languages: Sequence[str]) -> VocalLine:

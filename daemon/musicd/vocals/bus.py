@@ -9,6 +9,14 @@ is the same as processing the whole take. The filters (musicd.audio.filters, den
 and the compressor (the mix bus's, musicd.audio.dynamics) are the mix's own. The reverb is an
 overlap-add FFT convolution (float32) with a synthetic impulse response made and transformed once
 per (length, sample rate), i.e. once per genre, and cached.
+
+Each singer gets its own treatment (SingerSpace) so that it sits in the track rather than on
+top of it: a tone EQ (a cut in the boxy low mids, its own presence), an exciter that puts back
+the top octave a band-limited voice lacks (Piper renders at 22.05 kHz, MBROLA at 16 kHz: nothing
+above 11 or 8 kHz, against instruments that reach 20 kHz), more or less room, and a level set on
+the sung passages' loudness rather than their peak (singers with different crest factors end up
+equally loud). Backing voices (chorus doubles and harmonies, musicd.vocals.backing) come in
+panned and go through the same chain and the same room as the lead.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from scipy import signal
 from scipy.fft import irfft, next_fast_len, rfft
 
 from musicd.audio.dynamics import GLUE_BLOCK, glue_compressor_gain
@@ -32,7 +41,13 @@ COMP_RATIO = 3.0
 COMP_KNEE_DB = 6.0
 COMP_ATTACK_MS = 10.0
 COMP_RELEASE_MS = 100.0
-VOCAL_PEAK_DBFS = -3.0  # the stem's level before the mix (stems sum at unity)
+VOCAL_LEVEL_DBFS = -18.0  # RMS of the sung passages (dry path), before genre and singer trims
+VOCAL_PEAK_DBFS = -1.0  # the stem's ceiling before the mix (stems sum at unity)
+LEVEL_WINDOW_S = 0.05  # the loudness envelope's time constant
+LEVEL_GATE_DB = -30.0  # samples this far under the loudest count as between phrases
+EXCITER_HZ = 3000.0  # the band the exciter saturates...
+EXCITER_OUT_HZ = 7000.0  # ...and the harmonics it keeps
+EXCITER_DRIVE = 4.0
 IR_SEED = 20240611
 IR_PREDELAY_S = 0.02
 IR_LOW_CUT_HZ = 200.0
@@ -44,13 +59,67 @@ COMP_BLOCK = GLUE_BLOCK  # samples per compressor level reading; windows align t
 
 @dataclass(frozen=True)
 class VocalSpace:
-    """How wet the vocal sits: reverb length and level, and a tempo-synced delay."""
+    """How wet the vocal sits: reverb length and level, and a tempo-synced delay; and how far
+    forward (level and presence on top of the bus's)."""
 
     reverb_s: float
     reverb_wet: float
     delay_beats: float  # 0 = no delay
     delay_wet: float
     delay_feedback: float
+    level_db: float = 0.0
+    presence_db: float = 0.0
+
+
+@dataclass(frozen=True)
+class SingerSpace:
+    """A singer's own treatment on the vocal bus (see the module's docstring)."""
+
+    gain_db: float  # level trim after loudness matching
+    mud_db: float  # peaking cut or lift at MUD_HZ
+    presence_db: float  # added to the bus's presence lift
+    exciter_mix: float  # 0 = none; the saturated top band's level against the dry voice
+    reverb_scale: float  # times the genre's reverb and delay sends
+
+
+MUD_HZ = 300.0
+MUD_Q = 1.0
+SINGER_SPACES: dict[str, SingerSpace] = {
+    # Measured on one 60 s pop take each (bench/bench_vocals.py --bus): long-term spectrum
+    # share per band and sung loudness at the old -3 dBFS peak level.
+    # espeak-ng's formant voice has the most 2-5 kHz (buzz): a little less presence, no exciter.
+    "espeak": SingerSpace(gain_db=0.0, mud_db=0.0, presence_db=-1.0, exciter_mix=0.0, reverb_scale=1.0),
+    # MBROLA's diphones (16 kHz: nothing above 8 kHz) are fundamental-heavy and thin at 2-5 kHz:
+    # the low mids come down, presence and the top octave come up, a bit more room.
+    "mbrola": SingerSpace(gain_db=0.0, mud_db=-2.0, presence_db=3.0, exciter_mix=0.3, reverb_scale=1.15),
+    # Piper's neural voice is a close, dry speaking voice, 8 dB short of espeak at 2-5 kHz, with
+    # nothing above 11 kHz and 5 dB quieter for its peak: presence and air come back and the
+    # room matches the band's (loudness matching brings the level up).
+    "piper": SingerSpace(gain_db=0.0, mud_db=-1.5, presence_db=3.0, exciter_mix=0.2, reverb_scale=1.2),
+    "coqui": SingerSpace(gain_db=0.0, mud_db=-1.0, presence_db=1.5, exciter_mix=0.1, reverb_scale=1.1),
+}
+DEFAULT_SINGER_SPACE = SingerSpace(0.0, 0.0, 0.0, 0.0, 1.0)
+
+
+def singer_space(singer: str | None) -> SingerSpace:
+    """The treatment for `singer` (a registry name; several joined by + take the first)."""
+    name = (singer or "").split("+")[0]
+    return SINGER_SPACES.get(name, DEFAULT_SINGER_SPACE)
+
+
+@dataclass(frozen=True)
+class BackingVoice:
+    """A backing part for the bus: mono audio as long as the lead, its pan (-1 left .. 1 right)
+    and its level against the lead."""
+
+    audio: np.ndarray
+    pan: float
+    gain_db: float
+
+    def gains(self) -> tuple[float, float]:
+        """(left, right) amplitude: the balance law (centre keeps unity on both sides)."""
+        level = 10 ** (self.gain_db / 20)
+        return level * min(1.0, 1.0 - self.pan), level * min(1.0, 1.0 + self.pan)
 
 
 DEFAULT_SPACE = VocalSpace(1.4, 0.16, 0.0, 0.0, 0.0)
@@ -72,8 +141,9 @@ GENRE_SPACES: dict[str, VocalSpace] = {
     "country": VocalSpace(1.2, 0.12, 0.0, 0.0, 0.0),
     "reggae": VocalSpace(1.4, 0.14, 0.75, 0.16, 0.4),
     "funk": VocalSpace(1.0, 0.1, 0.0, 0.0, 0.0),
-    "rnb": VocalSpace(1.6, 0.16, 0.5, 0.08, 0.25),
-    "soul": VocalSpace(1.5, 0.15, 0.0, 0.0, 0.0),
+    # soul and rnb put the voice up front: louder, more presence, a shorter and drier room.
+    "rnb": VocalSpace(1.2, 0.1, 0.5, 0.05, 0.2, level_db=2.0, presence_db=1.5),
+    "soul": VocalSpace(1.1, 0.09, 0.0, 0.0, 0.0, level_db=2.0, presence_db=1.5),
     "disco": VocalSpace(1.5, 0.15, 0.5, 0.1, 0.3),
     "deep-house": VocalSpace(2.0, 0.2, 0.75, 0.16, 0.4),
     "drum-and-bass": VocalSpace(1.6, 0.16, 0.75, 0.12, 0.35),
@@ -173,21 +243,38 @@ def _add_delay(
 
 
 def process_vocal_bus(
-    audio: np.ndarray, sample_rate: int, genres: Sequence[str], tempo_bpm: float = 120.0
+    audio: np.ndarray,
+    sample_rate: int,
+    genres: Sequence[str],
+    tempo_bpm: float = 120.0,
+    *,
+    singer: str | None = None,
+    backing: Sequence[BackingVoice] = (),
 ) -> np.ndarray:
-    """The vocal stem (float32 (n, 2), same length as `audio`) ready to sum into the mix."""
+    """The vocal stem (float32 (n, 2), same length as `audio`) ready to sum into the mix:
+    the lead (centred) and any `backing` voices (panned) through `singer`'s treatment and the
+    genre's space."""
     mono = np.asarray(audio, dtype=np.float32)
     if mono.ndim == 2:
         mono = mono.mean(axis=1, dtype=np.float32)
+    dry = mono  # without backing the dry path stays mono (half the filtering)
+    if backing:
+        dry = np.repeat(mono[:, None], 2, axis=1)
+        for part in backing:
+            left, right = part.gains()
+            dry[:, 0] += np.float32(left) * part.audio[: len(mono)]
+            dry[:, 1] += np.float32(right) * part.audio[: len(mono)]
     out = np.zeros((len(mono), 2), np.float32)
     space = vocal_space(genres)
     tail = int(
         (space.reverb_s + IR_PREDELAY_S + 4 * space.delay_beats * 60.0 / tempo_bpm + 0.1) * sample_rate
     )
-    windows = sung_windows(mono, tail)
+    windows = sung_windows(dry if dry.ndim == 1 else dry.mean(axis=1), tail)
     if not windows:
         return out
-    wet = _process(np.concatenate([mono[a:b] for a, b in windows]), sample_rate, space, tempo_bpm)
+    wet = _process(
+        np.concatenate([dry[a:b] for a, b in windows]), sample_rate, space, tempo_bpm, singer_space(singer)
+    )
     offset = 0
     for a, b in windows:
         out[a:b] = wet[offset : offset + b - a]
@@ -209,11 +296,20 @@ def sung_windows(mono: np.ndarray, tail: int) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(starts, ends)]
 
 
-def _process(mono: np.ndarray, sample_rate: int, space: VocalSpace, tempo_bpm: float) -> np.ndarray:
-    """The bus over one stretch of audio: (n, 2) float32, peak at VOCAL_PEAK_DBFS."""
-    dry = sosfilt_guarded(rbj_biquad("highpass", HIGHPASS_HZ, sample_rate), mono)
-    dry *= glue_compressor_gain(
-        dry,
+def _process(
+    dry: np.ndarray,
+    sample_rate: int,
+    space: VocalSpace,
+    tempo_bpm: float,
+    voice: SingerSpace = DEFAULT_SINGER_SPACE,
+) -> np.ndarray:
+    """The bus over one stretch of audio, mono (n,) or stereo (n, 2) dry: (n, 2) float32, the
+    sung passages at VOCAL_LEVEL_DBFS plus the genre's and singer's trims, peaks at most
+    VOCAL_PEAK_DBFS."""
+    dry = sosfilt_guarded(rbj_biquad("highpass", HIGHPASS_HZ, sample_rate), np.asarray(dry, np.float32))
+    mid = dry if dry.ndim == 1 else dry.mean(axis=1)
+    gain = glue_compressor_gain(
+        mid,
         sample_rate,
         COMP_THRESHOLD_DB,
         COMP_RATIO,
@@ -222,20 +318,53 @@ def _process(mono: np.ndarray, sample_rate: int, space: VocalSpace, tempo_bpm: f
         COMP_RELEASE_MS,
         auto_release_ms=0.0,  # a slow memory would carry from one sung window into the next
     )
-    dry = sosfilt_guarded(rbj_biquad("peaking", PRESENCE_HZ, sample_rate, PRESENCE_DB, PRESENCE_Q), dry)
-    stereo = _reverb(dry, reverb_kernel(sample_rate, space.reverb_s))
-    stereo *= np.float32(space.reverb_wet)
-    stereo += dry
+    dry *= gain if dry.ndim == 1 else gain[:, None]
+    if voice.mud_db:
+        dry = sosfilt_guarded(rbj_biquad("peaking", MUD_HZ, sample_rate, voice.mud_db, MUD_Q), dry)
+    presence_db = PRESENCE_DB + space.presence_db + voice.presence_db
+    dry = sosfilt_guarded(rbj_biquad("peaking", PRESENCE_HZ, sample_rate, presence_db, PRESENCE_Q), dry)
+    if voice.exciter_mix > 0:
+        dry += _excite(dry, sample_rate, voice.exciter_mix)
+    mid = dry if dry.ndim == 1 else dry.mean(axis=1)
+    dry *= np.float32(
+        10 ** ((VOCAL_LEVEL_DBFS + space.level_db + voice.gain_db) / 20) / _sung_rms(mid, sample_rate)
+    )
+    send = dry if dry.ndim == 1 else dry.mean(axis=1)
+    stereo = _reverb(send, reverb_kernel(sample_rate, space.reverb_s))
+    stereo *= np.float32(space.reverb_wet * voice.reverb_scale)
+    stereo += dry if dry.ndim == 1 else dry.T
     if space.delay_beats > 0:
         _add_delay(
             stereo,
-            dry,
+            send,
             sample_rate,
             space.delay_beats * 60.0 / tempo_bpm,
             space.delay_feedback,
-            space.delay_wet,
+            space.delay_wet * voice.reverb_scale,
         )
     peak = max(float(stereo.max()), -float(stereo.min()))
-    if peak > 0:
-        stereo *= np.float32(10 ** (VOCAL_PEAK_DBFS / 20) / peak)
+    ceiling = 10 ** (VOCAL_PEAK_DBFS / 20)
+    if peak > ceiling:
+        stereo *= np.float32(ceiling / peak)
     return stereo.T
+
+
+def _excite(dry: np.ndarray, sample_rate: int, mix: float) -> np.ndarray:
+    """The top octave a band-limited voice lacks: its 3 kHz-up band through a soft clipper,
+    of which only the new harmonics above 7 kHz are kept, at `mix` of the band's level."""
+    band = sosfilt_guarded(rbj_biquad("highpass", EXCITER_HZ, sample_rate), dry)
+    scale = float(np.max(np.abs(band))) or 1.0
+    driven = np.tanh(EXCITER_DRIVE * band / scale) * np.float32(scale / EXCITER_DRIVE)
+    top = sosfilt_guarded(rbj_biquad("highpass", EXCITER_OUT_HZ, sample_rate), driven)
+    top = sosfilt_guarded(rbj_biquad("highpass", EXCITER_OUT_HZ, sample_rate), top)
+    return top * np.float32(mix * EXCITER_DRIVE)
+
+
+def _sung_rms(mid: np.ndarray, sample_rate: int) -> float:
+    """RMS of the sung passages of `mid`: samples whose smoothed level is within LEVEL_GATE_DB
+    of the loudest; silences and fading tails do not count."""
+    power = mid.astype(np.float64) ** 2
+    pole = float(np.exp(-1.0 / (LEVEL_WINDOW_S * sample_rate)))
+    smooth = signal.lfilter([1 - pole], [1, -pole], power)
+    active = smooth > smooth.max() * 10 ** (LEVEL_GATE_DB / 10)
+    return float(np.sqrt(np.mean(power[active]))) if np.any(active) else 1.0

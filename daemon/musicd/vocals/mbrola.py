@@ -69,7 +69,9 @@ def _espeak_data_dir() -> Path | None:
     if program is None:
         return None
     try:
-        text = subprocess.run([program, "--version"], capture_output=True, text=True, timeout=10).stdout
+        text = subprocess.run(
+            [program, "--version"], capture_output=True, text=True, timeout=10, process_group=0
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     found = re.search(r"Data at:\s*(\S+)", text)
@@ -139,6 +141,7 @@ def word_phonemes(word: str, espeak_voice: str) -> tuple[tuple[str, float], ...]
             capture_output=True,
             text=True,
             timeout=30,
+            process_group=0,  # its own group: a terminal's Ctrl-C reaches musicd, not the child
         )
     except (OSError, subprocess.SubprocessError) as error:
         raise ResourceMissingError(
@@ -223,6 +226,7 @@ def render_pho(pho: str, voice: MbrolaVoice) -> tuple[np.ndarray, int]:
                 capture_output=True,
                 text=True,
                 timeout=300,
+                process_group=0,  # its own group: a terminal's Ctrl-C reaches musicd, not the child
             )
         except (OSError, subprocess.SubprocessError) as error:
             raise ResourceMissingError(f"mbrola did not run ({error})") from error
