@@ -169,3 +169,37 @@ def test_a_reload_with_nothing_restart_only_changed_keeps_nothing(tmp_path: Path
     new = running.model_copy(update={"worker": running.worker.model_copy(update={"stop_grace_s": 3.0})})
     applied, kept = reload_plan(running, new)
     assert kept == [] and applied.worker.stop_grace_s == 3.0
+
+
+# ---------------------------------------------------------------------- render as the service does
+
+
+def test_render_with_a_config_writes_the_configured_tags_as_the_service_does(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from musicd.cli import main
+
+    spec = tmp_path / "short.yaml"
+    spec.write_text("genres: [ambient]\nduration: 5\noutput: {stems: false, formats: [wav]}\n")
+    config = tmp_path / "config.yaml"
+    config.write_text("tags: {artist: Night Shift Radio, album: Test Album}\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["render", str(spec), "-o", str(out), "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    tags = json.loads((out / "manifest.json").read_text())["tags"]
+    assert tags["artist"] == "Night Shift Radio" and tags["album"] == "Test Album"
+
+
+# ---------------------------------------------------------------------- an outbox that cannot be written
+
+
+def test_an_outbox_that_cannot_be_written_is_named_with_its_cause_and_free_space(tmp_path: Path) -> None:
+    from musicd.service.outbox import outbox_problem
+
+    outbox = tmp_path / "outbox"
+    outbox.write_text("a file where the outbox folder should be\n")  # as a failed mount can leave
+    problem = outbox_problem(outbox)
+    assert problem is not None and str(outbox) in problem
+    assert "cannot be written" in problem and "MiB free" in problem

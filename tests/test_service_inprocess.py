@@ -266,6 +266,7 @@ def test_a_full_or_read_only_outbox_pauses_dispatch_and_resumes_by_itself(
     _mount("-o", "remount,size=1g", str(small_outbox))
     _mount("-o", "remount,ro", str(small_outbox))
     turn_until(service, lambda: "cannot be written" in service._status_text(), fake_time, advance_s=1)
+    assert "MiB free" in service._status_text()
     assert states(service) == [JobState.QUEUED]
     _mount("-o", "remount,rw", str(small_outbox))
     turn_until(service, lambda: states(service) == [JobState.DONE], fake_time, advance_s=1)

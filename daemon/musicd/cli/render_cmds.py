@@ -51,7 +51,7 @@ def render(
     config = load_config(config_path, check_specs=False)
     data = spec_path.read_bytes()
     spec = load_spec(data, source=spec_path.name)
-    resources = Resources.load(soundfont or config.soundfont, engines=config.engines)
+    resources = Resources.load(soundfont or config.soundfont, **_service_resources(config))  # as the service
     with job_progress(spec.display_title) as progress:
         result = run_job(spec, out_dir, resources, seed=seed, spec_bytes=data, progress=progress)
     loud = result.manifest["loudness"]
@@ -165,3 +165,10 @@ def doctor(config_path: Path | None, soundfont: Path | None) -> None:
         mark = "ok  " if check.ok else ("warn" if check.optional else "FAIL")
         click.echo(f"[{mark}] {check.name}: {check.detail}")
     sys.exit(0 if all(c.ok or c.optional for c in checks) else 1)
+
+
+def _service_resources(config: Any) -> dict[str, Any]:
+    """What the service's worker passes to Resources.load besides the SoundFont (`models:`, `tags:`)."""
+    from musicd.service.loop import resources_kwargs
+
+    return resources_kwargs(config)

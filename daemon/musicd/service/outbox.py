@@ -167,13 +167,24 @@ def outbox_problem(outbox: Path, min_free_bytes: int = MIN_FREE_BYTES) -> str | 
         probe.unlink()
         usage = shutil.disk_usage(outbox)
     except OSError as exc:
-        return f"the outbox {outbox} cannot be written ({exc.strerror or exc}); check the mount and its permissions"
+        return (
+            f"the outbox {outbox} cannot be written ({exc.strerror or exc}{_free_space_text(outbox)}); "
+            "check the mount, its permissions and its free space"
+        )
     if usage.free < min_free_bytes:
         return (
             f"the outbox {outbox} is nearly full ({usage.free / 2**20:.0f} MiB free, "
             f"{min_free_bytes / 2**20:.0f} MiB needed to start a job); free some space"
         )
     return None
+
+
+def _free_space_text(folder: Path) -> str:
+    """The free space of the filesystem holding `folder` as "; N MiB free", or "" if unknown."""
+    try:
+        return f"; {shutil.disk_usage(folder).free / 2**20:.0f} MiB free"
+    except OSError:
+        return ""
 
 
 def clear_staging(outbox: Path, job_id: str) -> bool:
