@@ -468,7 +468,7 @@ class Service:
         self._last_cancel_check_s = now
         for job_id in [r.job_id for r in supervisor.running_jobs()]:
             if not supervisor.cancel_sent(job_id) and self._store().is_cancel_requested(job_id):
-                log.info("job %s: cancel requested; stopping at the next stage", job_id)
+                log.info("job %s: cancel requested; stopping it", job_id)
                 supervisor.request_cancel(job_id)
 
     def _dispatch(self) -> None:
