@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from musicd.audio.production import produce, sampler
+from musicd.audio.production import PRODUCTION, produce, punch, sampler, stereo_width
 from musicd.music.compose import compose
 from musicd.music.genres import GENRE_SIGNATURES, GENRES
 from musicd.music.plan import make_plan
@@ -205,7 +205,12 @@ def test_hip_hop_drums_and_chop_go_through_the_sampler():
     held = float(np.mean(crushed[1:, 0] == crushed[:-1, 0]))
     assert abs(held - (1 - 26040 / SR)) < 0.02  # sample-and-hold at the SP-1200's 26.04 kHz
     out = produce({"drums": x, "chords": x.copy(), "bass": x.copy()}, "hip-hop", SR)
-    assert np.array_equal(out["drums"], out["chords"]) and not np.allclose(out["drums"], out["bass"])
+    # chords and bass share the rest of the chain; only the chop goes through the sampler first
+    assert np.array_equal(out["chords"], produce({"bass": sampler(x, SR)}, "hip-hop", SR)["bass"])
+    assert not np.allclose(out["chords"], out["bass"])
+    prod = PRODUCTION["hip-hop"]
+    punched = sampler(punch(x, SR, prod.punch_db, prod.parallel), SR)
+    assert np.array_equal(out["drums"], produce({"bass": punched}, "hip-hop", SR)["bass"])
 
 
 def test_rhodes_tremolo_pans_in_antiphase():
@@ -273,3 +278,143 @@ def test_synthesized_stems_sit_at_the_soundfont_level_of_their_role(renderer):
     for name in synthesized:
         level = gated_rms_db(np.ascontiguousarray(stems[name]), SR)
         assert abs(level - ROLE_LEVEL_DB[name]) < 2.0, (name, level)  # the room adds a little
+
+
+# --- techno, trance, house, deep house, and the leads that read as jazz ----------------------
+
+SAXES_AND_VIBES = frozenset({11, 64, 65, 66, 67})
+
+
+def test_techno_plays_an_acid_line_with_accents_and_slides():
+    from musicd.synth.voices import LEGATO_GAP_S, VOICES
+
+    plan, score = song("techno")
+    assert plan.voices["bass"] == "acid" and plan.kit == "tr-909" and VOICES["acid"].glide_s > 0
+    drop = [s for s in plan.form if s.name == "drop"]
+    bass = [
+        n
+        for n in score.track("bass").notes
+        if any(s.start_bar * 4 <= n.start_beat < s.end_bar * 4 for s in drop)
+    ]
+    assert bass and all(abs(n.start_beat * 4 - round(n.start_beat * 4)) < 1e-6 for n in bass)  # sixteenths
+    slides = [
+        (a, b)
+        for a, b in zip(bass, bass[1:])
+        if score.beats_to_seconds(b.start_beat) - score.beats_to_seconds(a.start_beat + a.duration_beats)
+        < LEGATO_GAP_S
+    ]
+    assert len(slides) >= len(bass) / 12  # tied notes: the voice glides between them
+    assert any(a.pitch != b.pitch for a, b in slides)
+    velocities = np.array([n.velocity for n in bass])
+    loud, soft = (
+        velocities[velocities > np.median(velocities) + 10],
+        velocities[velocities <= np.median(velocities)],
+    )
+    assert len(loud) >= len(bass) / 8 and loud.mean() - soft.mean() > 18  # accents
+    # each drop repeats one bar pattern: hypnotic, not random
+    first = sorted(
+        (round(n.start_beat % 4, 2), n.pitch) for n in bass if int(n.start_beat // 4) == drop[0].start_bar
+    )
+    second = sorted(
+        (round(n.start_beat % 4, 2), n.pitch) for n in bass if int(n.start_beat // 4) == drop[0].start_bar + 2
+    )
+    assert first == second
+
+
+def centroid_hz(x):
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    freqs = np.fft.rfftfreq(len(x), 1 / SR)
+    return float((spectrum * freqs).sum() / spectrum.sum())
+
+
+def test_acid_accents_open_the_filter_in_the_render():
+    from musicd.music.score import Note, Track
+    from musicd.synth.voices import VOICES, render_track
+
+    notes = tuple(Note(i * 0.5, 0.2, 40, 127 if i % 2 else 70) for i in range(8))
+    audio = render_track(
+        Track("bass", 38, 1, notes), VOICES["acid"], 120.0, SR, 3 * SR, np.random.default_rng(0)
+    )
+    window = int(0.06 * SR)
+    on = [int(i * 0.25 * SR) for i in range(8)]
+    accented = np.mean([centroid_hz(audio[a : a + window, 0]) for a in on[1::2]])
+    plain = np.mean([centroid_hz(audio[a : a + window, 0]) for a in on[0::2]])
+    assert accented > 1.15 * plain, (accented, plain)
+
+
+def test_trance_drives_an_offbeat_bass_under_sixteenth_arps_and_wide_supersaws(renderer):
+    plan, score = song("trance", duration=30)
+    assert plan.voices == {
+        "bass": "synth-bass",
+        "chords": "supersaw",
+        "melody": "supersaw-lead",
+        "arp": "pluck",
+    }
+    drums = score.track("drums").notes
+    bars = list(groove_bars(plan, ("drop",)))
+    assert bars
+    for bar in bars:
+        assert all(hits(drums, KICKS, bar * 4 + beat) for beat in range(4))
+        bass = [n for n in score.track("bass").notes if int(n.start_beat // 4) == bar]
+        assert bass and all(abs(n.start_beat % 1 - 0.5) < 0.05 for n in bass)  # on the off-beats
+        arp = [n for n in score.track("arp").notes if int(n.start_beat // 4) == bar]
+        assert len(arp) == 16
+    stems = render_stems(renderer, score, plan.mix, plan.voices, plan.kit, plan.seed)
+    wide = produce({"chords": stems["chords"]}, "trance", SR)["chords"]
+    assert stereo_width(np.ascontiguousarray(stems["chords"])) > 0.3  # the detuned stack's spread
+    assert stereo_width(wide) > 1.3 * stereo_width(np.ascontiguousarray(stems["chords"]))
+
+
+def test_house_chords_are_piano_stabs_doubled_by_the_organ():
+    from musicd.music.score import Note, Track
+    from musicd.synth.voices import VOICES, render_track
+
+    plan, _ = song("house")
+    assert plan.voices["chords"] == "house-stab"
+    track = Track("chords", 0, 1, (Note(0.0, 0.5, 60, 100), Note(0.0, 0.5, 64, 100), Note(0.0, 0.5, 67, 100)))
+
+    def play(name):
+        return render_track(track, VOICES[name], 120.0, SR, SR, np.random.default_rng(0))
+
+    piano, organ, stab = play("piano-stab"), play("organ-stab"), play("house-stab")
+    assert np.allclose(stab, piano + 0.55 * organ, atol=1e-6)
+    # the piano's bright FM bark dies within the stab; the organ's drawbars keep their tone
+    early, late = slice(int(0.005 * SR), int(0.045 * SR)), slice(int(0.3 * SR), int(0.34 * SR))
+    assert centroid_hz(piano[early, 0]) > 1.25 * centroid_hz(piano[late, 0])
+    assert centroid_hz(organ[late, 0]) > 0.7 * centroid_hz(organ[early, 0])
+
+
+def test_deep_house_has_a_warm_bass_filtered_stabs_and_a_swelling_pad():
+    from musicd.music.score import Note, Track
+    from musicd.synth.voices import VOICES, render_track
+
+    plan, score = song("deep-house")
+    assert plan.voices == {"bass": "deep-bass", "chords": "deep-stab", "pads": "filtered-pad"}
+    assert plan.kit == "tr-909" and GENRES["deep-house"].signatures
+
+    def play(name, notes, seconds):
+        track = Track("x", 0, 1, notes)
+        return render_track(track, VOICES[name], 120.0, SR, int(seconds * SR), np.random.default_rng(0))[:, 0]
+
+    line = tuple(Note(i * 0.5 + 0.25, 0.4, 36, 100) for i in range(8))
+    warm, bright = play("deep-bass", line, 2.5), play("synth-bass", line, 2.5)
+    assert centroid_hz(warm[: 2 * SR]) < 0.7 * centroid_hz(bright[: 2 * SR])
+    pad = play("filtered-pad", (Note(0.0, 16.0, 57, 90), Note(0.0, 16.0, 64, 90)), 8.0)
+    opening = [centroid_hz(pad[int(t * SR) : int((t + 0.2) * SR)]) for t in (0.3, 1.5, 2.5)]
+    assert opening[0] < opening[1] < opening[2]  # the filter swells open over seconds
+    stab = play("deep-stab", (Note(0.0, 1.0, 60, 100),), 1.0)
+    assert centroid_hz(stab[int(0.005 * SR) : int(0.05 * SR)]) > 1.3 * centroid_hz(
+        stab[int(0.3 * SR) : int(0.35 * SR)]
+    )
+
+
+@pytest.mark.parametrize(
+    "genre", ["rnb", "soul", "funk", "blues", "reggae", "afrobeat", "lofi", "deep-house", "house"]
+)
+def test_leads_that_read_as_jazz_are_gone(genre):
+    """Saxophones and vibraphone made these genres read as jazz: their leads are now an
+    idiomatic lead (brass section, harmonica, overdriven or clean guitar, organ, synth lead)."""
+    assert not SAXES_AND_VIBES & set(GENRES[genre].programs["melody"])
+    for seed in range(12):
+        plan = make_plan(load_spec(f"genres: [{genre}]\nduration: 30\n"), seed)
+        assert plan.instruments["melody"] not in SAXES_AND_VIBES, (genre, seed)

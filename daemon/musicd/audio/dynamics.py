@@ -1,5 +1,5 @@
 """Compressors: a look-ahead peak compressor for transients and a glue compressor for buses (the
-mix bus and the vocal bus).
+mix bus and the vocal bus); and a transient shaper that boosts the attack of each hit.
 
 Both work on a block-rate level detector (the largest |sample| of each short block over all
 channels) and turn it into a gain-reduction curve in dB:
@@ -9,6 +9,9 @@ channels) and turn it into a gain-reduction curve in dB:
      (look-ahead, so the reduction is in place when the peak arrives and ramps in smoothly); the
      glue compressor lets the reduction rise with a one-pole attack (transients pass through, as
      on an analogue bus compressor) and adds a slower auto-release after sustained compression.
+The transient shaper compares two envelopes of the same block peaks: a fast one (instant attack,
+exponential release) and a slow one that follows it with a one-pole lag; where the fast one is
+ahead (the first tens of milliseconds of a hit) the gain rises towards `attack_db`.
 The gain is computed per block and interpolated back to the sample rate. Every step is a numpy or
 scipy array operation: the release recursion r[n] = max(req[n], a * r[n-1]) is a running maximum
 in the log domain.
@@ -174,3 +177,30 @@ def glue_compressor_gain(
         reduction = np.maximum(reduction, one_pole(reduction, auto_release_ms * blocks_per_ms))
     reduction = one_pole(reduction, attack_ms * blocks_per_ms)
     return _gain_at_samples(reduction, n_samples, block)
+
+
+def transient_shaper_gain(
+    audio: np.ndarray,
+    sample_rate: int,
+    attack_db: float,
+    attack_ms: float = 20.0,
+    release_ms: float = 150.0,
+    block: int = PEAK_BLOCK,
+) -> np.ndarray:
+    """Gain curve (linear, float32, (n,)) of a stereo-linked transient shaper: up to `attack_db`
+    on the onset of each hit, fading over about `attack_ms`; sustained sound is left at unity.
+
+    The attack share is 1 - slow / fast, where `fast` is the block-peak envelope (instant attack,
+    `release_ms` release) and `slow` the same envelope through a one-pole lag of `attack_ms`; it is
+    1 when a hit starts from silence and 0 once the slow envelope has caught up.
+    """
+    n_samples = audio.shape[0]
+    if n_samples == 0 or attack_db == 0.0:
+        return np.ones(n_samples, np.float32)
+    blocks_per_ms = 1e-3 * sample_rate / block
+    fast = release_envelope_db(block_peaks(audio, block).astype(np.float64), release_ms * blocks_per_ms)
+    slow = one_pole(fast, attack_ms * blocks_per_ms)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(fast > 0.0, 1.0 - slow / fast, 0.0)
+    boost_db = attack_db * np.clip(share, 0.0, 1.0)
+    return _gain_at_samples(-boost_db, n_samples, block)

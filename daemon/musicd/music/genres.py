@@ -354,7 +354,7 @@ GENRES: dict[str, Genre] = {
             (4, 4),
             0.2,
             "boom-bap",
-            {"bass": (33, 32, 35), "chords": (4, 5, 0), "melody": (11, 26, 73, 59, 24), "pads": (89, 88)},
+            {"bass": (33, 32, 35), "chords": (4, 5, 0), "melody": (27, 73, 26, 24), "pads": (89, 88)},
             {
                 _M: (
                     ("ii7", "V7", "Imaj7", "vi7"),
@@ -484,7 +484,7 @@ GENRES: dict[str, Genre] = {
             },
             "triad",
             "offbeat-stabs",
-            "rolling",
+            "acid",
             _melody(0.5, 10, 72, 0.5, 0.5, 0.25),
             EDM_FORM,
             EDM_LOOP,
@@ -505,7 +505,7 @@ GENRES: dict[str, Genre] = {
             (4, 4),
             0.04,
             "four-on-floor",
-            {"bass": (38, 33), "chords": (0, 16, 4), "melody": (80, 81, 11), "pads": (89, 90)},
+            {"bass": (38, 33), "chords": (0, 16, 4), "melody": (80, 81, 5), "pads": (89, 90)},
             {
                 _m: (("i", "VI", "III", "VII"), ("i7", "iv7", "VImaj7", "v7"), ("i", "VII", "VI", "VII")),
                 _M: (("vi", "IV", "I", "V"), ("I", "V", "vi", "IV"), ("ii7", "V7", "Imaj7", "vi7")),
@@ -524,7 +524,7 @@ GENRES: dict[str, Genre] = {
         ),
         Genre(
             "deep-house",
-            "deep house: warm Rhodes ninths, deep offbeat bass, soft four-on-the-floor",
+            "deep house: filtered chord-stab ninths, a round offbeat bass, filtered pads, soft four-on-the-floor",
             115,
             124,
             121,
@@ -533,7 +533,7 @@ GENRES: dict[str, Genre] = {
             (4, 4),
             0.05,
             "four-on-floor",
-            {"bass": (38, 33), "chords": (4, 5, 0), "melody": (11, 80, 73), "pads": (89, 88)},
+            {"bass": (38, 33), "chords": (4, 5, 0), "melody": (80, 73, 5), "pads": (89, 88)},
             {
                 _m: (("i9", "iv9", "i9", "v7"), ("i7", "VImaj7", "iv7", "v7"), ("i9", "VII", "VImaj7", "v7")),
                 "dorian": (("i9", "IV9", "i9", "IV9"), ("i7", "v7", "IVmaj7", "IV9")),
@@ -855,7 +855,7 @@ GENRES: dict[str, Genre] = {
             {
                 "bass": (36, 33, 37),
                 "chords": (7, 27, 4),
-                "melody": (61, 65, 56),
+                "melody": (61, 7, 27),
                 "pads": (16, 17),
                 "arp": (28, 27),
             },
@@ -925,7 +925,7 @@ GENRES: dict[str, Genre] = {
             (4, 4),
             0.1,
             "soul",
-            {"bass": (33, 32), "chords": (4, 16, 0), "melody": (66, 65, 56), "pads": (16, 48)},
+            {"bass": (33, 32), "chords": (4, 16, 0), "melody": (61, 27, 17), "pads": (16, 48)},
             {
                 _M: (
                     ("I", "vi7", "ii7", "V7"),
@@ -958,7 +958,7 @@ GENRES: dict[str, Genre] = {
             (4, 4),
             0.12,
             "boom-bap",
-            {"bass": (38, 33), "chords": (4, 5), "melody": (65, 85, 11), "pads": (89, 88)},
+            {"bass": (38, 33), "chords": (4, 5), "melody": (85, 27, 80), "pads": (89, 88)},
             {
                 _M: (
                     ("Imaj9", "vi9", "ii9", "V9"),
@@ -1041,7 +1041,7 @@ GENRES: dict[str, Genre] = {
             (4, 4),
             0.333,
             "shuffle",
-            {"bass": (33, 32), "chords": (0, 27), "melody": (22, 29, 65), "pads": (16, 17)},
+            {"bass": (33, 32), "chords": (0, 27), "melody": (29, 22, 26), "pads": (16, 17)},
             {
                 "blues": (
                     (
@@ -1138,7 +1138,7 @@ GENRES: dict[str, Genre] = {
             (4, 4),
             0.08,
             "reggae",
-            {"bass": (33, 32), "chords": (27, 28), "melody": (56, 65, 22), "arp": (16, 17)},
+            {"bass": (33, 32), "chords": (27, 28), "melody": (22, 61, 57), "arp": (16, 17)},
             {
                 _M: (("I", "IV", "I", "V"), ("I", "V", "vi", "IV"), ("I", "IV", "V", "IV")),
                 _m: (("i", "iv", "i", "v"), ("i", "VII", "VI", "VII")),
@@ -1166,7 +1166,7 @@ GENRES: dict[str, Genre] = {
             (4, 4),
             0.05,
             "afro",
-            {"bass": (33, 38), "chords": (4, 16), "melody": (61, 56, 66), "pads": (16, 89), "arp": (27, 24)},
+            {"bass": (33, 38), "chords": (4, 16), "melody": (61, 56, 17), "pads": (16, 89), "arp": (27, 24)},
             {
                 "dorian": (("i7", "IV7", "i7", "IV7"), ("i7", "i7", "IV7", "IV7")),
                 _m: (("i7", "iv7", "i7", "iv7"), ("i7", "VI", "VII", "i7")),
@@ -1520,7 +1520,8 @@ GENRE_KITS: dict[str, str] = {
 GENRE_VOICES: dict[str, dict[str, str]] = {
     "trance": {"bass": "synth-bass", "chords": "supersaw", "melody": "supersaw-lead", "arp": "pluck"},
     "techno": {"bass": "acid", "chords": "polysynth", "arp": "pluck"},
-    "house": {"chords": "organ-stab", "bass": "synth-bass"},
+    "house": {"chords": "house-stab", "bass": "synth-bass"},
+    "deep-house": {"bass": "deep-bass", "chords": "deep-stab", "pads": "filtered-pad"},
     "dubstep": {"bass": "wobble"},
     "trap": {"bass": "808"},
     "synthwave": {"bass": "synth-bass", "chords": "polysynth", "arp": "pluck"},
@@ -1532,6 +1533,28 @@ GENRE_VOICES: dict[str, dict[str, str]] = {
 # The signatures a listener names the genre by, and where each is made (tests/test_signatures.py
 # checks them in the score and the render).
 GENRE_SIGNATURES: dict[str, tuple[str, ...]] = {
+    "techno": (
+        "a four-on-the-floor TR-909 kick, claps on 2 and 4, open hats on every off-beat",
+        "an acid 303 line: a sixteenth-note pattern per section, accents opening its resonant"
+        " filter, slides between tied notes",
+        "off-beat polysynth stabs and a plucked sixteenth sequence, pumping under the kick",
+    ),
+    "trance": (
+        "supersaw chords and a supersaw lead, wide in the stereo field",
+        "a driving off-beat bass under a four-on-the-floor TR-909 kick",
+        "sixteenth-note plucked arps with tempo-synced echoes",
+        "the sidechain pump: pads, chords and bass duck under every kick",
+    ),
+    "house": (
+        "a four-on-the-floor TR-909 kick with open hats on the off-beats",
+        "piano stabs doubled by an organ stab",
+        "an off-beat synth bass, pumping under the kick",
+    ),
+    "deep-house": (
+        "a soft TR-909 four-on-the-floor",
+        "filtered chord-stab ninths with an echo",
+        "a round, warm off-beat bass and a filtered pad that swells open",
+    ),
     "hip-hop": (
         "swung boom-bap drums on a sampled-sounding machine (12-bit, 26 kHz sampler grit)",
         "a short chopped piano loop, cut off and repeated every two bars",

@@ -5,7 +5,8 @@ stack makes the supersaw; a sine sub an octave down), a resonant low-pass filter
 ADSR envelope (plus velocity, key tracking and CC11 expression routed to the cutoff: the
 dubstep wobble), an amplitude ADSR, a pitch envelope (the 808's thump), glide between legato
 notes (the 303 slide), pitch bends from the score (the 808 glide), tanh drive and a
-tempo-synced stereo delay.
+tempo-synced stereo delay. A voice may instead be layers of others played on the same notes
+(house's piano stab doubled by the organ stab).
 
 Rendering is per note and vectorised: each note's oscillators, filter and envelopes are whole
 numpy arrays. The time-varying filter is a morph between a few fixed biquads (cutoffs a
@@ -80,6 +81,7 @@ class Voice:
     tine_level: float = 0.0  # "ep": the tine's bell partial (14x the pitch), a short ping
     tremolo_hz: float = 0.0  # a stereo auto-pan / rotor over the whole track (Rhodes, Leslie)
     tremolo_depth: float = 0.0
+    layers: tuple[tuple[str, float], ...] = ()  # (voice, gain): played together on the same notes
 
 
 def _voice(name: str, **kw: object) -> Voice:
@@ -230,6 +232,64 @@ VOICES: dict[str, Voice] = {
             amp_env=Envelope(0.002, 0.28, 0.35, 0.09),
             drive=0.2,
             gain=0.16,
+        ),
+        # house: the M1-style piano stab: a bright FM piano whose bark dies fast, short and dry
+        _voice(
+            "piano-stab",
+            wave="ep",
+            fm_index=4.2,
+            fm_decay_s=0.1,
+            tine_level=0.12,
+            amp_env=Envelope(0.001, 0.75, 0.12, 0.12),
+            drive=0.1,
+            gain=0.3,
+        ),
+        # house: piano stabs doubled by the organ stab an octave's worth of drawbars under them
+        _voice("house-stab", layers=(("piano-stab", 1.0), ("organ-stab", 0.55))),
+        # deep house: a round, warm bass (a dark saw on a sine sub, barely any filter movement),
+        # the filtered chord stab (two detuned saws, a closed low-pass snapping open, an echo) and
+        # a filtered pad swelling open over bars
+        _voice(
+            "deep-bass",
+            sub_level=0.9,
+            cutoff_hz=190.0,
+            resonance=0.9,
+            filter_env_octaves=1.0,
+            filter_env=Envelope(0.004, 0.25, 0.2, 0.08),
+            key_tracking=0.4,
+            velocity_octaves=0.3,
+            amp_env=Envelope(0.004, 0.35, 0.8, 0.06),
+            drive=0.1,
+            gain=0.32,
+            mono=True,
+            glide_s=0.02,
+        ),
+        _voice(
+            "deep-stab",
+            unison=2,
+            detune_cents=8.0,
+            spread=0.5,
+            cutoff_hz=620.0,
+            resonance=1.3,
+            filter_env_octaves=1.7,
+            filter_env=Envelope(0.002, 0.22, 0.1, 0.15),
+            amp_env=Envelope(0.003, 0.45, 0.3, 0.2),
+            delay_beats=0.75,
+            delay_mix=0.18,
+            gain=0.2,
+        ),
+        _voice(
+            "filtered-pad",
+            unison=4,
+            detune_cents=10.0,
+            spread=0.9,
+            cutoff_hz=480.0,
+            resonance=1.4,
+            filter_env_octaves=1.4,
+            filter_env=Envelope(2.5, 3.0, 0.45, 2.0),
+            key_tracking=0.3,
+            amp_env=Envelope(0.9, 1.0, 0.9, 1.5),
+            gain=0.13,
         ),
         # soul, rnb, chillout: a tine electric piano (FM bark and bell) through a suitcase
         # tremolo that pans it across the stereo field
@@ -478,10 +538,17 @@ def render_track(
     length: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Play one track on `voice`: float32 (length, 2).
+    """Play one track on `voice` (or on each of its layers, summed): float32 (length, 2).
 
     A voice whose filter keeps its top octave dark renders at half the sample rate and is
     upsampled once at the end (half the work for the same sound)."""
+    if voice.layers:
+        out_layers = np.zeros((length, 2), dtype=np.float32)
+        for name, gain in voice.layers:
+            out_layers += np.float32(gain) * render_track(
+                track, voice_for(name), tempo_bpm, sample_rate, length, rng
+            )
+        return out_layers
     if voice.half_rate and sample_rate >= 32000:
         full_length = length
         sample_rate, length = sample_rate // 2, (length + 1) // 2

@@ -1,5 +1,6 @@
-"""The bass line: chord roots on the downbeats in the genre's rhythm, with approach notes, and
-its genre's control curves: the dubstep wobble and the trap 808 glide."""
+"""The bass line: chord roots on the downbeats in the genre's rhythm, with approach notes; the
+acid line (a seeded 16-step 303 pattern of roots, octaves and fifths with accents and slides,
+one per section); and its genre's control curves: the dubstep wobble and the trap 808 glide."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ PATTERNS: dict[str, tuple[tuple[float, float, str], ...]] = {
         (3, 0.45, "5"),
         (3.5, 0.45, "A"),
     ),
-    "bossa": ((0, 1.45, "R"), (1.5, 0.45, "5"), (2, 1.45, "5"), (3.5, 0.45, "R")),
+    "bossa": ((0, 1.45, "R"), (1.5, 0.45, "5"), (2, 1.45, "R"), (3.5, 0.45, "5")),
     "reggae": ((0, 0.9, "R"), (1, 0.4, "R"), (1.5, 0.9, "5"), (3, 0.4, "3"), (3.5, 0.4, "R")),
     "afro": (
         (0, 0.45, "R"),
@@ -70,6 +71,16 @@ PATTERNS: dict[str, tuple[tuple[float, float, str], ...]] = {
         (3.5, 0.45, "5"),
     ),
 }
+# The acid line: one 16-step bar per section (a 303 pattern), repeated over its bars.
+ACID_STEP_BEATS = 0.25
+ACID_GATE_BEATS = 0.17  # a plain step; a slide holds to the next step, so the voice glides
+ACID_TONES = ("R", "8", "5", "b7", "3")
+ACID_TONE_WEIGHTS = (0.46, 0.24, 0.12, 0.1, 0.08)
+ACID_REST = 0.25
+ACID_ACCENT = 0.3
+ACID_SLIDE = 0.22
+ACID_ACCENT_VELOCITY = 22
+
 SPARSE = ((0, 3.9, "R"),)
 HALF = ((0, 1.9, "R"), (2, 1.9, "5"))
 BOOGIE = ("R", "3", "5", "6", "b7", "6", "5", "3")  # boogie-woogie eighths, up and back
@@ -133,6 +144,48 @@ def _walking(
     return [(span.start_beat + i, 0.92, p) for i, p in enumerate(line)]
 
 
+def acid_pattern(rng: np.random.Generator) -> tuple[tuple[int, str, bool, bool], ...]:
+    """One bar of a 303 line: (step, tone, accent, slide) for each sounding sixteenth; the one
+    always sounds, on the root and accented."""
+    steps = []
+    for step in range(16):
+        if step and rng.random() < ACID_REST:
+            continue
+        tone = "R" if step == 0 else str(rng.choice(ACID_TONES, p=ACID_TONE_WEIGHTS))
+        steps.append(
+            (step, tone, step == 0 or bool(rng.random() < ACID_ACCENT), bool(rng.random() < ACID_SLIDE))
+        )
+    return tuple(steps)
+
+
+def _acid(
+    ctx: Context,
+    span: ChordSpan,
+    root: int,
+    pattern: tuple[tuple[int, str, bool, bool], ...],
+) -> list[tuple[float, float, int, int]]:
+    """The section's acid bar over `span`, bar after bar: (start, length, pitch, accent)."""
+    events = []
+    bar_beats = ctx.beats_per_bar
+    for bar in range(max(1, math.ceil(span.duration_beats / bar_beats - 1e-9))):
+        bar_start = float(bar * bar_beats)
+        for k, (step, tone, accent, slide) in enumerate(pattern):
+            at = bar_start + step * ACID_STEP_BEATS
+            if at >= span.duration_beats - 1e-9:
+                break
+            nxt = bar_start + pattern[k + 1][0] * ACID_STEP_BEATS if k + 1 < len(pattern) else None
+            length = (nxt - at) if slide and nxt is not None else ACID_GATE_BEATS
+            length = min(length, span.duration_beats - at)
+            if tone == "R":
+                pitch = root
+            elif tone == "8":
+                pitch = root + 12
+            else:
+                pitch = root + (_tone_pc(tone, span, ctx.scale) - root) % 12
+            events.append((span.start_beat + at, length, pitch, ACID_ACCENT_VELOCITY if accent else -6))
+    return events
+
+
 def bass_part(ctx: Context, rng: np.random.Generator) -> tuple[Note, ...]:
     plan = ctx.plan
     style = plan.bass_style
@@ -141,6 +194,7 @@ def bass_part(ctx: Context, rng: np.random.Generator) -> tuple[Note, ...]:
     previous_root = BASS_CENTER
     spans = ctx.spans
     bar_beats = ctx.beats_per_bar
+    acid: dict[str, tuple[tuple[int, str, bool, bool], ...]] = {}
     for i, span in enumerate(spans):
         section = plan.form[span.section_index]
         next_span = spans[i + 1] if i + 1 < len(spans) else None
@@ -149,6 +203,7 @@ def bass_part(ctx: Context, rng: np.random.Generator) -> tuple[Note, ...]:
         energy = section.energy
         final = span.bar == ctx.final_bar
         events: list[tuple[float, float, int]] = []
+        accents: dict[float, int] = {}
         if final:
             if span.start_beat + span.duration_beats >= ctx.length_beats - 1e-9:
                 events = [(span.start_beat, span.duration_beats, root)]
@@ -156,12 +211,18 @@ def bass_part(ctx: Context, rng: np.random.Generator) -> tuple[Note, ...]:
                 events = [(span.start_beat, span.duration_beats * 0.95, root)]
         elif style == "walking" and energy >= 0.4:
             events = _walking(ctx, span, next_span, root, rng)
+        elif style == "acid" and energy >= 0.5:
+            if section.name not in acid:
+                acid[section.name] = acid_pattern(rng)
+            for start, length, pitch, accent in _acid(ctx, span, root, acid[section.name]):
+                events.append((start, length, pitch))
+                accents[start] = accent
         else:
             if style == "boogie":
                 pattern = tuple((k * 0.5, 0.45, t) for k, t in enumerate(BOOGIE))
             elif energy < 0.38 and style not in ("pedal", "808", "sub"):
                 pattern = SPARSE
-            elif energy < 0.5 and style in ("rolling", "offbeat", "eighths", "octave", "wobble"):
+            elif energy < 0.5 and style in ("rolling", "acid", "offbeat", "eighths", "octave", "wobble"):
                 pattern = HALF
             else:
                 pattern = PATTERNS.get(style, PATTERNS["root-fifth"])
@@ -192,6 +253,7 @@ def bass_part(ctx: Context, rng: np.random.Generator) -> tuple[Note, ...]:
         for start, length, pitch in events:
             on_beat = abs(start - round(start)) < 1e-6
             accent = 8 if abs(start - span.start_beat) < 1e-6 else (3 if on_beat else 0)
+            accent = accents.get(start, accent)
             start = swing_beat(start, plan.swing, unit) if not final else start
             notes.append(
                 Note(
