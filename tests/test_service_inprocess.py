@@ -532,3 +532,55 @@ def test_a_file_changed_after_its_job_was_queued_is_queued_again_without_waiting
     turn_until(service, lambda: not spec.exists(), fake_time, advance_s=0.5, turns=40)  # < 20 s, not 30
     (job,) = service.store.list_jobs()
     assert job.title == "whole" and job.duration_s == 6
+
+
+@pytest.fixture
+def small_state(tmp_path: Path) -> Iterator[Path]:
+    state = tmp_path / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    try:
+        _mount("-t", "tmpfs", "-o", "size=4m", "tmpfs", str(state))
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot mount a small tmpfs here ({exc}); needs root")
+    try:
+        yield state
+    finally:
+        subprocess.run(["umount", "-l", str(state)], check=False)
+
+
+def fill(folder: Path) -> None:
+    """Write into `folder` until its filesystem has no space left."""
+    fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(fd, b"\0" * 65536)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def test_a_full_state_folder_at_start_up_pauses_and_work_resumes_once_there_is_space(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime, small_state: Path
+) -> None:
+    from musicd.queue.store import Store
+
+    Store.open(small_state).close()
+    fill(small_state)
+    service = service_for()  # does not raise: a full disk is a pause, not an end
+    assert service.pauses.active("store") and "full" in service._status_text()
+    sent = service.notifier.sent  # type: ignore[attr-defined]
+    assert any(str(m.get("STATUS", "")).startswith("paused:") and "full" in m["STATUS"] for m in sent)
+    (tmp_path / "inbox" / "waits.yaml").write_text(spec_yaml("waits"))
+    for _ in range(5):
+        assert service.step() is None
+        fake_time.advance(1)
+    assert (tmp_path / "inbox" / "waits.yaml").exists()
+    _mount("-o", "remount,size=64m", str(small_state))
+    turn_until(
+        service,
+        lambda: service.store is not None and states(service) == [JobState.DONE],
+        fake_time,
+        advance_s=1,
+    )
+    assert not service.pauses.active("store")

@@ -148,6 +148,11 @@ class Store:
         except StoreUnavailableError:  # locked or full: the caller retries with a new connection
             conn.close()
             raise
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if _transient(self.path, exc):  # locked, or its disk full, before any transaction: retry
+                raise StoreUnavailableError(_unavailable_reason(self.path, exc)) from exc
+            raise StoreError(f"cannot prepare the job database {self.path}: {exc}") from exc
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(f"cannot prepare the job database {self.path}: {exc}") from exc
@@ -782,6 +787,23 @@ def _file_identity(path: Path) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
+def _transient(path: Path, exc: sqlite3.OperationalError) -> bool:
+    """Whether the error passes by itself or by freeing space (locked, busy, disk full)."""
+    text = str(exc)
+    return "locked" in text or "busy" in text or "full" in text or _disk_full(path, exc)
+
+
+def _disk_full(path: Path, exc: sqlite3.OperationalError) -> bool:
+    """An I/O error on a disk with no space left (SQLite says "disk I/O error" when it cannot
+    grow its shared-memory file) is a full disk."""
+    if "I/O error" not in str(exc):
+        return False
+    try:
+        return shutil.disk_usage(path.parent).free < 2**20
+    except OSError:
+        return False
+
+
 def _unavailable_reason(path: Path, exc: sqlite3.OperationalError) -> str:
     text = str(exc)
     if "locked" in text or "busy" in text:
@@ -789,7 +811,7 @@ def _unavailable_reason(path: Path, exc: sqlite3.OperationalError) -> str:
             f"the job database {path} is locked by another process ({text}); musicd retries; "
             "look for another program holding a long transaction on it"
         )
-    if "full" in text:
+    if "full" in text or _disk_full(path, exc):
         try:
             free = shutil.disk_usage(path.parent).free / 2**20
         except OSError:

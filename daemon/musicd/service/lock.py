@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 from pathlib import Path
 
 from musicd.errors import MusicdError
+
+log = logging.getLogger(__name__)
 
 LOCK_NAME = "musicd.lock"
 
@@ -34,9 +37,12 @@ class StateLock:
                 f"another musicd (pid {holder}) is already running on the state folder {self.path.parent}; "
                 "stop it first, or give this one its own state_dir"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
+        try:  # the pid only helps a second instance name the holder; the lock is the flock
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError as exc:
+            log.warning("holding %s but could not write this pid into it (%s)", self.path, exc.strerror)
 
     @property
     def held(self) -> bool:

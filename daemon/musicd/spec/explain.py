@@ -212,10 +212,9 @@ def explain_job(spec: JobSpec, raw: dict[Any, Any] | None = None) -> dict[str, A
         "size_how": "WAV exact; the other files at rates measured on rendered jobs (they vary "
         "with the music)",
         "time_s": round(time_s, 1),
-        "time_how": "ratios measured on an idle 2-core machine without GPU (README, Performance): "
-        f"{JOB_S_PER_S:g} s per second of audio for render to encode, {VIDEO_S_PER_S:g} per video "
-        f"style, {VOCALS_S_PER_S['piper']:g} for the piper singer; the Magenta and neural "
-        "texture engines add more",
+        "time_how": f"per second of audio: {JOB_S_PER_S:g} s render to encode, {VIDEO_S_PER_S:g} s "
+        f"per video, {VOCALS_S_PER_S['piper']:g} s for the piper singer, measured on an idle 2-core "
+        "machine (README, Performance); Magenta and the neural texture engines add more",
         "decisions": list(plan.decisions),
     }
 
@@ -243,10 +242,11 @@ def explain_text(job: dict[str, Any]) -> str:
     else:
         low, high = variation["tempo_bpm"]
         keys = variation["keys"]
+        tempo = f"{low:.0f} bpm" if round(low) == round(high) else f"{low:.0f}-{high:.0f} bpm"
         lines.append(
             f"  seed:     none; drawn per job. Shown for seed {job['plan_seed']}; over "
-            f"{variation['seeds']} seeds the tempo runs {low:.0f}-{high:.0f} bpm in "
-            f"{len(keys)} key(s) ({', '.join(keys[:4])}{', ...' if len(keys) > 4 else ''})"
+            f"{variation['seeds']} seeds: {tempo}, {len(keys)} key(s) "
+            f"({', '.join(keys[:4])}{', ...' if len(keys) > 4 else ''})"
         )
     lines.append(f"  tempo:    {job['tempo_bpm']:.4g} bpm (from {job['tempo_from']})")
     lines.append(f"  key:      {job['key']} (from {job['key_from']}), meter {job['meter']}")
@@ -254,7 +254,8 @@ def explain_text(job: dict[str, Any]) -> str:
         f"  duration: {job['duration_s']:g} s ({job['bars']} bars; asked {job['requested_duration_s']:g} s)"
     )
     form = ", ".join(
-        f"{s['name']} {s['bars']} bars {_clock(s['start_s'])}-{_clock(s['end_s'])}" for s in job["form"]
+        f"{s['name']} {s['bars']} bar{'s' if s['bars'] != 1 else ''} {_clock(s['start_s'])}-{_clock(s['end_s'])}"
+        for s in job["form"]
     )
     lines.append(f"  form:     {form}")
     lines.append("  parts:    " + ", ".join(f"{role} {name}" for role, name in job["instruments"].items()))
