@@ -203,3 +203,24 @@ def test_an_outbox_that_cannot_be_written_is_named_with_its_cause_and_free_space
     problem = outbox_problem(outbox)
     assert problem is not None and str(outbox) in problem
     assert "cannot be written" in problem and "MiB free" in problem
+
+
+# ---------------------------------------------------------------------- a folder named like a spec
+
+
+def test_a_folder_named_like_a_spec_is_logged_once_and_left_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from musicd.config import WatchConfig
+    from musicd.service.watcher import InboxWatcher
+
+    inbox = tmp_path / "inbox"
+    (inbox / "album.yaml").mkdir(parents=True)
+    (inbox / "album.yaml" / "inside.yaml").write_text("prompt: calm\n")
+    watcher = InboxWatcher(inbox, WatchConfig(mode="polling", recursive=False))
+    with caplog.at_level("WARNING", logger="musicd.service.watcher"):
+        assert watcher.scan() == 0
+        assert watcher.scan() == 0
+    warnings = [r.getMessage() for r in caplog.records if "is a folder, not a spec file" in r.getMessage()]
+    assert len(warnings) == 1 and "album.yaml" in warnings[0]
+    assert (inbox / "album.yaml" / "inside.yaml").exists() and not watcher.candidates

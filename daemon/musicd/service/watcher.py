@@ -139,6 +139,7 @@ class InboxWatcher:
         self._rescan_requested = False
         self._last_rescan: float | None = None
         self._observer: BaseObserver | None = None
+        self._folders_named_as_specs: set[Path] = set()  # each is logged once
 
     # ---------------------------------------------------------- lifecycle
 
@@ -243,6 +244,7 @@ class InboxWatcher:
                         if not is_ignored_name(d) and not (root_path == self.inbox and d == REJECTED_DIR_NAME)
                     ]
                 else:
+                    self._note_folders_named_as_specs(root_path, dirs)
                     dirs[:] = []
                 found.extend(root_path / f for f in files if self._accepts(root_path / f))
         except OSError as exc:
@@ -256,6 +258,18 @@ class InboxWatcher:
         if added:
             log.info("scan of %s found %d new file(s)", self.inbox, added)
         return added
+
+    def _note_folders_named_as_specs(self, root: Path, dirs: list[str]) -> None:
+        """Log once each folder named like a spec (`x.yaml/`): it is left where it is, unread."""
+        for name in dirs:
+            path = root / name
+            if path not in self._folders_named_as_specs and self._accepts(path):
+                self._folders_named_as_specs.add(path)
+                log.warning(
+                    "%s is a folder, not a spec file; musicd leaves it alone (rename it, or move "
+                    "the spec file out of it into the inbox)",
+                    path,
+                )
 
     def rescan(self, now: float) -> int:
         """A full rescan now (what `poll_ready` runs every rescan_interval_s); restarts that timer."""
