@@ -584,3 +584,41 @@ def test_a_full_state_folder_at_start_up_pauses_and_work_resumes_once_there_is_s
         advance_s=1,
     )
     assert not service.pauses.active("store")
+
+
+def test_sigterm_while_a_hostile_file_is_being_parsed_ends_the_service_within_seconds(
+    tmp_path: Path, service_for: Callable[..., Service], fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+    import time
+
+    from musicd.service import ingest
+
+    real_parse = ingest._parse
+
+    def signalled_mid_parse(*args: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGTERM)  # systemctl stop, while the merge bomb is being read
+        return real_parse(*args)
+
+    monkeypatch.setattr(ingest, "_parse", signalled_mid_parse)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    service = service_for()
+    service.install_signal_handlers()
+    try:
+        bomb = "a0: &a0 {k: 1}\n" + "".join(
+            f"a{i}: &a{i} {{<<: [*a{i - 1}, *a{i - 1}], k{i}: 1}}\n" for i in range(1, 41)
+        )
+        (tmp_path / "inbox" / "bomb.yaml").write_text(bomb + "prompt: x\n")
+        started = time.monotonic()
+        for _ in range(400):
+            code = service.step()
+            if code is not None:
+                break
+            fake_time.advance(0.5)
+            wait_for_handles(service.supervisor.wait_handles(), timeout=0.05)
+        assert code == 0 and service.flags.signal_name == "SIGTERM"
+        assert time.monotonic() - started < 10
+        assert (tmp_path / "inbox" / "rejected" / "bomb.yaml").exists()  # its parse finished first
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
