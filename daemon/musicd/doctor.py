@@ -35,18 +35,21 @@ def _fluidsynth() -> Check:
         )
 
 
-def _soundfont(path: Path | None) -> Check:
-    """What `musicd render` accepts: a .sf2/.sf3 file that FluidSynth loads (one real load)."""
-    from musicd.synth.soundfonts import default_soundfont
+def _soundfont(path: Path | None, load: bool = True) -> Check:
+    """What `musicd render` accepts: a .sf2/.sf3 file that FluidSynth loads (one real load unless
+    `load` is False: then only the file and its kind are checked)."""
+    from musicd.synth.soundfonts import check_soundfont, default_soundfont
 
     try:
-        found = path or default_soundfont()
-        from musicd.synth.fluidsynth import FluidRenderer  # checks the file as render does, then loads it
+        found = check_soundfont(path) if path is not None else default_soundfont()
+        if load:
+            from musicd.synth.fluidsynth import FluidRenderer  # checks the file as render does, then loads it
 
-        FluidRenderer(found, threads=1).close()
+            FluidRenderer(found, threads=1).close()
     except (MusicdError, OSError) as error:
         return Check("SoundFont", False, str(error))
-    return Check("SoundFont", True, f"{found} ({found.stat().st_size / 1e6:.0f} MB, loads in FluidSynth)")
+    loads = ", loads in FluidSynth" if load else ""
+    return Check("SoundFont", True, f"{found} ({found.stat().st_size / 1e6:.0f} MB{loads})")
 
 
 def folder_check(label: str, folder: Path, *, required: bool = True) -> Check:
@@ -165,11 +168,14 @@ def _magenta() -> Check:
     return Check("melody engine magenta", status.usable, detail, optional=True)
 
 
-def run_checks(soundfont: Path | None = None, engines: EngineConfig | None = None) -> list[Check]:
-    """Every machine check, required ones first."""
+def run_checks(
+    soundfont: Path | None = None, engines: EngineConfig | None = None, *, load_soundfont: bool = True
+) -> list[Check]:
+    """Every machine check, required ones first (`load_soundfont` False: the SoundFont's file
+    is checked but not loaded, for callers that must answer quickly)."""
     return [
         _fluidsynth(),
-        _soundfont(soundfont),
+        _soundfont(soundfont, load_soundfont),
         _program("ffmpeg", "ffmpeg"),
         _program("ffprobe", "ffmpeg"),
         _program("espeak-ng", "espeak-ng", optional=True, flag="--version"),

@@ -23,6 +23,8 @@ from musicd.web.submit import Pending, is_submission_id, pending_submission, sub
 log = logging.getLogger(__name__)
 
 FINAL_STATES = ("done", "failed", "cancelled", "rejected")
+CAPABILITY_TTL_S = 300.0  # doctor's checks are kept this long
+CAPABILITY_WAIT_S = 5.0  # a request waits this long for checks still running
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,9 @@ class Context:
         self._store_lock = threading.Lock()
         self._submissions: dict[str, str] = {}  # submission id -> job id, once found
         self.store_problem = ""  # why store() is None, when it is
-        self._capabilities: tuple[float, dict[str, Any]] | None = None
+        self._checks: tuple[float, list[dict[str, Any]]] | None = None  # (when, doctor's checks)
+        self._checks_lock = threading.Lock()
+        self._checking: threading.Thread | None = None
         self.started = time.monotonic()
 
     # ------------------------------------------------------------- the store
@@ -255,21 +259,57 @@ class Context:
 
     # -------------------------------------------------------- capabilities
 
-    def capabilities(self) -> dict[str, Any]:
-        """What `musicd doctor` knows, plus the spec's choices (checks cached for 5 minutes)."""
-        if self._capabilities is not None and time.monotonic() - self._capabilities[0] < 300:
-            return self._capabilities[1]
-        from musicd import __version__
+    def capabilities(self, wait_s: float = CAPABILITY_WAIT_S) -> dict[str, Any]:
+        """What `musicd doctor` knows, plus the spec's choices.
+
+        The checks (some start engines, e.g. Magenta's sidecar: tens of seconds) run in a
+        background thread and are kept CAPABILITY_TTL_S; a request waits for them at most
+        `wait_s`, then answers with `"checks": null, "checksPending": true` (ask again).
+        """
+        with self._checks_lock:
+            fresh = self._checks is not None and time.monotonic() - self._checks[0] < CAPABILITY_TTL_S
+            if not fresh and (self._checking is None or not self._checking.is_alive()):
+                self._checking = threading.Thread(
+                    target=self._run_checks, name="musicd-web-doctor", daemon=True
+                )
+                self._checking.start()
+            checking = self._checking
+        if not fresh and checking is not None:
+            checking.join(wait_s)
+        with self._checks_lock:
+            checks = self._checks[1] if self._checks is not None else None
+        return {
+            **self._choices(),
+            "checks": checks,
+            "ready": all(c["ok"] for c in checks if not c["optional"]) if checks is not None else None,
+            "checksPending": checks is None,
+        }
+
+    def _run_checks(self) -> None:
         from musicd.doctor import run_checks
+
+        config = self.layout.config
+        try:
+            # the SoundFont's file is checked, not loaded: the web process never holds its samples
+            checks = run_checks(
+                getattr(config, "soundfont", None), getattr(config, "engines", None), load_soundfont=False
+            )
+        except Exception:  # the endpoint keeps answering; the log says why the checks failed
+            log.exception("the capability checks failed")
+            return
+        found = [{"name": c.name, "ok": c.ok, "detail": c.detail, "optional": c.optional} for c in checks]
+        with self._checks_lock:
+            self._checks = (time.monotonic(), found)
+
+    def _choices(self) -> dict[str, Any]:
+        from musicd import __version__
         from musicd.music.genres import GENRE_NAMES
         from musicd.music.languages import LANGUAGES
         from musicd.spec import MAX_SPEC_BYTES
         from musicd.spec.choices import AUDIO_FORMATS, VIDEO_STYLE_NAMES, VIDEO_STYLES
         from musicd.spec.model import BPM_RANGE, DURATION_RANGE_S, MAX_GENRES
 
-        config = self.layout.config
-        checks = run_checks(getattr(config, "soundfont", None), getattr(config, "engines", None))
-        data = {
+        return {
             "version": __version__,
             "genres": list(GENRE_NAMES),
             "vocalLanguages": sorted(LANGUAGES),
@@ -282,10 +322,4 @@ class Context:
                 "maxGenres": MAX_GENRES,
                 "maxSpecBytes": MAX_SPEC_BYTES,
             },
-            "checks": [
-                {"name": c.name, "ok": c.ok, "detail": c.detail, "optional": c.optional} for c in checks
-            ],
-            "ready": all(c.ok for c in checks if not c.optional),
         }
-        self._capabilities = (time.monotonic(), data)
-        return data
