@@ -316,7 +316,12 @@ def test_api_job_from_the_store_and_the_outbox(layout: Layout, client: TestClien
 def test_health_capabilities_and_openapi(client: TestClient) -> None:
     assert client.get("/api/health").json()["status"] == "ok"
     caps = client.get("/api/capabilities").json()
-    assert "lofi" in caps["genres"] and any(c["name"] == "ffmpeg" for c in caps["checks"])
+    assert "lofi" in caps["genres"] and caps["limits"]["maxSpecBytes"] == 64 * 1024
+    context = client.app.state.context  # type: ignore[attr-defined]
+    while caps["checksPending"]:  # the doctor's checks finish in their own thread
+        assert caps["checks"] is None and caps["ready"] is None
+        caps = context.capabilities(wait_s=60.0)
+    assert any(c["name"] == "ffmpeg" for c in caps["checks"]) and isinstance(caps["ready"], bool)
     doc = client.get("/api/openapi.json").json()
     assert doc["openapi"].startswith("3.") and "/api/generate-opensource" in doc["paths"]
 
@@ -474,3 +479,53 @@ def test_wrong_passwords_are_rate_limited_per_client(layout: Layout) -> None:
     assert (
         other.get("/api/health", headers={"Authorization": "Bearer s3cret"}).json().get("queue") is not None
     )
+
+
+def test_a_spec_over_the_inbox_limit_is_refused_with_the_inbox_message(
+    layout: Layout, client: TestClient
+) -> None:
+    client.get("/submit")
+    token = client.cookies[CSRF_COOKIE]
+    text = "title: big\nprompt: rain\n# " + "x" * (100 * 1024) + "\n"  # 100 KiB: under the request limit
+    answer = client.post("/submit", data={"csrf": token, "yaml": text})
+    assert answer.status_code == 400
+    assert "a job spec may be at most 64 KiB" in answer.text
+    assert inbox_files(layout) == []
+
+
+def test_the_password_hash_may_come_from_the_environment(tmp_path: Path) -> None:
+    from musicd.config import load_config
+
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(
+        f"inbox: {tmp_path / 'in'}\noutbox: {tmp_path / 'out'}\nstate_dir: {tmp_path / 's'}\n"
+    )
+    stored = hash_password("from-env", iterations=1000)
+    config = load_config(config_path, env={"MUSICD_WEB__PASSWORD_HASH": stored})
+    settings = settings_from(config.web, host="0.0.0.0").checked()
+    assert settings.needs_password and settings.password_hash == stored
+    client = TestClient(create_app(make_layout(tmp_path), settings), base_url="http://127.0.0.1:8080")
+    assert client.get("/api/jobs/abcdefgh").status_code == 401
+    assert client.get("/api/jobs/abcdefgh", headers={"Authorization": "Bearer from-env"}).status_code == 404
+
+
+def test_wait_blocks_until_the_job_ends(layout: Layout, client: TestClient) -> None:
+    import threading
+
+    from musicd.queue.jobs import JobState, NewJob
+
+    with Store.open(layout.state_dir) as store:
+        (job,) = store.add_jobs([NewJob("Waited", "w.yaml", "title: w\n", "0" * 64, duration_s=5)])
+    answers: list[dict[str, object]] = []
+    waiter = threading.Thread(
+        target=lambda: answers.append(client.get(f"/api/jobs/{job.id}?wait=60").json()), daemon=True
+    )
+    waiter.start()
+    waiter.join(1.5)
+    assert waiter.is_alive() and not answers  # still waiting: the job has not ended
+    assert client.get("/api/health").json()["status"] == "ok"  # the loop serves others meanwhile
+    with Store.open(layout.state_dir) as store:
+        store.claim_next()
+        store.finish(job.id, JobState.CANCELLED, error="cancelled by the test")
+    waiter.join(10)
+    assert not waiter.is_alive() and answers[0]["state"] == "cancelled"
