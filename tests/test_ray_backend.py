@@ -496,3 +496,24 @@ def test_losing_the_head_mid_job_pauses_requeues_uncounted_and_reconnects(tmp_pa
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = saved
+
+
+def test_an_actor_starting_clears_result_folders_older_than_a_day(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from musicd import __version__
+    from musicd.worker.ray_actor import LOCAL_RESULTS_DIR, WorkerActor
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    root = tmp_path / LOCAL_RESULTS_DIR
+    old, fresh = root / "01OLDJOB", root / "01FRESHJOB"
+    for folder in (old, fresh):
+        (folder / "stems").mkdir(parents=True)
+        (folder / "mix.wav").write_bytes(b"RIFF")
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(old, (two_days_ago, two_days_ago))
+    info = WorkerActor(TEST_RUNNER, None).hello(__version__)
+    assert "refused" not in info and "error" not in info
+    assert not old.exists() and (fresh / "mix.wav").exists()

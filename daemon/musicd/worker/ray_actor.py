@@ -39,6 +39,7 @@ from musicd.worker.protocol import JobFailed, JobSucceeded, Message, RunJob, Wor
 log = logging.getLogger(__name__)
 
 LOCAL_RESULTS_DIR = "musicd-ray-results"  # under the node's temp folder, one folder per job
+STALE_RESULTS_S = 86400.0  # a result folder untouched this long is removed when an actor starts
 
 
 def musicd_version() -> str:
@@ -120,6 +121,7 @@ class WorkerActor:
                 f"{expected_version}: install the same musicd version (and extras) on every node"
             )
             return info
+        clear_stale_results()
         start = time.monotonic()
         try:
             from musicd.spec import load_spec
@@ -184,6 +186,28 @@ class WorkerActor:
 
     def discard(self, job_id: str) -> None:
         shutil.rmtree(local_results_dir(job_id), ignore_errors=True)
+
+
+def clear_stale_results(max_age_s: float = STALE_RESULTS_S) -> list[str]:
+    """Remove result folders on this node untouched for `max_age_s` (left by a service or bridge
+    that died mid-transfer); returns the job ids removed."""
+    root = Path(tempfile.gettempdir()) / LOCAL_RESULTS_DIR
+    removed = []
+    try:
+        entries = list(root.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        try:
+            stale = time.time() - entry.stat().st_mtime > max_age_s
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+    if removed:
+        log.info("removed %d stale result folder(s) under %s", len(removed), root)
+    return removed
 
 
 def local_results_dir(job_id: str) -> Path:
