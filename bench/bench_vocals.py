@@ -10,11 +10,19 @@ installed singer (espeak, piper, mbrola), quality figures on one dry take of the
 - a spectrogram PNG of the first sung line per singer, written to bench/spectrogram_<singer>.png.
 
 Run: .venv/bin/python bench/bench_vocals.py [--runs 5] [--singers espeak,piper,mbrola]
+
+Whole jobs (--job): the same 60 s pop song rendered end to end by run_job (wav only, no video,
+warm: SoundFont and voices loaded once) with vocals.engine none and then each singer; prints the
+median job seconds, the vocals stage's median and the ratio to the job without vocals (the
++50 % job-time ceiling is a ratio of at most 1.5).
+
+    .venv/bin/python bench/bench_vocals.py --job [--runs 3] [--singers espeak,piper,mbrola,auto]
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import time
 from pathlib import Path
@@ -44,7 +52,11 @@ def main() -> None:
         "--singers", default="espeak,piper,mbrola", help="singers to measure (comma-separated)"
     )
     parser.add_argument("--quality-only", action="store_true", help="skip the espeak speed runs")
+    parser.add_argument("--job", action="store_true", help="time whole 60 s jobs per singer instead")
     args = parser.parse_args()
+    if args.job:
+        jobs(args.singers.split(","), args.runs)
+        return
     spec = load_spec(
         "genres: [pop]\nduration: 60\nlyrics: |\n" + "".join(f"  {line}\n" for line in LYRICS.splitlines())
     )
@@ -54,6 +66,58 @@ def main() -> None:
         speed(spec, plan, n_samples, args.runs)
     for name in args.singers.split(","):
         quality(name.strip(), spec, plan, n_samples)
+
+
+JOB_SPEC = """title: Vocal job benchmark
+genres: [pop]
+duration: 60
+seed: 7
+vocals: {{engine: {engine}, voice: low}}
+output: {{formats: [wav], stems: true, midi: true}}
+lyrics: |
+""" + "".join(f"  {line}\n" for line in LYRICS.splitlines())
+
+
+def jobs(singers: list[str], runs: int) -> None:
+    """Whole-job seconds per singer against the same job without vocals (median of `runs`)."""
+    import os
+    import tempfile
+
+    from musicd.pipeline import Resources, run_job
+    from musicd.vocals.piper import clear_line_cache
+
+    resources = Resources.load()
+    names = ["none", *(s.strip() for s in singers if s.strip() != "none")]
+
+    def cpu_s() -> float:
+        own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    def once(engine: str) -> tuple[float, float, float, str]:
+        clear_line_cache()  # each job sings its lines for the first time, as new lyrics would
+        with tempfile.TemporaryDirectory() as out:
+            start, start_cpu = time.perf_counter(), cpu_s()
+            result = run_job(load_spec(JOB_SPEC.format(engine=engine)), Path(out), resources)
+            total, cpu = time.perf_counter() - start, cpu_s() - start_cpu
+        vocals = result.manifest["engines"]["vocals"]
+        return total, cpu, float(result.manifest["timings_s"].get("vocals", 0.0)), vocals["used"]
+
+    print(f"load average at start: {os.getloadavg()[0]:.2f}; cores: {os.cpu_count()}")
+    baseline = baseline_cpu = 0.0
+    for engine in names:
+        once(engine)  # warm up: loads the voice, fills the caches
+        measured = [once(engine) for _ in range(runs)]
+        total = statistics.median(m[0] for m in measured)
+        cpu = statistics.median(m[1] for m in measured)
+        stage = statistics.median(m[2] for m in measured)
+        baseline, baseline_cpu = baseline or total, baseline_cpu or cpu
+        print(
+            f"{engine:>7} (sung by {measured[0][3]}): job wall median of {runs} {total:.2f} s "
+            f"(min {min(m[0] for m in measured):.2f}, max {max(m[0] for m in measured):.2f}), "
+            f"CPU {cpu:.2f} s, vocals stage {stage:.2f} s; x{total / baseline:.2f} wall, "
+            f"x{cpu / baseline_cpu:.2f} CPU of the job without vocals"
+        )
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
 def speed(spec, plan, n_samples: int, runs: int) -> None:

@@ -132,7 +132,7 @@ def test_vocal_bus_returns_a_stereo_stem_of_the_same_length():
     _, audio = render("Hold me close tonight")
     stem = process_vocal_bus(audio, SAMPLE_RATE, ["ambient"], TEMPO_BPM)
     assert stem.shape == (len(audio), 2) and stem.dtype == np.float32
-    assert 0.5 < np.max(np.abs(stem)) <= 0.71
+    assert 0.1 < np.max(np.abs(stem)) <= 10 ** (-1 / 20) + 1e-6  # audible, never above -1 dBFS
     dry_end = int(np.flatnonzero(np.abs(audio) > 1e-4)[-1])
     assert np.max(np.abs(stem[dry_end + 2000 : dry_end + 6000])) > 1e-3  # the reverb tail rings on
     assert not np.any(process_vocal_bus(np.zeros(1000, np.float32), SAMPLE_RATE, ["pop"]))

@@ -49,7 +49,10 @@ LANGUAGES = ("en",)
 HOP = 256  # samples per frame of the VITS decoder
 NOISE_SCALE = 0.5  # a little under Piper's 0.667: steadier held vowels
 NOISE_W = 0.8
-WORLD_FRAME_MS = 5.0
+WORLD_FRAME_MS = 5.0  # synthesis: the pitch contour (glides, vibrato) in 5 ms steps
+WORLD_ANALYSIS_MS = 5.0  # analysis frames (a coarser envelope blurs the word onsets)
+APERIODICITY_STEP = 2  # aperiodicity (d4c, most of the analysis) on every 2nd frame, interpolated
+LINE_CACHE_SIZE = 32  # analysed lines kept (about 1 MB each)
 GATE_FADE_S = 0.012
 RELEASE_S = 0.06  # sound kept after a word's last note (the consonant's tail)
 PRE_S = 0.015  # and before its first
@@ -190,6 +193,9 @@ def load_voice(model_path: Path, config_path: Path, threads: int = 0) -> PiperVo
     options = ort.SessionOptions()
     if threads:
         options.intra_op_num_threads = threads
+    # Threads that wait for work sleep instead of spinning: on a small machine shared with the
+    # render and other jobs, spinning threads only take cores from the ones doing work.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3
     try:
         durations_model = onnx.load(str(model_path))
@@ -294,8 +300,97 @@ def _line_words(vocal: VocalLine) -> list[list[WordNotes]]:
     return [lines[k] for k in sorted(lines)]
 
 
+@dataclass(frozen=True)
+class LineTake:
+    """One line as rendered by the voice and analysed by WORLD, before any pitch: everything
+    in seconds from the line's first note. Its pitches come from the notes when it is sung
+    (`sing`), so a line sung again on the same rhythm (a repeated chorus, a harmony) costs
+    only the WORLD synthesis."""
+
+    offset_s: float  # where the take starts against the first note (negative: a lead-in)
+    length_s: float
+    rendered: np.ndarray  # time map anchors: seconds of the rendered take...
+    song: np.ndarray  # ...and the song seconds (from the take's start) they land on
+    f0_voiced: np.ndarray  # per analysis frame: the voice itself was voiced
+    envelope: np.ndarray  # float32 (frames, bins): WORLD spectral envelope per analysis frame
+    aperiodicity: np.ndarray  # float32, likewise
+    held: tuple[tuple[float, float], ...]  # held vowels, seconds from the take's start
+    gates: tuple[tuple[float, float], ...]  # the words' sound, likewise
+
+    def sing(self, notes: list[Any], vocal: VocalLine, first_start_s: float, rate: int) -> np.ndarray:
+        """The take on the notes' pitch contour, at `rate`, starting at first_start_s + offset_s."""
+        pyworld = load_pyworld()
+        frame = WORLD_FRAME_MS / 1000.0
+        out_times = np.arange(int(self.length_s / frame) + 1) * frame  # seconds from the take's start
+        position = np.clip(
+            np.interp(out_times, self.song, self.rendered) / (WORLD_ANALYSIS_MS / 1000.0),
+            0,
+            len(self.f0_voiced) - 1,
+        )
+        low = np.floor(position).astype(int)
+        high = np.minimum(low + 1, len(self.f0_voiced) - 1)
+        weight = (position - low)[:, None]
+        log_env = np.log(self.envelope.astype(np.float64) + 1e-16)
+        envelope = np.exp((1 - weight) * log_env[low] + weight * log_env[high])
+        aperiodicity = (1 - weight) * self.aperiodicity[low] + weight * self.aperiodicity[high]
+        source_voiced = self.f0_voiced[np.round(position).astype(int)]
+        voiced = source_voiced.copy()
+        for a, b in self.held:
+            voiced |= (out_times >= a) & (out_times < b)
+        voiced = _bridge(voiced, 4)  # a few unvoiced frames inside a voiced stretch are bridged
+        origin = first_start_s + self.offset_s
+        target = np.where(voiced, note_contour(notes, vocal, origin + out_times), 0.0)
+        if vocal.voice == "high":
+            envelope = _shift_envelope(envelope, HIGH_FORMANT_SHIFT)
+        forced = voiced & ~source_voiced
+        aperiodicity[forced] = np.minimum(aperiodicity[forced], 0.5)
+        out = pyworld.synthesize(
+            target, np.ascontiguousarray(envelope), np.ascontiguousarray(aperiodicity), rate, WORLD_FRAME_MS
+        )
+        n = int(round(self.length_s * rate))
+        result = np.zeros(n)
+        result[: min(len(out), n)] = out[:n]
+        return _gate(result, rate, 0.0, list(self.gates))
+
+
+_lines: dict[tuple[Any, ...], LineTake] = {}  # analysed lines by voice, words and rhythm (LRU)
+_lines_lock = threading.Lock()
+
+
+def clear_line_cache() -> None:
+    """Forget the analysed lines (benchmarks measure a first singing)."""
+    with _lines_lock:
+        _lines.clear()
+
+
 def sing_line(voice: PiperVoice, words: list[WordNotes], vocal: VocalLine) -> tuple[float, np.ndarray]:
-    """(start seconds, audio at the voice's rate): one line sung onto its notes."""
+    """(start seconds, audio at the voice's rate): one line sung onto its notes. The line's take
+    is rendered and analysed once per rhythm (cached on the voice) and sung on its pitches."""
+    first_start = syllable_spans(words[0], vocal)[0][0]
+    key = (
+        vocal.voice,
+        tuple(word.text for word in words),
+        tuple(
+            (round(a - first_start, 6), round(b - first_start, 6))
+            for word in words
+            for a, b in syllable_spans(word, vocal)
+        ),
+    )
+    key = (str(voice.path), *key)
+    with _lines_lock:
+        take = _lines.pop(key, None)
+    if take is None:
+        take = _render_line(voice, words, vocal, first_start)
+    with _lines_lock:
+        _lines[key] = take  # most recent last
+        while len(_lines) > LINE_CACHE_SIZE:
+            _lines.pop(next(iter(_lines)))
+    notes = [n for word in words for syllable in word.syllables for n in syllable]
+    return first_start + take.offset_s, take.sing(notes, vocal, first_start, voice.sample_rate)
+
+
+def _render_line(voice: PiperVoice, words: list[WordNotes], vocal: VocalLine, first_start: float) -> LineTake:
+    """The voice speaking the line at its sung phoneme lengths, analysed by WORLD."""
     table = voice.phoneme_ids
     rate = voice.sample_rate
     frame_s = HOP / rate
@@ -317,7 +412,6 @@ def sing_line(voice: PiperVoice, words: list[WordNotes], vocal: VocalLine) -> tu
     # Song times (s) of every phoneme boundary: words on their notes, pauses between them.
     bounds = np.zeros(len(ids) + 1)
     held = np.zeros(len(ids), bool)
-    first_start = syllable_spans(words[0], vocal)[0][0]
     origin = first_start - float(spoken_s[:2].sum())
     bounds[0], bounds[1], bounds[2] = origin, origin + spoken_s[0], first_start
     gates: list[tuple[float, float]] = []
@@ -327,7 +421,7 @@ def sing_line(voice: PiperVoice, words: list[WordNotes], vocal: VocalLine) -> tu
             bounds[a + t.index + 1] = t.start_s + t.duration_s
             held[a + t.index] = t.held
         bounds[a] = spans[0][0]  # the pause before the word (its space and pad) ends at its note
-        gates.append((spans[0][0] - PRE_S, spans[-1][1] + RELEASE_S))
+        gates.append((spans[0][0] - PRE_S - origin, spans[-1][1] + RELEASE_S - origin))
         if a >= 2:
             bounds[a - 1] = max(bounds[a - 2], spans[0][0] - min(spoken_s[a - 1], 0.02))
     bounds[-1] = bounds[-2] + spoken_s[-1]
@@ -340,12 +434,29 @@ def sing_line(voice: PiperVoice, words: list[WordNotes], vocal: VocalLine) -> tu
     frame_bounds = np.round(np.concatenate([[0.0], np.cumsum(render_s)]) / frame_s).astype(np.int64)
     audio = voice.render(array, np.diff(frame_bounds), rng).astype(np.float64)
     rendered, song = _time_map(frame_bounds * frame_s, bounds - origin, held)
-    notes = [n for word in words for syllable in word.syllables for n in syllable]
-    held_spans = [(bounds[i], bounds[i + 1]) for i in np.flatnonzero(held)]
-    sung = _world_sing(
-        audio, rate, origin, float(bounds[-1] - origin), rendered, song, notes, vocal, held_spans
+    pyworld = load_pyworld()
+    x = np.ascontiguousarray(audio, dtype=np.float64)
+    f0, times = pyworld.dio(x, rate, f0_floor=60.0, f0_ceil=500.0, frame_period=WORLD_ANALYSIS_MS)
+    f0 = pyworld.stonemask(x, f0, times, rate)
+    envelope = pyworld.cheaptrick(x, f0, times, rate)
+    coarse = np.arange(0, len(f0), APERIODICITY_STEP)
+    if coarse[-1] != len(f0) - 1:
+        coarse = np.append(coarse, len(f0) - 1)
+    sparse = pyworld.d4c(x, np.ascontiguousarray(f0[coarse]), np.ascontiguousarray(times[coarse]), rate)
+    aperiodicity = np.empty_like(envelope)
+    for column in range(envelope.shape[1]):
+        aperiodicity[:, column] = np.interp(np.arange(len(f0)), coarse, sparse[:, column])
+    return LineTake(
+        offset_s=origin - first_start,
+        length_s=float(bounds[-1] - origin),
+        rendered=rendered,
+        song=song,
+        f0_voiced=f0 > 0,
+        envelope=envelope.astype(np.float32),
+        aperiodicity=aperiodicity.astype(np.float32),
+        held=tuple((float(bounds[i] - origin), float(bounds[i + 1] - origin)) for i in np.flatnonzero(held)),
+        gates=tuple(gates),
     )
-    return origin, _gate(sung, rate, origin, gates)
 
 
 def _time_map(rendered: np.ndarray, song: np.ndarray, held: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -363,53 +474,6 @@ def _time_map(rendered: np.ndarray, song: np.ndarray, held: np.ndarray) -> tuple
             out_r.append(r)
             out_s.append(t)
     return np.array(out_r), np.array(out_s)
-
-
-def _world_sing(
-    audio: np.ndarray,
-    rate: int,
-    origin: float,
-    length_s: float,
-    rendered: np.ndarray,
-    song: np.ndarray,
-    notes: list[Any],
-    vocal: VocalLine,
-    held: list[tuple[float, float]],
-) -> np.ndarray:
-    """The rendered take, analysed by WORLD, stretched onto the song times and resynthesised with
-    the notes' pitch contour in place of its own f0 (the spectral envelope stays: no formant shift)."""
-    pyworld = load_pyworld()
-    frame = WORLD_FRAME_MS / 1000.0
-    x = np.ascontiguousarray(audio, dtype=np.float64)
-    f0, times = pyworld.dio(x, rate, f0_floor=60.0, f0_ceil=500.0, frame_period=WORLD_FRAME_MS)
-    f0 = pyworld.stonemask(x, f0, times, rate)
-    envelope = pyworld.cheaptrick(x, f0, times, rate)
-    aperiodicity = pyworld.d4c(x, f0, times, rate)
-    out_times = np.arange(int(length_s / frame) + 1) * frame  # seconds from origin
-    position = np.clip(np.interp(out_times, song, rendered) / frame, 0, len(f0) - 1)
-    low = np.floor(position).astype(int)
-    high = np.minimum(low + 1, len(f0) - 1)
-    weight = (position - low)[:, None]
-    envelope = np.exp((1 - weight) * np.log(envelope[low] + 1e-16) + weight * np.log(envelope[high] + 1e-16))
-    aperiodicity = (1 - weight) * aperiodicity[low] + weight * aperiodicity[high]
-    source_voiced = f0[np.round(position).astype(int)] > 0
-    song_times = origin + out_times
-    voiced = source_voiced.copy()
-    for a, b in held:
-        voiced |= (song_times >= a) & (song_times < b)
-    voiced = _bridge(voiced, 4)  # a few unvoiced frames inside a voiced stretch are bridged
-    target = np.where(voiced, note_contour(notes, vocal, song_times), 0.0)
-    if vocal.voice == "high":
-        envelope = _shift_envelope(envelope, HIGH_FORMANT_SHIFT)
-    forced = voiced & ~source_voiced
-    aperiodicity[forced] = np.minimum(aperiodicity[forced], 0.5)
-    out = pyworld.synthesize(
-        target, np.ascontiguousarray(envelope), np.ascontiguousarray(aperiodicity), rate, WORLD_FRAME_MS
-    )
-    n = int(round(length_s * rate))
-    result = np.zeros(n)
-    result[: min(len(out), n)] = out[:n]
-    return result
 
 
 _pyworld: Any = None
