@@ -365,9 +365,10 @@ def clear_line_cache() -> None:
 
 def sing_line(voice: PiperVoice, words: list[WordNotes], vocal: VocalLine) -> tuple[float, np.ndarray]:
     """(start seconds, audio at the voice's rate): one line sung onto its notes. The line's take
-    is rendered and analysed once per rhythm (cached on the voice) and sung on its pitches."""
+    is rendered and analysed once per voice, words and rhythm (cached) and sung on its pitches."""
     first_start = syllable_spans(words[0], vocal)[0][0]
     key = (
+        str(voice.path),
         vocal.voice,
         tuple(word.text for word in words),
         tuple(
@@ -376,7 +377,6 @@ def sing_line(voice: PiperVoice, words: list[WordNotes], vocal: VocalLine) -> tu
             for a, b in syllable_spans(word, vocal)
         ),
     )
-    key = (str(voice.path), *key)
     with _lines_lock:
         take = _lines.pop(key, None)
     if take is None:
