@@ -91,7 +91,7 @@ magenta-env:
 # Retrain the shipped melody bundle (models/magenta/) from the public-domain tunes; see
 # models/magenta/MODEL_CARD.md. Work files go to build/magenta/ (delete it to start over).
 # These defaults are the settings the shipped bundle was trained with (metrics.json "command").
-TRAIN_MAGENTA_ARGS ?= --round-steps 100 --max-steps 1500 --max-minutes 76 --patience 3 --min-delta 0.005
+TRAIN_MAGENTA_ARGS ?= --round-steps 100 --max-steps 1500 --max-minutes 64 --patience 3 --min-delta 0.005
 train-magenta: magenta-env
 	nice -n 19 .magenta-venv/bin/python tools/magenta/train.py $(TRAIN_MAGENTA_ARGS)
 	.magenta-venv/bin/python tools/magenta/model_card.py

@@ -7,13 +7,17 @@ for the module's Resources (its cold start is the slow part) and serves every te
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import mido
+import numpy as np
 import pytest
 
 from daemon_helpers import Daemon, manifests, published, spec_yaml, write_config
@@ -244,3 +248,167 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+LYRICS_SPEC = (
+    "title: Magenta song\ngenres: [folk]\nduration: 20\nseed: 5\nengines: {melody: magenta}\n"
+    "lyrics: |\n  [verse]\n  Morning light on the harbour wall\n  [chorus]\n  Sing it again\n"
+    "output: {formats: [wav], stems: true, midi: true}\n"
+)
+
+
+def _track_notes(path: Path, name: str) -> list[tuple[int, int]]:
+    """(note, velocity) of a named track's note-ons in a MIDI file."""
+    for track in mido.MidiFile(path).tracks:
+        if any(m.type == "track_name" and m.name == name for m in track):
+            return [(m.note, m.velocity) for m in track if m.type == "note_on" and m.velocity > 0]
+    return []
+
+
+@needs_magenta
+def test_a_spec_with_lyrics_and_a_magenta_melody_sings_over_the_magenta_lead(
+    resources: Resources, tmp_path: Path
+) -> None:
+    import soundfile
+
+    result = run_job(load_spec(LYRICS_SPEC), tmp_path, resources)
+    compose_record = result.manifest["engines"]["compose"]
+    vocals = result.manifest["engines"]["vocals"]
+    assert compose_record["used"] == "magenta", compose_record["reason"]
+    assert vocals["used"] != "none" and vocals["syllables"] > 0, vocals["reason"]
+    # the lead is the magenta line (pitch for pitch), stepped back under the voice
+    plan = _plan(LYRICS_SPEC, seed=5)
+    magenta, _ = compose_with_melody(plan, "magenta", resources.models)
+    lead = _track_notes(tmp_path / "score.mid", "melody")
+    assert [p for p, _ in lead] == [n.pitch for n in magenta.track("melody").notes]
+    ducked = [v for (_, v), n in zip(lead, magenta.track("melody").notes) if v < n.velocity]
+    assert ducked, "no lead note stepped back under the voice"
+    assert _track_notes(tmp_path / "score.mid", "vocals")
+    # the voice is on top: louder than the lead while it sings
+    voice, rate = soundfile.read(tmp_path / "stems" / "vocals.flac", dtype="float32")
+    lead_audio, _ = soundfile.read(tmp_path / "stems" / "melody.flac", dtype="float32")
+    sung = np.abs(voice).max(axis=1) > 1e-3
+    assert sung.mean() > 0.1
+    n = min(len(voice), len(lead_audio))
+    rms = lambda a: float(np.sqrt(np.mean(a[:n][sung[:n]] ** 2)))  # noqa: E731
+    assert rms(voice) > 2 * rms(lead_audio), (rms(voice), rms(lead_audio), rate)
+
+
+@needs_magenta
+def test_a_sidecar_killed_while_a_request_is_in_flight_is_restarted_and_the_job_completes(
+    resources: Resources, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_job(load_spec(SPEC_20S), tmp_path / "warm", resources)  # the sidecar is resident
+    sidecar = _resident_sidecar(resources)
+    victim = sidecar.pid
+    send = sidecar._send
+    killed: list[int] = []
+
+    def send_then_kill(message: dict[str, Any]) -> None:
+        send(message)  # the request is written: the sidecar is reading or generating it
+        if message.get("op") == "generate" and not killed:
+            killed.append(int(sidecar.pid or 0))
+            os.kill(killed[0], signal.SIGKILL)
+
+    monkeypatch.setattr(sidecar, "_send", send_then_kill)
+    result = run_job(load_spec(SPEC_20S), tmp_path / "job", resources)
+    record = result.manifest["engines"]["compose"]
+    assert killed == [victim] and not _alive(victim)
+    assert record["used"] == "magenta", record["reason"]
+    assert record["sidecar_restarts"] == 1 and record["sidecar_pid"] != victim
+    assert (tmp_path / "job" / "score.mid").read_bytes() == (tmp_path / "warm" / "score.mid").read_bytes()
+
+
+@needs_magenta
+def test_a_sidecar_killed_in_every_request_fails_over_to_the_rules_with_the_reason(
+    resources: Resources, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compose_with_melody(_plan(SPEC_20S), "magenta", resources.models)  # the sidecar is resident
+    sidecar = _resident_sidecar(resources)
+    send = sidecar._send
+    killed: list[int] = []
+
+    def send_then_kill(message: dict[str, Any]) -> None:
+        send(message)
+        if message.get("op") == "generate":
+            killed.append(int(sidecar.pid or 0))
+            os.kill(killed[-1], signal.SIGKILL)
+
+    monkeypatch.setattr(sidecar, "_send", send_then_kill)
+    result = run_job(load_spec(SPEC_20S), tmp_path, resources)
+    record = result.manifest["engines"]["compose"]
+    assert len(killed) == 2 and len(set(killed)) == 2  # the first process, then its restart
+    assert record["asked"] == "magenta" and record["used"] == "rules"
+    assert "failed twice" in record["reason"] and "exited" in record["reason"], record["reason"]
+    assert (tmp_path / "magenta-tune.wav").exists()
+    rules, _ = compose_with_melody(_plan(SPEC_20S), "rules", resources.models)
+    assert (tmp_path / "score.mid").read_bytes() == score_to_midi(rules)
+
+
+@needs_magenta
+def test_musicd_does_not_import_tensorflow_for_a_magenta_job(tmp_path: Path) -> None:
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from musicd.pipeline import Resources, run_job\n"
+        "from musicd.spec import load_spec\n"
+        f"spec = load_spec({SPEC_20S!r})\n"
+        "resources = Resources.load()\n"
+        f"result = run_job(spec, Path({str(tmp_path / 'out')!r}), resources)\n"
+        "resources.models.unload_all()\n"
+        "print(json.dumps({'used': result.manifest['engines']['compose']['used'],\n"
+        "  'loaded': sorted(m for m in sys.modules if m.split('.')[0] in\n"
+        "                   ('tensorflow', 'magenta', 'note_seq', 'tf_slim', 'keras'))}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {"used": "magenta", "loaded": []}
+
+
+@needs_magenta
+def test_the_sidecar_runs_in_its_own_process_group(resources: Resources) -> None:
+    compose_with_melody(_plan(SPEC_20S), "magenta", resources.models)
+    pid = _sidecar_pid(resources)
+    assert os.getpgid(pid) == pid != os.getpgid(0)  # a terminal's Ctrl-C goes to musicd's group only
+
+
+def test_doctor_reports_a_magenta_env_whose_sidecar_cannot_start_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from musicd.cli import main
+
+    venv = tmp_path / "venv"  # the files are there, but this Python has no magenta to import
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(Path(sys.base_exec_prefix) / "bin" / "python3")
+    package = venv / "lib" / "python3.8" / "site-packages" / "magenta"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    bundle = tmp_path / "model.mag"
+    bundle.write_bytes(b"not a bundle")
+    monkeypatch.setenv(VENV_ENV, str(venv))
+    monkeypatch.setenv(BUNDLE_ENV, str(bundle))
+    result = CliRunner().invoke(main, ["doctor"])
+    line = next(ln for ln in result.output.splitlines() if "melody engine magenta" in ln)
+    assert line.startswith("[warn]"), line
+    assert "failed to load" in line and "magenta" in line and "make magenta-env" in line, line
+
+
+@needs_magenta
+def test_doctor_reports_the_magenta_env_usable_after_the_sidecar_wrote_notes() -> None:
+    from click.testing import CliRunner
+
+    from musicd.cli import main
+
+    result = CliRunner().invoke(main, ["doctor"])
+    line = next(ln for ln in result.output.splitlines() if "melody engine magenta" in ln)
+    assert line.startswith("[ok  ]"), line
+    assert re.search(r"the sidecar started in [\d.]+ s and wrote [1-9]\d* notes", line), line
+
+
+def _resident_sidecar(resources: Resources) -> Any:
+    key = ModelKey("magenta", str(PATHS.bundle), "cpu", "float32")
+    with resources.models.use(key, lambda: pytest.fail("the sidecar is not resident")) as sidecar:
+        return sidecar

@@ -10,10 +10,15 @@ when its output exists (delete build/magenta/ to start over):
   notes     magenta's convert_dir_to_note_sequences -> notesequences.tfrecord
   dataset   magenta's melody_rnn pipeline with a fixed seed and a 10 % evaluation split by tune;
             melodies are squashed into MIDI 48..84 and transposed to C (the config's encoder)
-  train     attention_rnn, batch 64, layers [64, 64], in rounds; after each round the held-out
-            set is evaluated (loss, perplexity, accuracy); stops when the eval loss has not
-            improved for --patience rounds, at --max-steps, or when --max-minutes would pass
+  train     attention_rnn, batch 64, layers [64, 64], in rounds of --round-steps; after each
+            round every held-out melody is evaluated once (loss, perplexity, accuracy); the
+            best checkpoint is the one whose eval loss beat the best before it by more than
+            --min-delta; stops when --patience evaluations in a row bring no such improvement,
+            at --max-steps, or when another round would pass --max-minutes
   export    the best checkpoint -> a generator bundle (.mag) and metrics.json beside it
+
+The training input is magenta's shuffled queue (several reader threads), so a rerun follows
+the same procedure and split but does not give bit-identical weights.
 
 Usage: .magenta-venv/bin/python tools/magenta/train.py [--out models/magenta] [--max-steps N]
 """
@@ -47,6 +52,7 @@ CORPORA = {  # music21 corpus folder -> (book, licence note)
 }
 CONFIG = "attention_rnn"
 HPARAMS = "batch_size=64,rnn_layer_sizes=[64,64]"
+TRAIN_DROPOUT_KEEP = 0.5  # attention_rnn's default
 SEED = 1850
 EVAL_RATIO = 0.1
 BUNDLE_NAME = "musicd_attention_rnn.mag"
@@ -154,6 +160,7 @@ def load_config():  # type: ignore[no-untyped-def]
 
     config = melody_rnn_model.default_configs[CONFIG]
     config.hparams.parse(HPARAMS)
+    config.hparams.dropout_keep_prob = TRAIN_DROPOUT_KEEP  # evaluate() turns it off for a while
     return config
 
 
@@ -194,7 +201,7 @@ def train_round(train_dir: str, train_file: str, steps: int) -> None:
     tf_seed(SEED)
     build = events_rnn_graph.get_build_graph_fn("train", load_config(), [train_file])
     events_rnn_train.run_training(
-        build, train_dir, steps, summary_frequency=50, save_checkpoint_secs=10**6, checkpoints_to_keep=3
+        build, train_dir, steps, summary_frequency=25, save_checkpoint_secs=300, checkpoints_to_keep=5
     )
 
 
@@ -208,30 +215,63 @@ def tf_seed(seed: int) -> None:
 
 
 def evaluate(train_dir: str, eval_file: str, eval_count: int, checkpoint: str | None = None) -> dict:
+    """Loss, perplexity and accuracy over every held-out melody, each exactly once, no dropout.
+
+    The eval graph reads the whole held-out set as one batch (batch size = eval_count) through
+    one enqueuing thread, so the batch is the file's records in order, none twice, none left out.
+    """
+    import functools
+
+    import magenta.common
     import tensorflow.compat.v1 as tf
     import tf_slim
     from magenta.models.shared import events_rnn_graph
     from tensorflow.python.training import evaluation as tf_evaluation
 
     config = load_config()
-    num_batches = max(1, eval_count // config.hparams.batch_size)
-    with tf.Graph().as_default():
-        tf.set_random_seed(SEED)
-        events_rnn_graph.get_build_graph_fn("eval", config, [eval_file])()
-        global_step = tf.train.get_or_create_global_step()
-        final = {
-            "step": global_step,
-            "loss": tf.get_collection("loss")[0],
-            "perplexity": tf.get_collection("metrics/perplexity")[0],
-            "accuracy": tf.get_collection("metrics/accuracy")[0],
-        }
-        values = tf_evaluation._evaluate_once(  # one pass over the held-out set (what run_eval loops)
-            checkpoint or tf.train.latest_checkpoint(train_dir),
-            eval_ops=tf.get_collection("eval_ops"),
-            final_ops=final,
-            hooks=[tf_slim.evaluation.StopAfterNEvalsHook(num_batches)],
-        )
-    return {k: (int(v) if k == "step" else round(float(v), 4)) for k, v in values.items()}
+    config.hparams.batch_size = eval_count
+    config.hparams.dropout_keep_prob = 1.0  # the model as it generates (magenta's eval keeps dropout on)
+    padded_batch = magenta.common.get_padded_batch
+    magenta.common.get_padded_batch = functools.partial(padded_batch, num_enqueuing_threads=1)
+    try:
+        with tf.Graph().as_default():
+            tf.set_random_seed(SEED)
+            events_rnn_graph.get_build_graph_fn("eval", config, [eval_file])()
+            global_step = tf.train.get_or_create_global_step()
+            final = {
+                "step": global_step,
+                "loss": tf.get_collection("loss")[0],
+                "perplexity": tf.get_collection("metrics/perplexity")[0],
+                "accuracy": tf.get_collection("metrics/accuracy")[0],
+            }
+            values = tf_evaluation._evaluate_once(  # one pass: what magenta's run_eval loops over
+                checkpoint or tf.train.latest_checkpoint(train_dir),
+                eval_ops=tf.get_collection("eval_ops"),
+                final_ops=final,
+                hooks=[tf_slim.evaluation.StopAfterNEvalsHook(1)],
+            )
+    finally:
+        magenta.common.get_padded_batch = padded_batch
+        load_config()  # the training batch size back onto the shared config object
+    row = {k: (int(v) if k == "step" else round(float(v), 4)) for k, v in values.items()}
+    row["eval_melodies"] = eval_count
+    return row
+
+
+def best_by_rule(curve: list, min_delta: float) -> tuple[dict | None, int]:
+    """The best eval row and how many evals came after it without improving.
+
+    One rule for saving, stopping and reporting: a row is the new best only when its eval loss
+    is lower than the best so far by more than min_delta.
+    """
+    best = None
+    stale = 0
+    for row in curve:
+        if best is None or row["loss"] < best["loss"] - min_delta:
+            best, stale = row, 0
+        else:
+            stale += 1
+    return best, stale
 
 
 def stage_train(work: str, data: dict, args: argparse.Namespace) -> dict:
@@ -242,30 +282,33 @@ def stage_train(work: str, data: dict, args: argparse.Namespace) -> dict:
     if os.path.exists(curve_file):
         with open(curve_file) as f:
             curve = json.load(f)
-    first = os.path.join(train_dir, "model.ckpt-0")
-    if not any(r["step"] == 0 for r in curve) and os.path.exists(first + ".index"):
-        curve.insert(
-            0, {**evaluate(train_dir, data["eval_file"], data["eval_melodies"], first), "wall_s": 0.0}
-        )
-        log(f"eval of the untrained model: {curve[0]}")
     started = time.time()
     step = curve[-1]["step"] if curve else 0
     round_s = 0.0
     while True:
-        best = min(curve, key=lambda r: r["loss"]) if curve else None
-        stale = len([r for r in curve if best and r["step"] > best["step"]])
+        best, stale = best_by_rule(curve, args.min_delta)
         if best is not None and stale >= args.patience:
-            reason = f"eval loss did not improve for {args.patience} rounds"
+            reason = (
+                f"early stop: the eval loss did not improve by more than {args.min_delta} "
+                f"for {args.patience} evaluations ({args.patience * args.round_steps} steps)"
+            )
             break
         if step >= args.max_steps:
             reason = f"step cap {args.max_steps} reached"
             break
         elapsed = time.time() - started
         if round_s and elapsed + round_s > args.max_minutes * 60:
-            reason = f"time cap {args.max_minutes:.0f} min would pass"
+            reason = f"time cap: another round would pass {args.max_minutes:.0f} min of training"
             break
         t0 = time.time()
         train_round(train_dir, data["train_file"], min(args.round_steps, args.max_steps - step))
+        first = os.path.join(train_dir, "model.ckpt-0")
+        if not curve and os.path.exists(first + ".index"):
+            curve.append(
+                {**evaluate(train_dir, data["eval_file"], data["eval_melodies"], first), "wall_s": 0.0}
+            )
+            log(f"eval of the untrained model: {curve[0]}")
+            save_best(best_dir, first, 0)
         row = evaluate(train_dir, data["eval_file"], data["eval_melodies"])
         round_s = time.time() - t0
         row["wall_s"] = round(time.time() - started, 1)
@@ -274,17 +317,24 @@ def stage_train(work: str, data: dict, args: argparse.Namespace) -> dict:
         with open(curve_file, "w") as f:
             json.dump(curve, f, indent=1)
         log(f"eval {row} (round {round_s:.0f} s)")
-        if best is None or row["loss"] < best["loss"] - args.min_delta:
-            shutil.rmtree(best_dir, ignore_errors=True)
-            os.makedirs(best_dir)
-            prefix = tf_latest(train_dir)
-            for path in glob.glob(prefix + ".*"):
-                shutil.copy(path, best_dir)
-            with open(os.path.join(best_dir, "step"), "w") as f:
-                f.write(str(step))
-    best = min(curve, key=lambda r: r["loss"])
+        if best_by_rule(curve, args.min_delta)[0] is row:
+            save_best(best_dir, tf_latest(train_dir), step)
+    best, _ = best_by_rule(curve, args.min_delta)
+    assert best is not None
     log(f"training stopped: {reason}; best eval step {best['step']} loss {best['loss']:.4f}")
     return {"curve": curve, "stopped": reason, "best": best}
+
+
+def save_best(best_dir: str, prefix: str, step: int) -> None:
+    tmp = best_dir + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    for path in glob.glob(prefix + ".*"):
+        shutil.copy(path, tmp)
+    with open(os.path.join(tmp, "step"), "w") as f:
+        f.write(str(step))
+    shutil.rmtree(best_dir, ignore_errors=True)
+    os.rename(tmp, best_dir)
 
 
 def tf_latest(train_dir: str) -> str:
@@ -341,11 +391,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--work", default=os.path.join(ROOT, "build", "magenta"))
     parser.add_argument("--out", default=os.path.join(ROOT, "models", "magenta"))
-    parser.add_argument("--round-steps", type=int, default=150)
+    parser.add_argument("--round-steps", type=int, default=100, help="training steps between evaluations")
     parser.add_argument("--max-steps", type=int, default=1500)
-    parser.add_argument("--max-minutes", type=float, default=55.0)
-    parser.add_argument("--patience", type=int, default=2)
-    parser.add_argument("--min-delta", type=float, default=0.005)
+    parser.add_argument(
+        "--max-minutes", type=float, default=64.0, help="cap on the training stage's wall time"
+    )
+    parser.add_argument(
+        "--patience", type=int, default=3, help="evaluations without improvement before stopping"
+    )
+    parser.add_argument(
+        "--min-delta", type=float, default=0.005, help="eval-loss drop that counts as improvement"
+    )
     parser.add_argument("--stop-after", choices=["dataset", "train"], default=None)
     parser.add_argument(
         "--export-best", action="store_true", help="no more training: export the best checkpoint so far"
@@ -362,11 +418,15 @@ def main() -> None:
     if args.export_best:
         with open(os.path.join(args.work, "curve.json")) as f:
             curve = json.load(f)
-        best = min(curve, key=lambda r: r["loss"])
+        best, _ = best_by_rule(curve, args.min_delta)
         trained = {"curve": curve, "stopped": "stopped by hand (--export-best)", "best": best}
     else:
         trained = stage_train(args.work, data, args)
     meta = {
+        "command": " ".join(["tools/magenta/train.py", *sys.argv[1:]]),
+        "settings": {
+            k: getattr(args, k) for k in ("round_steps", "max_steps", "max_minutes", "patience", "min_delta")
+        },
         "config": CONFIG,
         "hparams": HPARAMS,
         "seed": SEED,

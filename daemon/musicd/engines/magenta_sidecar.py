@@ -126,6 +126,9 @@ class MagentaSidecar:
                     stderr=self._stderr,
                     env=self.command.env(),
                     cwd=str(self.command.server.parent),
+                    # its own process group: a Ctrl-C at the terminal (SIGINT to the foreground
+                    # group) reaches musicd, which stops the sidecar itself, never mid-request
+                    process_group=0,
                 )
             except OSError as error:
                 raise MagentaSidecarError(

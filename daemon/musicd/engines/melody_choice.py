@@ -64,8 +64,31 @@ def compose_with_melody(
     }
 
 
-def magenta_availability() -> Availability:
-    """Whether the Magenta melody engine can run here, and why not (for `musicd doctor`)."""
+def magenta_availability(probe: bool = True) -> Availability:
+    """Whether the Magenta melody engine can run here, and why not (for `musicd doctor`).
+
+    The files are checked first; with `probe`, the sidecar is then started for real (TensorFlow
+    imported, the bundle loaded), asked for one bar of melody and stopped, so a broken
+    TensorFlow or a bad bundle is reported with the sidecar's own error, not as usable.
+    """
+    from musicd.engines.magenta_sidecar import MagentaSidecar, SidecarCommand
     from musicd.engines.melody_magenta import MagentaPaths
 
-    return MagentaPaths.discover().availability()
+    paths = MagentaPaths.discover()
+    status = paths.availability()
+    if not probe or not status.usable:
+        return status
+    try:
+        sidecar = MagentaSidecar.launch(SidecarCommand(paths.python, paths.server, paths.bundle))
+    except MusicdError as error:
+        return Availability(False, f"{error} (run `make magenta-env`, then `musicd doctor` again)")
+    try:
+        notes = sidecar.generate([(60, 0, 4)], 16, seed=1)
+    except MusicdError as error:
+        return Availability(False, f"the Magenta sidecar started but could not generate: {error}")
+    finally:
+        sidecar.release_resident()
+    return Availability(
+        True,
+        f"{status.reason}; the sidecar started in {sidecar.load_s:.1f} s and wrote {len(notes)} notes",
+    )
