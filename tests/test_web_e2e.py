@@ -345,6 +345,26 @@ def test_form_submission_appears_in_the_queue_live_then_in_the_gallery(
     assert page.locator(f'li.card[data-job="{job_id}"]').count() == 1
 
 
+def test_a_running_job_page_updates_its_progress_in_place(fake: dict[str, Any], page: Any) -> None:
+    web = fake["web"]
+    page.goto(web.url + "/submit")
+    page.fill("input[name=title]", "slow")
+    page.check("input[name=genres][value=ambient]")
+    page.fill("input[name=duration]", "12")
+    page.click("form.submit button[type=submit]")
+    page.wait_for_url("**/jobs/*")
+    page.locator("#state", has_text="running").wait_for(timeout=30000)  # one reload: the state changed
+    page.locator("#progress", has_text="%").wait_for(timeout=15000)
+    page.evaluate("window.sameDocument = true")  # gone if the page reloads
+    first = page.inner_text("#progress")
+    page.wait_for_function(
+        "(first) => document.getElementById('progress').textContent !== first", arg=first, timeout=15000
+    )
+    assert page.evaluate("window.sameDocument === true")  # the percent changed without a reload
+    submission = page.url.rsplit("/", 1)[-1]
+    wait_until(lambda: job_state(web, submission)["state"] == "done", 40, "the slow job to finish")
+
+
 def test_cancel_and_retry_from_the_queue_page(fake: dict[str, Any], page: Any) -> None:
     web = fake["web"]
     failing = submit_api(web, title="error", genres=["ambient"], durationSec=5)

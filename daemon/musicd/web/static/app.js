@@ -18,18 +18,21 @@ function liveQueue() {
   }, every);
 }
 
-// A job that has not ended: reload its page once the API says it changed state.
+// A job that has not ended: its stage and percent change in place (the player keeps playing,
+// the page keeps its scroll); the page reloads once the API says the state changed.
 function watchJob() {
   const job = document.querySelector("article.job[data-watch]");
   if (!job) return;
   const before = job.dataset.state;
+  const progress = document.getElementById("progress");
   setInterval(async () => {
     if (document.hidden) return;
     try {
       const answer = await fetch(job.dataset.watch, { credentials: "same-origin", cache: "no-store" });
       if (!answer.ok) return;
       const data = await answer.json();
-      if (data.state !== before || data.state === "running") location.reload();
+      if (data.state !== before) { location.reload(); return; }
+      if (progress && data.stage) progress.textContent = `${data.stage} ${Math.round(data.percent || 0)}%`;
     } catch (e) { /* try again */ }
   }, 2000);
 }
