@@ -165,3 +165,24 @@ def test_doubles_follow_the_seed():
     assert all(12.0 <= r["delay_ms"] <= 22.0 and 0 < r["drift_cents"] < 10 for r in records)
     verse = span(first, "verse")
     assert not np.any(parts[0].audio[verse])  # verses are not doubled
+
+
+def test_a_stem_of_no_length_gets_no_backing():
+    spec = load_spec(
+        "genres: [pop]\nduration: 40\nlyrics: |\n" + "".join(f"  {x}\n" for x in LYRICS.splitlines())
+    )
+    plan = make_plan(spec, 7)
+    result = sing(spec.lyrics, ["en"], "low", "espeak", plan, SAMPLE_RATE, 0, seed=7)
+    assert result.record()["backing"] == [] and (result.audio is None or result.audio.shape == (0, 2))
+
+
+def test_a_stem_of_no_length_costs_no_singing(monkeypatch):
+    from musicd.vocals.espeak import EspeakSinger
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("sang into a stem of no length")
+
+    monkeypatch.setattr(EspeakSinger, "sing", refuse)
+    spec = load_spec("genres: [pop]\nduration: 40\nlyrics: |\n  Sing it loud\n")
+    result = sing(spec.lyrics, ["en"], "low", "espeak", make_plan(spec, 7), SAMPLE_RATE, 0, seed=7)
+    assert result.engine_used == "espeak" and result.lrc_text

@@ -173,7 +173,8 @@ def sing(
             assert singer is not None
             part = _lines_in(vocal, group)
             try:
-                dry += singer.sing(part, sample_rate, n_samples)
+                if n_samples > 0:  # a stem of no length (a placeholder result) needs no singing
+                    dry += singer.sing(part, sample_rate, n_samples)
             except (ResourceMissingError, ModelOutOfMemoryError) as error:
                 log.warning("%s could not sing (%s); falling back", name, error)
                 later = SINGER_NAMES[SINGER_NAMES.index(name) + 1 :]
@@ -253,7 +254,7 @@ def _chorus_backing(
     """The genre's chorus doubles and harmonies (none for most genres, or without a chorus)
     and what was added, for the manifest. Harmonies are sung by the singers that sang the lead."""
     voices = chorus_voices(plan.genres)
-    if voices is None or not backed_lines(vocal):
+    if voices is None or not backed_lines(vocal) or not np.any(dry):
         return [], []
     rng = stage_rng(seed, "vocal-backing")
     parts, records = make_doubles(dry, vocal, sample_rate, voices, rng)
