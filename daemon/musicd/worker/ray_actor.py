@@ -192,7 +192,7 @@ def clear_stale_results(max_age_s: float = STALE_RESULTS_S) -> list[str]:
     """Remove result folders on this node untouched for `max_age_s` (left by a service or bridge
     that died mid-transfer); returns the job ids removed."""
     root = Path(tempfile.gettempdir()) / LOCAL_RESULTS_DIR
-    removed = []
+    removed: list[str] = []
     try:
         entries = list(root.iterdir())
     except OSError:
