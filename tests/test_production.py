@@ -8,10 +8,9 @@ import pytest
 from scipy.signal import sosfreqz
 
 from musicd.audio.dynamics import gated_rms_db, transient_shaper_gain
-from musicd.audio.mixing import duck_gain, mix_stems
+from musicd.audio.mixing import bus_eq_sos, duck_gain, mix_stems, stem_eq_sos
 from musicd.audio.production import (
     PRODUCTION,
-    bus_eq_sos,
     lowpass_top,
     produce,
     pump_rate_hz,
@@ -21,8 +20,9 @@ from musicd.audio.production import (
     widen,
 )
 from musicd.music.compose import compose
-from musicd.music.genres import GENRE_NAMES
+from musicd.music.genres import GENRE_NAMES, GENRES
 from musicd.music.plan import make_plan
+from musicd.music.profiles import MixProfile
 from musicd.pipeline.run import kick_times_s
 from musicd.spec import load_spec
 from musicd.synth.fluidsynth import FluidRenderer
@@ -157,23 +157,33 @@ def test_the_bus_eq_is_one_biquad_with_its_shelf_gains(low, high):
 
 def test_every_genre_has_a_bus_eq_and_the_beat_genres_have_punchy_drums():
     assert set(PRODUCTION) == set(GENRE_NAMES)
-    for name, prod in PRODUCTION.items():
-        assert prod.bus_low[1] or prod.bus_high[1], name
+    for name in GENRE_NAMES:
+        mix = GENRES[name].mix
+        assert mix.bus_low_shelf[1] or mix.bus_high_shelf[1], name
+    assert GENRES["reggae"].mix.bus_low_shelf == (100.0, 3.0)
     for name in ("hip-hop", "trap", "house", "techno", "trance", "drum-and-bass", "dubstep", "funk"):
         assert PRODUCTION[name].punch_db >= 2.0 and PRODUCTION[name].parallel > 0, name
 
 
-def test_the_bus_eq_is_the_same_on_every_instrument_stem_so_they_sum_to_the_equalised_bus():
+def test_the_bus_eq_is_in_every_stems_eq_so_the_stems_sum_to_the_equalised_bus():
+    mix = GENRES["reggae"].mix
+    bus = bus_eq_sos(mix.bus_low_shelf, mix.bus_high_shelf, SR)
+    for name in ("drums", "bass", "chords", "melody", "pads", "arp"):
+        sos = stem_eq_sos(mix.stem(name), SR, bus)
+        assert sos is not None and np.array_equal(sos[0], bus[0]), name
+    # stems with nothing but the bus EQ: their mix is the bus EQ applied to their sum
     rng = np.random.default_rng(4)
     stems = {n: (0.1 * rng.standard_normal((SR, 2))).astype(np.float32) for n in ("bass", "chords", "pads")}
-    out = produce(stems, "reggae", SR)
-    summed = produce({"bass": sum(stems.values())}, "reggae", SR)["bass"]
+    profile = MixProfile(bus_low_shelf=(100.0, 3.0), bus_high_shelf=(8000.0, -1.5), transient_stems=())
+    out = mix_stems(stems, profile, SR)
+    summed = mix_stems({"bass": sum(stems.values())}, profile, SR)["bass"]
     assert np.allclose(sum(out.values()), summed, atol=1e-5)
     spectrum_in = np.abs(np.fft.rfft(stems["bass"][:, 0])) ** 2
     spectrum_out = np.abs(np.fft.rfft(out["bass"][:, 0])) ** 2
     freqs = np.fft.rfftfreq(SR, 1 / SR)
-    low = (freqs > 20) & (freqs < 50)
-    assert 10 * np.log10(spectrum_out[low].sum() / spectrum_in[low].sum()) > 2.0  # reggae's +3 dB low shelf
+    low, top = (freqs > 20) & (freqs < 50), freqs > 15000
+    assert 10 * np.log10(spectrum_out[low].sum() / spectrum_in[low].sum()) > 2.0  # +3 dB under 100 Hz
+    assert 10 * np.log10(spectrum_out[top].sum() / spectrum_in[top].sum()) < -1.0  # -1.5 dB of top
 
 
 def test_tape_saturation_rounds_peaks_and_keeps_quiet_signals():

@@ -109,13 +109,18 @@ def _gain_at_samples(reduction_db: np.ndarray, n_samples: int, block: int) -> np
 
 
 def _block_reduction_db(
-    audio: np.ndarray, block: int, threshold_db: float, ratio: float, knee_db: float
+    audio: np.ndarray,
+    block: int,
+    threshold_db: float,
+    ratio: float,
+    knee_db: float,
+    peaks: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Gain reduction (dB) each block's peak needs, or None when nothing needs any."""
     if audio.shape[0] == 0 or ratio <= 1.0:
         return None
     with np.errstate(divide="ignore"):
-        level_db = 20.0 * np.log10(block_peaks(audio, block))
+        level_db = 20.0 * np.log10(block_peaks(audio, block) if peaks is None else peaks)
     required = static_reduction_db(level_db, threshold_db, ratio, knee_db)
     return required if np.any(required > 0) else None
 
@@ -129,15 +134,16 @@ def peak_compressor_gain(
     attack_ms: float = 1.0,
     release_ms: float = 60.0,
     block: int = PEAK_BLOCK,
+    peaks: np.ndarray | None = None,
 ) -> np.ndarray:
     """Gain curve (linear, float32, (n,)) of a stereo-linked look-ahead peak compressor.
 
     `threshold_db` is absolute (dBFS sample peak). The reduction ramps in over `attack_ms` before
     each peak, reaches the static curve's value at the peak and decays with time constant
-    `release_ms` after it.
+    `release_ms` after it. `peaks` are the audio's `block_peaks`, when the caller has them.
     """
     n_samples = audio.shape[0]
-    required = _block_reduction_db(audio, block, threshold_db, ratio, knee_db)
+    required = _block_reduction_db(audio, block, threshold_db, ratio, knee_db, peaks)
     if required is None:
         return np.ones(n_samples, np.float32)
     window = max(1, int(round(attack_ms * 1e-3 * sample_rate / block)))
@@ -186,19 +192,23 @@ def transient_shaper_gain(
     attack_ms: float = 20.0,
     release_ms: float = 150.0,
     block: int = PEAK_BLOCK,
+    peaks: np.ndarray | None = None,
 ) -> np.ndarray:
     """Gain curve (linear, float32, (n,)) of a stereo-linked transient shaper: up to `attack_db`
     on the onset of each hit, fading over about `attack_ms`; sustained sound is left at unity.
 
     The attack share is 1 - slow / fast, where `fast` is the block-peak envelope (instant attack,
     `release_ms` release) and `slow` the same envelope through a one-pole lag of `attack_ms`; it is
-    1 when a hit starts from silence and 0 once the slow envelope has caught up.
+    1 when a hit starts from silence and 0 once the slow envelope has caught up. `peaks` are the
+    audio's `block_peaks`, when the caller has them.
     """
     n_samples = audio.shape[0]
     if n_samples == 0 or attack_db == 0.0:
         return np.ones(n_samples, np.float32)
     blocks_per_ms = 1e-3 * sample_rate / block
-    fast = release_envelope_db(block_peaks(audio, block).astype(np.float64), release_ms * blocks_per_ms)
+    if peaks is None:
+        peaks = block_peaks(audio, block)
+    fast = release_envelope_db(peaks.astype(np.float64), release_ms * blocks_per_ms)
     slow = one_pole(fast, attack_ms * blocks_per_ms)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = np.where(fast > 0.0, 1.0 - slow / fast, 0.0)

@@ -1,7 +1,9 @@
 """Stem processing and summing: gain, constant-power pan, EQ and sidechain ducking per stem.
 
 EQ uses the RBJ biquads of musicd.audio.filters (high-pass and low-pass at Q 0.707, shelves at
-200 Hz and 6 kHz with slope 1), run as one second-order-sections cascade per stem. Ducking lowers
+200 Hz and 6 kHz with slope 1) and the genre's bus EQ (a first-order low and high shelf in one
+biquad, the same on every stem, so the stems sum to the equalised bus), run as one
+second-order-sections cascade per stem. Ducking lowers
 a stem by StemMix.duck_db at each trigger time (the kick onsets) and lets it recover exponentially
 with the profile's release time; the dip ramps in over a few milliseconds just before the trigger,
 so it is in place when the kick lands and never clicks.
@@ -21,6 +23,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from scipy.signal import bilinear_zpk, zpk2sos
 
 from musicd.audio.dynamics import gated_rms_db, glue_compressor_gain, peak_compressor_gain
 from musicd.audio.filters import rbj_biquad, sosfilt_guarded
@@ -35,9 +38,35 @@ DUCK_ATTACK_MS = 5.0
 _THREADS = 2  # sosfilt releases the GIL: two stems filter at once
 
 
-def stem_eq_sos(stem: StemMix, sample_rate: int) -> np.ndarray | None:
-    """The stem's EQ as second-order sections, or None when it has none."""
-    sections = []
+def bus_eq_sos(low: tuple[float, float], high: tuple[float, float], sample_rate: int) -> np.ndarray | None:
+    """A first-order low shelf and a first-order high shelf ((Hz, dB) each, 0 dB = none) as one
+    biquad: a gentle, Baxandall-like tilt, half its gain at each corner frequency. None when flat."""
+    zeros: list[float] = []
+    poles: list[float] = []
+    gain = 1.0
+    for (freq_hz, gain_db), kind in ((low, "low"), (high, "high")):
+        if gain_db == 0.0:
+            continue
+        root = 10.0 ** (gain_db / 40.0)  # sqrt of the linear gain
+        # pre-warped corner, so the digital shelf's midpoint sits at freq_hz
+        corner = 2.0 * sample_rate * math.tan(math.pi * min(freq_hz, 0.45 * sample_rate) / sample_rate)
+        if kind == "low":  # (s + w*root) / (s + w/root): root**2 at DC, 1 at the top
+            zeros.append(-corner * root)
+            poles.append(-corner / root)
+        else:  # root**2 * (s + w/root) / (s + w*root): 1 at DC, root**2 at the top
+            zeros.append(-corner / root)
+            poles.append(-corner * root)
+            gain *= root**2
+    if not zeros:
+        return None
+    z, p, k = bilinear_zpk(np.array(zeros), np.array(poles), gain, fs=sample_rate)
+    return np.asarray(zpk2sos(z, p, k))
+
+
+def stem_eq_sos(stem: StemMix, sample_rate: int, bus: np.ndarray | None = None) -> np.ndarray | None:
+    """The stem's EQ (and the bus EQ's sections, when given) as second-order sections, or None
+    when it has none."""
+    sections = [] if bus is None else list(bus)
     if stem.highpass_hz > 0:
         sections.append(rbj_biquad("highpass", stem.highpass_hz, sample_rate))
     if stem.lowpass_hz > 0:
@@ -109,11 +138,16 @@ def as_stereo(audio: np.ndarray) -> np.ndarray:
 
 
 def process_stem(
-    audio: np.ndarray, stem: StemMix, sample_rate: int, duck: np.ndarray | None = None
+    audio: np.ndarray,
+    stem: StemMix,
+    sample_rate: int,
+    duck: np.ndarray | None = None,
+    bus: np.ndarray | None = None,
 ) -> np.ndarray:
-    """EQ, gain and pan one stem (and duck it when given a gain curve); returns a new float32 array."""
+    """EQ (its own and the bus EQ's `bus` sections), gain and pan one stem (and duck it when given
+    a gain curve); returns a new float32 array."""
     audio = as_stereo(audio)
-    sos = stem_eq_sos(stem, sample_rate)
+    sos = stem_eq_sos(stem, sample_rate, bus)
     out = sosfilt_guarded(sos, audio) if sos is not None else np.array(audio, copy=True)  # keeps layout
     level = 10.0 ** (stem.gain_db / 20.0)
     left, right = pan_gains(stem.pan)
@@ -200,8 +234,9 @@ def mix_bus(
 def mix_stems(
     stems: Mapping[str, np.ndarray], profile: MixProfile, sample_rate: int, duck_times_s: Sequence[float] = ()
 ) -> dict[str, np.ndarray]:
-    """Process every stem by its StemMix in `profile` (and the profile's transient control for
-    its transient_stems); the mix is the sum of the returned stems (see `mix_bus`).
+    """Process every stem by its StemMix in `profile` and the profile's bus EQ (and the profile's
+    transient control for its transient_stems); the mix is the sum of the returned stems (see
+    `mix_bus`).
 
     Stems may differ in length (layers from other stages): all come back padded to the longest.
     duck_times_s are the sidechain triggers (e.g. kick onsets) for stems with a duck_db.
@@ -210,6 +245,7 @@ def mix_stems(
         raise RenderError("There are no stems to mix.")
     prepared = {name: as_stereo(audio) for name, audio in stems.items()}
     length = max(a.shape[0] for a in prepared.values())
+    bus = bus_eq_sos(profile.bus_low_shelf, profile.bus_high_shelf, sample_rate)
     ducks: dict[float, np.ndarray] = {}
     for name in prepared:
         depth = profile.stem(name).duck_db
@@ -221,7 +257,7 @@ def mix_stems(
         audio = prepared[name]
         if audio.shape[0] < length:
             audio = np.concatenate([audio, np.zeros((length - audio.shape[0], 2), np.float32)])
-        out = process_stem(audio, stem, sample_rate, ducks.get(stem.duck_db))
+        out = process_stem(audio, stem, sample_rate, ducks.get(stem.duck_db), bus)
         return control_transients(out, profile, sample_rate) if name in profile.transient_stems else out
 
     with ThreadPoolExecutor(max_workers=_THREADS) as pool:

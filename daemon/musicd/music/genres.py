@@ -1595,9 +1595,43 @@ GENRE_SIGNATURES: dict[str, tuple[str, ...]] = {
         "soft analogue pads and a polysynth lead",
     ),
 }
+# The bus EQ by genre: a first-order low shelf and high shelf, (corner Hz, dB) each, on every
+# instrument stem (audio/mixing.py): weight under dance and bass music, air on the bright genres,
+# a rolled-off top on deep house and the vintage ones (soul, blues, jazz, reggae, chillout).
+GENRE_BUS_EQ: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "lofi": ((120.0, 1.5), (0.0, 0.0)),
+    "hip-hop": ((90.0, 2.0), (0.0, 0.0)),
+    "trap": ((70.0, 2.5), (10000.0, 1.5)),
+    "techno": ((80.0, 1.5), (9000.0, 1.0)),
+    "house": ((90.0, 1.5), (10000.0, 1.5)),
+    "deep-house": ((100.0, 1.5), (7000.0, -2.0)),
+    "trance": ((80.0, 1.0), (10000.0, 2.0)),
+    "drum-and-bass": ((60.0, 2.0), (10000.0, 1.5)),
+    "dubstep": ((60.0, 2.5), (9000.0, 1.0)),
+    "synthwave": ((100.0, 1.0), (9000.0, 1.5)),
+    "ambient": ((0.0, 0.0), (8000.0, -1.5)),
+    "chillout": ((120.0, 1.0), (8000.0, -1.5)),
+    "pop": ((80.0, 1.0), (10000.0, 2.0)),
+    "rock": ((0.0, 0.0), (5000.0, 1.0)),
+    "funk": ((100.0, 1.0), (8000.0, 1.0)),
+    "disco": ((90.0, 1.0), (10000.0, 2.0)),
+    "soul": ((150.0, 1.5), (9000.0, -1.0)),
+    "rnb": ((70.0, 2.0), (10000.0, 1.5)),
+    "jazz": ((150.0, 0.5), (9000.0, -1.0)),
+    "blues": ((150.0, 1.0), (8000.0, -1.5)),
+    "bossa-nova": ((0.0, 0.0), (9000.0, -1.0)),
+    "reggae": ((100.0, 3.0), (8000.0, -1.5)),
+    "afrobeat": ((100.0, 1.0), (8000.0, 1.0)),
+    "folk": ((120.0, -1.0), (8000.0, 1.0)),
+    "country": ((0.0, 0.0), (8000.0, 1.0)),
+    "cinematic": ((60.0, 1.5), (10000.0, 1.0)),
+}
 for _name in GENRE_NAMES:
     GENRES[_name] = replace(
         GENRES[_name],
+        mix=replace(
+            GENRES[_name].mix, bus_low_shelf=GENRE_BUS_EQ[_name][0], bus_high_shelf=GENRE_BUS_EQ[_name][1]
+        ),
         kit=GENRE_KITS[_name],
         voices=dict(GENRE_VOICES.get(_name, {})),
         signatures=GENRE_SIGNATURES.get(_name, ()),

@@ -55,6 +55,10 @@ class MixProfile:
     glue_attack_ms: float = 20.0
     glue_release_ms: float = 150.0
     glue_auto_release_ms: float = 1000.0  # slower release after sustained compression (0 = off)
+    # Bus EQ: a first-order low shelf and high shelf, (corner Hz, dB) each (0 dB = none), added to
+    # every instrument stem's EQ, so the stems sum to the equalised bus.
+    bus_low_shelf: tuple[float, float] = (0.0, 0.0)
+    bus_high_shelf: tuple[float, float] = (0.0, 0.0)
 
     def stem(self, name: str) -> StemMix:
         return self.stems.get(name, StemMix())
