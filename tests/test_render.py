@@ -1,4 +1,4 @@
-"""FluidSynth rendering with the real library and the Debian FluidR3 SoundFont."""
+"""FluidSynth rendering with the real library and the default SoundFont (Debian's MuseScore General)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ from musicd.music.compose.bass import CC_EXPRESSION, wobble_level
 from musicd.music.profiles import MixProfile, ReverbProfile, StemMix
 from musicd.music.score import Control, Note, Score, Track, semitones_to_bend
 from musicd.synth.fluidsynth import CC_CHORUS_SEND, CC_REVERB_SEND, DRUM_BANK, FluidRenderer, _api
-from musicd.synth.soundfonts import SOUNDFONT_ENV, default_soundfont, resolve_soundfont, soundfont_info
+from musicd.synth.soundfonts import (
+    SOUNDFONT_ENV,
+    default_soundfont,
+    resolve_soundfont,
+    soundfont_cache_dir,
+    soundfont_info,
+)
 
 SR = 44100
 FLOOR = 10 ** (-80 / 20)
@@ -248,12 +254,13 @@ def test_duplicate_track_names_are_rejected(renderer: FluidRenderer) -> None:
 def test_manifest_info_names_fluidsynth_and_the_soundfont(renderer: FluidRenderer) -> None:
     info = renderer.manifest_info
     assert info["fluidsynth_version"].startswith("2.")
-    assert info["soundfont_name"] == "FluidR3_GM"
+    assert info["soundfont_name"] == "MuseScore_General"
+    assert info["soundfont_loaded_from"].endswith(".sf2")  # the decoded copy, not the .sf3
     assert info["soundfont_load_s"] > 0
 
 
 def test_missing_soundfont_says_how_to_install_one(tmp_path: Path) -> None:
-    with pytest.raises(ResourceMissingError, match="apt-get install fluid-soundfont-gm"):
+    with pytest.raises(ResourceMissingError, match="apt-get install musescore-general-soundfont"):
         default_soundfont(env={}, candidates=(tmp_path / "none.sf2",))
     with pytest.raises(ResourceMissingError, match=SOUNDFONT_ENV):
         default_soundfont(env={SOUNDFONT_ENV: str(tmp_path / "gone.sf2")})
@@ -274,11 +281,18 @@ def test_soundfont_choice_prefers_the_environment_then_the_defaults(tmp_path: Pa
     custom = tmp_path / "custom.sf2"
     custom.write_bytes(b"x")
     assert default_soundfont(env={SOUNDFONT_ENV: str(custom)}) == custom
-    assert default_soundfont(env={}) == Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
-    fallback = tmp_path / "MuseScore_General.sf3"
+    assert default_soundfont(env={}) == Path("/usr/share/sounds/sf3/MuseScore_General.sf3")
+    fallback = tmp_path / "FluidR3_GM.sf2"
     fallback.write_bytes(b"x")
     assert default_soundfont(env={}, candidates=(tmp_path / "missing.sf2", fallback)) == fallback
     assert soundfont_info(custom).format == "sf2"
+
+
+def test_soundfont_cache_follows_systemd_then_xdg(tmp_path: Path) -> None:
+    assert soundfont_cache_dir({"CACHE_DIRECTORY": "/var/cache/musicd"}) == Path(
+        "/var/cache/musicd/soundfonts"
+    )
+    assert soundfont_cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "musicd" / "soundfonts"
 
 
 def envelope_rate_hz(mono: np.ndarray, frame: int = 441) -> float:

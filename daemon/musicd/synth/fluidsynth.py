@@ -32,7 +32,8 @@ import numpy as np
 from musicd.errors import RenderError, ResourceMissingError
 from musicd.music.profiles import MixProfile
 from musicd.music.score import BEND_RANGE_SEMITONES, Score, Track
-from musicd.synth.soundfonts import check_soundfont
+from musicd.synth.sf3 import loadable_soundfont
+from musicd.synth.soundfonts import check_soundfont, soundfont_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -402,13 +403,16 @@ class FluidRenderer:
         threads: int | None = None,
         synth_gain: float = DEFAULT_SYNTH_GAIN,
         polyphony: int = 256,
+        cache_dir: Path | None = None,
     ) -> None:
         self.soundfont = check_soundfont(Path(soundfont))
+        # An .sf3 is loaded from its decoded .sf2 copy in `cache_dir` (decoded on first use).
+        self.loaded_from = loadable_soundfont(self.soundfont, cache_dir or soundfont_cache_dir())
         self.sample_rate = int(sample_rate)
         if threads is None:
-            # Each synth instance holds its own decoded copy of the SoundFont: cheap for FluidR3
-            # (150 MB, 0.2 s), not for a Vorbis-compressed .sf3 (MuseScore General: ~600 MB, 5-9 s).
-            threads = 1 if self.soundfont.suffix.lower() == ".sf3" else min(2, os.cpu_count() or 1)
+            # Each synth instance holds its own copy of the samples: cheap for an .sf2 (0.2-0.8 s),
+            # not for an .sf3 that FluidSynth decodes itself (MuseScore General: ~600 MB, 5-9 s).
+            threads = 1 if self.loaded_from.suffix.lower() == ".sf3" else min(2, os.cpu_count() or 1)
         self.threads = max(1, threads)
         self.groups_per_synth = max(1, math.ceil(max_stems / self.threads))
         self._synth_gain = synth_gain
@@ -432,7 +436,7 @@ class FluidRenderer:
         log.info(
             "FluidSynth %s: loaded %s into %d synth(s) in %.2f s",
             self.fluidsynth_version,
-            self.soundfont,
+            self.loaded_from,
             len(self._units),
             self.load_s,
         )
@@ -440,7 +444,7 @@ class FluidRenderer:
     def _add_unit(self) -> _SynthUnit:
         unit = _SynthUnit(
             self._api,
-            self.soundfont,
+            self.loaded_from,
             self.sample_rate,
             self.groups_per_synth,
             self._synth_gain,
@@ -463,6 +467,7 @@ class FluidRenderer:
             "fluidsynth_version": self.fluidsynth_version,
             "soundfont": str(self.soundfont),
             "soundfont_name": self.soundfont_name,
+            "soundfont_loaded_from": str(self.loaded_from),
             "soundfont_load_s": round(self.load_s, 3),
             "synth_instances": len(self._units),
             "sample_rate": self.sample_rate,

@@ -32,10 +32,11 @@ log = logging.getLogger(__name__)
 SYNTH_TAIL_S = 1.0  # room past the musical end for the synth voices' releases and echoes
 TAIL_FLOOR = 10.0 ** (-80.0 / 20.0)
 MIN_REVERB_SEND = 0.05  # sends below this (the bass's) are inaudible: no room for them
-# What FluidSynth's General MIDI stems measure (gated RMS, dBFS) by role, over the genre table's
-# renders: a synthesized stem is brought to its role's level, so a drum machine or a synth bass
-# sits in the mix where the SoundFont's kit or bass would (the genre's StemMix then sets the
-# balance) instead of 15-25 dB above the SoundFont's parts.
+# The level (gated RMS, dBFS) each main role's stem enters the mix at, whatever plays it (a
+# SoundFont program, a synth voice, a drum machine; the figures are what FluidR3's stems measured
+# over the genre table's renders), so the genre's StemMix alone sets the balance: a drum machine
+# no longer lands 15-25 dB above the SoundFont's parts, nor one SoundFont's quiet leads under
+# another's loud kits.
 ROLE_LEVEL_DB = {"drums": -35.0, "bass": -36.0, "chords": -38.0, "pads": -39.0, "melody": -36.0, "arp": -40.0}
 DEFAULT_LEVEL_DB = -37.0
 
@@ -60,6 +61,16 @@ def synthesized_tracks(score: Score, voices: Mapping[str, str], kit: str) -> dic
     return out
 
 
+def _at_role_level(audio: np.ndarray, name: str, sample_rate: int, default_db: float | None) -> np.ndarray:
+    """`audio` scaled to its role's gated RMS (ROLE_LEVEL_DB; `default_db` for other names, None:
+    leave those as they are), so the genre's mix profile, not the instrument, sets the balance."""
+    target = ROLE_LEVEL_DB.get(name, default_db)
+    level = gated_rms_db(audio, sample_rate)
+    if target is not None and np.isfinite(level):
+        audio *= np.float32(10.0 ** ((target - level) / 20.0))
+    return audio
+
+
 def _synth_one(
     track: Track,
     score: Score,
@@ -78,9 +89,7 @@ def _synth_one(
     else:
         rng = np.random.default_rng([seed, *track.name.encode()])
         audio = render_track(track, VOICES[voices[track.name]], score.tempo_bpm, sample_rate, length, rng)
-    level = gated_rms_db(audio, sample_rate)
-    if np.isfinite(level):
-        audio *= np.float32(10.0 ** ((ROLE_LEVEL_DB.get(track.name, DEFAULT_LEVEL_DB) - level) / 20.0))
+    audio = _at_role_level(audio, track.name, sample_rate, DEFAULT_LEVEL_DB)
     send = mix.stem(track.name).reverb_send
     if send >= MIN_REVERB_SEND:
         audio = room_reverb(np.ascontiguousarray(audio, dtype=np.float32), send, mix.reverb, sample_rate)
@@ -116,7 +125,10 @@ def render_stems(
     if fluid_tracks:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voices") as pool:
             pending = pool.submit(synthesize) if synth_tracks else None
-            stems = dict(renderer.render(replace(score, tracks=fluid_tracks), mix, progress))
+            rendered = renderer.render(replace(score, tracks=fluid_tracks), mix, progress)
+            # SoundFonts differ in how loud each program plays (MuseScore General's leads sit
+            # 3-4 dB under FluidR3's, its kits 2-3 dB over): the main roles enter at one level
+            stems = {name: _at_role_level(audio, name, sample_rate, None) for name, audio in rendered.items()}
             synth = pending.result() if pending is not None else {}
         length = len(next(iter(stems.values())))
     else:
