@@ -130,11 +130,25 @@ def chorus_gate(vocal: VocalLine, sample_rate: int, n_samples: int) -> np.ndarra
 def double_take(
     take: np.ndarray, sample_rate: int, delay_ms: float, rate_hz: float, phase: float
 ) -> np.ndarray:
-    """`take` read through a delay of `delay_ms` swinging by DOUBLE_SWING_MS at `rate_hz`."""
-    n = len(take)
-    t = np.arange(n) / sample_rate
-    lag_s = (delay_ms + DOUBLE_SWING_MS * np.sin(2 * np.pi * rate_hz * t + phase)) / 1000.0
-    return np.interp(t - lag_s, t, take, left=0.0, right=0.0).astype(np.float32)
+    """`take` read through a delay of `delay_ms` swinging by DOUBLE_SWING_MS at `rate_hz`
+    (linear interpolation; only the stretch where `take` sounds is computed)."""
+    out = np.zeros(len(take), np.float32)
+    sounding = np.flatnonzero(take)
+    if sounding.size == 0:
+        return out
+    reach = int(np.ceil((delay_ms + DOUBLE_SWING_MS) / 1000.0 * sample_rate)) + 2
+    n = np.arange(sounding[0], min(len(take), sounding[-1] + reach))
+    lag = (delay_ms + DOUBLE_SWING_MS * np.sin(2 * np.pi * rate_hz * n / sample_rate + phase)) * (
+        sample_rate / 1000.0
+    )
+    position = n - lag
+    index = np.floor(position).astype(np.int64)
+    frac = (position - index).astype(np.float32)
+    inside = (index >= 0) & (index + 1 < len(take))
+    index = np.where(inside, index, 0)
+    value = take[index] * (1 - frac) + take[index + 1] * frac
+    out[n] = np.where(inside, value, 0.0)
+    return out
 
 
 def make_doubles(

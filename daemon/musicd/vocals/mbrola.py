@@ -110,11 +110,18 @@ def installed_voices() -> tuple[MbrolaVoice, ...]:
     return tuple(voices)
 
 
+DEFAULT_REGIONS = {"en": "en-us"}  # a language without a region sings in this one first
+
+
 def voice_for(language: str, register: str) -> MbrolaVoice | None:
-    """The installed voice for `language`: male for the low register, female for the high one."""
+    """The installed voice for `language`: male for the low register, female for the high one;
+    one of the asked region first (en-gb: en1), else of the default region (en: en-us)."""
     voices = [v for v in installed_voices() if v.speaks(language)]
     if not voices:
         return None
+    asked = language.lower().replace("_", "-")
+    region = asked if "-" in asked else DEFAULT_REGIONS.get(asked, "")
+    voices.sort(key=lambda v: region not in v.languages)  # stable: sorted by name within each
     wanted = "female" if register == "high" else "male"
     return next((v for v in voices if v.gender == wanted), voices[0])
 
