@@ -17,6 +17,12 @@ median job seconds, the vocals stage's median and the ratio to the job without v
 +50 % job-time ceiling is a ratio of at most 1.5).
 
     .venv/bin/python bench/bench_vocals.py --job [--runs 3] [--singers espeak,piper,mbrola,auto]
+
+The voice in the mix (--bus): each singer's dry take of the song through the vocal bus (pop):
+the sung passages' RMS, the peak, and the long-term spectrum's share per band (dB of the total),
+the figures the per-singer treatment in musicd/vocals/bus.py was set from.
+
+    .venv/bin/python bench/bench_vocals.py --bus [--singers espeak,piper,mbrola]
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ def main() -> None:
     )
     parser.add_argument("--quality-only", action="store_true", help="skip the espeak speed runs")
     parser.add_argument("--job", action="store_true", help="time whole 60 s jobs per singer instead")
+    parser.add_argument("--bus", action="store_true", help="each singer's level and spectrum on the bus")
     args = parser.parse_args()
     if args.job:
         jobs(args.singers.split(","), args.runs)
@@ -62,6 +69,10 @@ def main() -> None:
     )
     plan = make_plan(spec, 7)
     n_samples = int(plan.duration_s * SAMPLE_RATE)
+    if args.bus:
+        for name in args.singers.split(","):
+            bus_figures(name.strip(), spec, plan, n_samples)
+        return
     if not args.quality_only:
         speed(spec, plan, n_samples, args.runs)
     for name in args.singers.split(","):
@@ -230,6 +241,58 @@ def quality(name: str, spec, plan, n_samples: int) -> None:
         f"{clicks / (song_s / 60):.1f} clicks/min"
     )
     spectrogram_png(audio, rate, vocal, Path(__file__).parent / f"spectrogram_{name}.png", name)
+
+
+BANDS_HZ = (
+    (0, 250),
+    (250, 500),
+    (500, 2000),
+    (2000, 5000),
+    (5000, 8000),
+    (8000, 11000),
+    (11000, 16000),
+    (16000, 22050),
+)
+
+
+def bus_figures(name: str, spec, plan, n_samples: int) -> None:
+    """One singer's take through the bus: sung RMS, peak and spectrum share per band."""
+    import numpy as np
+    from scipy import signal
+
+    from musicd.engines import EngineConfig, make_singer
+    from musicd.seeding import stage_rng
+    from musicd.vocals import chords_from_plan, vocal_line
+    from musicd.vocals.bus import _sung_rms
+
+    singer = make_singer(name, EngineConfig())
+    if not singer.availability().usable:
+        print(f"{name}: not installed here")
+        return
+    vocal = vocal_line(
+        spec.lyrics,
+        ["en"],
+        plan.form,
+        plan.tempo_bpm,
+        plan.meter,
+        plan.key_tonic,
+        plan.mode,
+        chords_from_plan(plan),
+        "low",
+        stage_rng(7, "vocals"),
+    )
+    dry = singer.sing(vocal, SAMPLE_RATE, n_samples)
+    stem = process_vocal_bus(dry, SAMPLE_RATE, plan.genres, plan.tempo_bpm, singer=name)
+    mid = stem.mean(axis=1)
+    freqs, power = signal.welch(mid, SAMPLE_RATE, nperseg=4096)
+    shares = " ".join(
+        f"{a}-{b}:{10 * np.log10(power[(freqs >= a) & (freqs < b)].sum() / power.sum() + 1e-12):.1f}"
+        for a, b in BANDS_HZ
+    )
+    print(
+        f"{name}: sung RMS {20 * np.log10(_sung_rms(mid, SAMPLE_RATE)):.1f} dBFS, peak "
+        f"{20 * np.log10(np.abs(stem).max()):.1f} dBFS; band shares (Hz: dB) {shares}"
+    )
 
 
 def spectrogram_png(audio, rate: int, vocal, path: Path, name: str) -> None:
