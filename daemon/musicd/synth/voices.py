@@ -541,19 +541,32 @@ def render_track(
     """Play one track on `voice` (or on each of its layers, summed): float32 (length, 2).
 
     A voice whose filter keeps its top octave dark renders at half the sample rate and is
-    upsampled once at the end (half the work for the same sound)."""
-    if voice.layers:
-        out_layers = np.zeros((length, 2), dtype=np.float32)
-        for name, gain in voice.layers:
-            out_layers += np.float32(gain) * render_track(
-                track, voice_for(name), tempo_bpm, sample_rate, length, rng
-            )
-        return out_layers
-    if voice.half_rate and sample_rate >= 32000:
-        full_length = length
-        sample_rate, length = sample_rate // 2, (length + 1) // 2
-    else:
-        full_length = 0
+    upsampled once at the end (half the work for the same sound); layers that all do are summed
+    at half rate and upsampled together."""
+    parts = [(voice_for(name), gain) for name, gain in voice.layers] if voice.layers else [(voice, 1.0)]
+    half = sample_rate >= 32000 and all(v.half_rate for v, _ in parts)
+    rate, n = (sample_rate // 2, (length + 1) // 2) if half else (sample_rate, length)
+    out: np.ndarray | None = None
+    for part, gain in parts:
+        planar = _render_planar(track, part, tempo_bpm, rate, n, rng)
+        if gain != 1.0:
+            planar *= gain
+        out = planar if out is None else out + planar
+    assert out is not None
+    if half:
+        out = resample_poly(out, 2, 1, axis=-1)[:, :length]
+    return np.ascontiguousarray(out.T, dtype=np.float32)
+
+
+def _render_planar(
+    track: Track,
+    voice: Voice,
+    tempo_bpm: float,
+    sample_rate: int,
+    length: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """One voice's notes, tremolo and echoes at `sample_rate`: float64 (2, length)."""
     samples_per_beat = sample_rate * 60.0 / tempo_bpm
     out = np.zeros((2, length), dtype=np.float64)
     controls = track.controls
@@ -601,9 +614,7 @@ def render_track(
         out = _ping_pong(
             out, int(round(voice.delay_beats * samples_per_beat)), voice.delay_feedback, voice.delay_mix
         )
-    if full_length:
-        out = resample_poly(out, 2, 1, axis=-1)[:, :full_length]
-    return np.ascontiguousarray(out.T, dtype=np.float32)
+    return out
 
 
 def _render_note(
