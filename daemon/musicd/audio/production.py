@@ -53,7 +53,7 @@ PRODUCTION: dict[str, Production] = {
         top_lowpass_hz=12000.0,
         sampler=frozenset({"drums", "chords"}),
         punch_db=4.0,
-        parallel=0.35,
+        parallel=0.2,
     ),
     "trap": Production(punch_db=3.0, parallel=0.3),
     "techno": Production(
@@ -83,12 +83,12 @@ PRODUCTION: dict[str, Production] = {
     "funk": Production(punch_db=3.0, parallel=0.3),
     "disco": Production(punch_db=2.0, parallel=0.25),
     "soul": Production(punch_db=1.5, parallel=0.2),
-    "rnb": Production(punch_db=2.0, parallel=0.25),
+    "rnb": Production(punch_db=2.5, parallel=0.15),
     "jazz": Production(),
     "blues": Production(parallel=0.2),
     "bossa-nova": Production(),
     # roots reggae: heavy bass, a warm top, the rimshot's crack
-    "reggae": Production(punch_db=2.0, parallel=0.2),
+    "reggae": Production(punch_db=3.0, parallel=0.1),
     "afrobeat": Production(punch_db=2.0, parallel=0.2),
     "folk": Production(),
     "country": Production(presence={"chords": 4.0, "arp": 3.0, "melody": 2.0}),
