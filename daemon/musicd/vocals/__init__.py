@@ -216,9 +216,8 @@ def sing(
         return VocalResult(vocal.to_track(), vocal, None, lrc, srt, engine, "none", reason, timings)
     timings["singing"] = round(time.perf_counter() - started, 3)
     started = time.perf_counter()
-    with _recording(cache) as more_models:
-        backing, backing_records = _chorus_backing(dry, vocal, plan, sung_by, sample_rate, seed)
-    models.extend(more_models)
+    # (the harmonies reuse the lead's loaded models; `models` lists the lead's uses only)
+    backing, backing_records = _chorus_backing(dry, vocal, plan, sung_by, sample_rate, seed)
     if backing_records:
         timings["backing"] = round(time.perf_counter() - started, 3)
     started = time.perf_counter()
