@@ -28,6 +28,7 @@ from functools import lru_cache
 import numpy as np
 from scipy import signal
 from scipy.fft import irfft, next_fast_len, rfft
+from scipy.ndimage import minimum_filter1d, uniform_filter1d
 
 from musicd.audio.dynamics import GLUE_BLOCK, glue_compressor_gain
 from musicd.audio.filters import first_order_lowpass, rbj_biquad, sosfilt_guarded
@@ -43,6 +44,7 @@ COMP_ATTACK_MS = 10.0
 COMP_RELEASE_MS = 100.0
 VOCAL_LEVEL_DBFS = -18.0  # RMS of the sung passages (dry path), before genre and singer trims
 VOCAL_PEAK_DBFS = -1.0  # the stem's ceiling before the mix (stems sum at unity)
+LIMIT_HOLD_S = 0.003  # the peak limiter's reach either side of a peak
 LEVEL_WINDOW_S = 0.05  # the loudness envelope's time constant
 LEVEL_GATE_DB = -30.0  # samples this far under the loudest count as between phrases
 EXCITER_HZ = 3000.0  # the band the exciter saturates...
@@ -273,7 +275,12 @@ def process_vocal_bus(
     if not windows:
         return out
     wet = _process(
-        np.concatenate([dry[a:b] for a, b in windows]), sample_rate, space, tempo_bpm, singer_space(singer)
+        np.concatenate([dry[a:b] for a, b in windows]),
+        sample_rate,
+        space,
+        tempo_bpm,
+        singer_space(singer),
+        lead=np.concatenate([mono[a:b] for a, b in windows]) if backing else None,
     )
     offset = 0
     for a, b in windows:
@@ -302,14 +309,16 @@ def _process(
     space: VocalSpace,
     tempo_bpm: float,
     voice: SingerSpace = DEFAULT_SINGER_SPACE,
+    lead: np.ndarray | None = None,
 ) -> np.ndarray:
     """The bus over one stretch of audio, mono (n,) or stereo (n, 2) dry: (n, 2) float32, the
-    sung passages at VOCAL_LEVEL_DBFS plus the genre's and singer's trims, peaks at most
-    VOCAL_PEAK_DBFS."""
-    dry = sosfilt_guarded(rbj_biquad("highpass", HIGHPASS_HZ, sample_rate), np.asarray(dry, np.float32))
-    mid = dry if dry.ndim == 1 else dry.mean(axis=1)
+    sung passages at VOCAL_LEVEL_DBFS plus the genre's and singer's trims (measured on `lead`
+    when backing voices are mixed into `dry`: they add on top of the lead's level), peaks held
+    at VOCAL_PEAK_DBFS."""
+    highpass = rbj_biquad("highpass", HIGHPASS_HZ, sample_rate)
+    dry = sosfilt_guarded(highpass, np.asarray(dry, np.float32))
     gain = glue_compressor_gain(
-        mid,
+        dry if dry.ndim == 1 else dry.mean(axis=1),
         sample_rate,
         COMP_THRESHOLD_DB,
         COMP_RATIO,
@@ -318,17 +327,13 @@ def _process(
         COMP_RELEASE_MS,
         auto_release_ms=0.0,  # a slow memory would carry from one sung window into the next
     )
-    dry *= gain if dry.ndim == 1 else gain[:, None]
-    if voice.mud_db:
-        dry = sosfilt_guarded(rbj_biquad("peaking", MUD_HZ, sample_rate, voice.mud_db, MUD_Q), dry)
-    presence_db = PRESENCE_DB + space.presence_db + voice.presence_db
-    dry = sosfilt_guarded(rbj_biquad("peaking", PRESENCE_HZ, sample_rate, presence_db, PRESENCE_Q), dry)
-    if voice.exciter_mix > 0:
-        dry += _excite(dry, sample_rate, voice.exciter_mix)
-    mid = dry if dry.ndim == 1 else dry.mean(axis=1)
-    dry *= np.float32(
-        10 ** ((VOCAL_LEVEL_DBFS + space.level_db + voice.gain_db) / 20) / _sung_rms(mid, sample_rate)
-    )
+    dry = _tone(dry * (gain if dry.ndim == 1 else gain[:, None]), sample_rate, space, voice)
+    if lead is not None:
+        level_from = _tone(sosfilt_guarded(highpass, lead) * gain, sample_rate, space, voice)
+    else:
+        level_from = dry if dry.ndim == 1 else dry.mean(axis=1)
+    level_db = VOCAL_LEVEL_DBFS + space.level_db + voice.gain_db
+    dry *= np.float32(10 ** (level_db / 20) / _sung_rms(level_from, sample_rate))
     send = dry if dry.ndim == 1 else dry.mean(axis=1)
     stereo = _reverb(send, reverb_kernel(sample_rate, space.reverb_s))
     stereo *= np.float32(space.reverb_wet * voice.reverb_scale)
@@ -342,11 +347,34 @@ def _process(
             space.delay_feedback,
             space.delay_wet * voice.reverb_scale,
         )
-    peak = max(float(stereo.max()), -float(stereo.min()))
+    return _limit(stereo, sample_rate).T
+
+
+def _tone(dry: np.ndarray, sample_rate: int, space: VocalSpace, voice: SingerSpace) -> np.ndarray:
+    """The singer's low-mid EQ, the presence lift (bus + genre + singer) and the exciter."""
+    if voice.mud_db:
+        dry = sosfilt_guarded(rbj_biquad("peaking", MUD_HZ, sample_rate, voice.mud_db, MUD_Q), dry)
+    presence_db = PRESENCE_DB + space.presence_db + voice.presence_db
+    dry = sosfilt_guarded(rbj_biquad("peaking", PRESENCE_HZ, sample_rate, presence_db, PRESENCE_Q), dry)
+    if voice.exciter_mix > 0:
+        dry += _excite(dry, sample_rate, voice.exciter_mix)
+    return dry
+
+
+def _limit(stereo: np.ndarray, sample_rate: int) -> np.ndarray:
+    """`stereo` (2, n) with its peaks held at VOCAL_PEAK_DBFS: the gain each sample needs, held
+    over LIMIT_HOLD_S either side and smoothed within that reach (so never above what a sample
+    in reach needs): only the few ms around a peak come down. A neural take's crest factor
+    (20 dB for Piper) would otherwise set the whole voice's level by its loudest plosive."""
     ceiling = 10 ** (VOCAL_PEAK_DBFS / 20)
-    if peak > ceiling:
-        stereo *= np.float32(ceiling / peak)
-    return stereo.T
+    peak = np.max(np.abs(stereo), axis=0)
+    if float(peak.max(initial=0.0)) <= ceiling:
+        return stereo
+    hold = max(1, int(LIMIT_HOLD_S * sample_rate))
+    need = np.minimum(1.0, ceiling / np.maximum(peak, 1e-12))
+    held = minimum_filter1d(need, 2 * hold + 1, mode="nearest")
+    gain = np.minimum(uniform_filter1d(held, hold, mode="nearest"), need)
+    return stereo * gain.astype(np.float32)
 
 
 def _excite(dry: np.ndarray, sample_rate: int, mix: float) -> np.ndarray:
