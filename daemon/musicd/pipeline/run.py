@@ -253,8 +253,9 @@ def run_job(
         video_styles = spec.video.styles_or(plan.video.default_style) if spec.video else ()
     with stages.stage("compose"):
         score, melody_record = compose_with_melody(plan, spec.engines.melody, resources.models)
-    vocals = _no_vocals(spec, plan, seed)
-    if sings:
+    if not sings:
+        vocals = _no_vocals(spec, plan, seed)
+    else:
         with stages.stage("vocals"):
             tail = int((score.duration_s + VOCAL_TAIL_S) * SAMPLE_RATE)
             vocals = sing(
