@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from musicd.worker.joblog import install_worker_logging, running_job
 from musicd.worker.protocol import (
+    CancelFlag,
     Heartbeat,
     JobFailed,
     JobProgress,
@@ -50,6 +51,7 @@ from musicd.worker.protocol import (
 
 if TYPE_CHECKING:  # the default runner keeps the contracts (checked by mypy, not at run time)
     from musicd.pipeline.run import Resources, run_job
+    from musicd.spec.model import JobSpec
 
     _DEFAULT_RUN: JobRunner = run_job
     _DEFAULT_RESOURCES: ResourcesFactory = Resources
@@ -133,7 +135,7 @@ class _Channel:
 
 def worker_main(
     conn: Connection,
-    cancel_flag: Any,
+    cancel_flag: CancelFlag,
     runner: str,
     soundfont: str | None,
     heartbeat_interval_s: float,
@@ -238,8 +240,8 @@ def _run_order(
     order: RunJob,
     run: JobRunner,
     resources: WorkerResources | None,
-    load_spec: Callable[..., Any],
-    cancel_flag: Any,
+    load_spec: Callable[..., JobSpec],
+    cancel_flag: CancelFlag,
     channel: _Channel,
 ) -> Message:
     from musicd.errors import CancelledError, MusicdError

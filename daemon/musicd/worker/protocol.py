@@ -39,6 +39,12 @@ class JobRunner(Protocol):
     ) -> JobOutcome: ...
 
 
+class CancelFlag(Protocol):
+    """Shared with the worker: the service sets `value` to 1 to cancel the running job."""
+
+    value: int
+
+
 class WorkerResources(Protocol):
     """What a runner module's `Resources.load(...)` returns: kept resident between jobs.
 
