@@ -21,7 +21,6 @@ With no model folders configured, `auto` therefore means `procedural`.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from musicd.engines.registry import DEFAULT_TEXTURE_ORDER, NEURAL_TEXTURE_ENGINES, TEXTURE_ENGINE_NAMES
 from musicd.errors import ConfigError
+from musicd.text import closest
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -127,7 +127,7 @@ def parse_engine_config(models: Mapping[str, object] | None, base_dir: Path | No
         texture_auto_on_cpu=top("texture_auto_on_cpu", _flag, False),
     )
     for key in data:
-        close = difflib.get_close_matches(str(key), _TOP_LEVEL_KEYS, n=1)
+        close = closest(str(key), _TOP_LEVEL_KEYS)
         hint = f"did you mean {close[0]}? " if close else ""
         problems.append(f"models.{key}: unknown key; {hint}allowed: {', '.join(_TOP_LEVEL_KEYS)}")
     if problems:

@@ -8,11 +8,11 @@ splits a bar), chord voicing and comping, bass line style, melody style, the ext
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field, replace
 
 from musicd.music.profiles import MixProfile, ReverbProfile, StemMix, VideoProfile
+from musicd.text import closest
 
 GENRE_NAMES: tuple[str, ...] = (
     "lofi",
@@ -137,9 +137,7 @@ def canonical_genre(name: str) -> str | None:
 def close_genres(name: str, limit: int = 3) -> list[str]:
     """Known genre names closest to an unknown one, for "did you mean" messages."""
     key = _normalise(name)
-    hits = difflib.get_close_matches(key, [*GENRE_NAMES, *ALIASES], n=limit * 2, cutoff=0.5)
-    names = dict.fromkeys(ALIASES.get(hit, hit) for hit in hits)
-    return list(names)[:limit]
+    return closest(key, {**{name: name for name in GENRE_NAMES}, **ALIASES}, limit=limit, cutoff=0.5)
 
 
 # --- profile types ---------------------------------------------------------------------------

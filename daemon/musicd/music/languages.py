@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
 from dataclasses import dataclass
+
+from musicd.text import closest
 
 
 @dataclass(frozen=True)
@@ -147,8 +148,7 @@ def close_languages(text: str, limit: int = 3) -> list[str]:
     key = _normalise(text)
     names = {_normalise(lang.english_name): lang.english_name for lang in _TABLE}
     names.update({_normalise(lang.native_name): lang.english_name for lang in _TABLE})
-    hits = difflib.get_close_matches(key, list(names), n=limit * 2, cutoff=0.6)
-    return list(dict.fromkeys(names[hit] for hit in hits))[:limit]
+    return closest(key, names, limit=limit)
 
 
 def espeak_voice(code: str) -> str:

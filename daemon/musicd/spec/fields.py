@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +37,7 @@ from musicd.spec.kinds import (
 )
 from musicd.spec.model import VideoSpec
 from musicd.spec.yaml_source import Path
+from musicd.text import closest
 
 
 def _enum_choice(options: tuple[str, ...], noun: str) -> Choice:
@@ -48,8 +48,7 @@ def _enum_choice(options: tuple[str, ...], noun: str) -> Choice:
 
 def _close_styles(text: str) -> list[str]:
     names = {name.lower(): name for name in (*VIDEO_STYLES, *VIDEO_STYLE_NAMES)}
-    hits = difflib.get_close_matches(text.strip().lower(), list(names), n=2, cutoff=0.6)
-    return [names[hit] for hit in hits]
+    return closest(text.strip().lower(), names, limit=2)
 
 
 GENRE = Choice(

@@ -4,7 +4,6 @@ itself as JSON Schema, so the validator and the schema come from the same defini
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -13,6 +12,7 @@ from typing import Any
 
 from musicd.music.theory import KEY_FORM_HELP, KEY_PATTERN, TheoryError, parse_key
 from musicd.spec.yaml_source import Path, SourceIndex, format_path
+from musicd.text import closest
 
 
 class _Invalid:
@@ -72,9 +72,9 @@ def unknown_field_message(name: str, known: Sequence[str], hints: Mapping[str, s
             shown = f"{inner} inside {outer}" if outer else inner
             return f"unknown field; did you mean {shown}?"
     by_lower = {candidate.lower(): candidate for candidate in known}
-    close = difflib.get_close_matches(name.lower(), list(by_lower), n=2, cutoff=0.6)
+    close = closest(name.lower(), by_lower, limit=2)
     if close:
-        return f"unknown field; did you mean {' or '.join(by_lower[c] for c in close)}?"
+        return f"unknown field; did you mean {' or '.join(close)}?"
     return f"unknown field; the fields here are: {', '.join(known)}"
 
 
