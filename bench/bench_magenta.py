@@ -1,12 +1,14 @@
 """The Magenta melody engine: sidecar cold start, melody seconds per minute of music, sidecar RSS,
-and the analysis behind what `engines.melody: auto` picks (rules vs magenta, same plans).
+and a score-level comparison of the two melody engines on the same plans (what `auto` picks
+is decided by bench_magenta_listen.py, which transcribes the rendered stems).
 
     .venv/bin/python bench/bench_magenta.py [--seeds 3] [--genres folk pop lofi jazz]
 
 Needs .magenta-venv and the bundle (`make magenta-env`); prints why not otherwise.
 Analysis per melody (after fitting; the same plan for both engines):
   raw in-key   share of the model's own notes already in the planned key before fitting
-  chord tones  share of strong-beat notes on the sounding chord's tones
+  chord tones  share of strong-beat notes on the sounding chord's tones (100 % for magenta
+               by construction: the fitting step puts them there; not evidence about the model)
   steps        share of intervals of at most 2 semitones (stepwise motion)
   leaps        share of intervals wider than 7 semitones
   bar rhythm   share of bars whose onset pattern repeats an earlier bar of its section
