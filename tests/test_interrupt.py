@@ -51,8 +51,8 @@ def _alive(pid: int) -> bool:
     return state not in "ZX"
 
 
-def _ffmpeg_under(root: Path) -> set[int]:
-    """Live ffmpeg processes whose command line names a path under `root`."""
+def _ffmpeg_under(root: Path, writing: bytes = b"") -> set[int]:
+    """Live ffmpeg processes whose command line names a path under `root` (and `writing`)."""
     found = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -61,7 +61,8 @@ def _ffmpeg_under(root: Path) -> set[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if b"ffmpeg" in cmdline and str(root).encode() in cmdline and _alive(int(entry.name)):
+        named = b"ffmpeg" in cmdline and str(root).encode() in cmdline and writing in cmdline
+        if named and _alive(int(entry.name)):
             found.add(int(entry.name))
     return found
 
@@ -99,10 +100,14 @@ def test_second_ctrl_c_requeues_the_running_job_without_charging_an_attempt(tmp_
 def test_ctrl_c_spares_ffmpeg_once_and_the_second_leaves_none_behind(tmp_path: Path) -> None:
     config = write_config(tmp_path, worker={"stop_grace_s": STOP_GRACE_S})
     daemon = Daemon(config, runner=None)  # the real pipeline
-    spec = spec_yaml("Long Video", duration_s=150, genres=["house"], video=True, seed=1)
+    # a 300 s track: its video takes half a minute or more, so it cannot end on its own
+    # between the check below and the first Ctrl-C's answer
+    spec = spec_yaml("Long Video", duration_s=300, genres=["house"], video=True, seed=1)
     _drop(tmp_path / "inbox", "video.yaml", spec)
-    daemon.wait_for(lambda: _running(tmp_path / "state", "video"), 180, "the video stage")
-    ffmpeg = daemon.wait_for(lambda: _ffmpeg_under(tmp_path / "outbox"), 30, "ffmpeg rendering the video")
+    daemon.wait_for(lambda: _running(tmp_path / "state", "video"), 240, "the video stage")
+    ffmpeg = daemon.wait_for(
+        lambda: _ffmpeg_under(tmp_path / "outbox", b".mp4"), 30, "ffmpeg rendering the video"
+    )
 
     _ctrl_c(daemon)
     daemon.wait_for(lambda: "press Ctrl-C again" in daemon.log, 10, "the first Ctrl-C's message")
