@@ -13,9 +13,10 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +65,16 @@ def temporary_name(path: Path) -> Path:
     return path.with_name(f".{tag}.{os.getpid()}.tmp")
 
 
-def write_bytes(path: Path, data: bytes) -> Path:
-    """Write `data` to `path` atomically and durably (through a hidden temporary name)."""
+@contextmanager
+def replacing(path: Path) -> Iterator[BinaryIO]:
+    """A file to write whose bytes replace `path` atomically and durably when the block ends.
+
+    They go to a hidden temporary name first; if the block raises, `path` is left as it was.
+    """
     tmp = temporary_name(path)
     try:
         with open(tmp, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -77,6 +82,12 @@ def write_bytes(path: Path, data: bytes) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    """Write `data` to `path` atomically and durably (through a hidden temporary name)."""
+    with replacing(path) as handle:
+        handle.write(data)
     return path
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import logging
 import mmap
-import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import BinaryIO
 
 import soundfile
 
-from musicd.durable import fsync_dir, temporary_name
+from musicd.durable import replacing
 from musicd.errors import ResourceMissingError
 
 log = logging.getLogger(__name__)
@@ -128,17 +127,8 @@ def decoded_copy(source: Path, cache_dir: Path) -> Path:
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
     log.info("decoding %s into %s once (later loads read the copy)", source, target)
-    tmp = temporary_name(target)
-    try:
-        with open(tmp, "wb") as out:
-            decode_sf3(source, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(cache_dir)
+    with replacing(target) as out:
+        decode_sf3(source, out)
     for stale in cache_dir.glob(f"{source.stem}-*.sf2"):  # copies of an older source or decoder
         if stale != target:
             stale.unlink(missing_ok=True)
