@@ -531,10 +531,10 @@ def retry(config_path: Path | None, job_id: str) -> None:
 @config_option
 @click.argument("job_id")
 def cancel(config_path: Path | None, job_id: str) -> None:
-    """Cancel a queued job, or stop a running one at its next stage."""
+    """Cancel a queued job, or stop a running one (within about a second; vocals at their end)."""
     with _store(_load(config_path)) as store:
         job = store.request_cancel(job_id)
     if job.state.value == "cancelled":
         click.echo(f"{job.id}: cancelled")
     else:
-        click.echo(f"{job.id}: cancel requested; it stops at its next stage")
+        click.echo(f"{job.id}: cancel requested; it stops within about a second (vocals: at their end)")

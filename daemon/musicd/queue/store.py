@@ -633,7 +633,12 @@ class Store:
                 self._event(db, job_id, now, "cancelled before it started")
             elif state is JobState.RUNNING:
                 db.execute("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?", [now, job_id])
-                self._event(db, job_id, now, "cancel requested; stopping at the next stage")
+                self._event(
+                    db,
+                    job_id,
+                    now,
+                    "cancel requested; the job stops within about a second in render, encode and video, else at its next stage",
+                )
             else:
                 raise StoreError(f"job {job_id} is already {state.value}; there is nothing to cancel")
             row = self._job_row(db, job_id)

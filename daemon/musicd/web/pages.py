@@ -175,7 +175,9 @@ async def job_action(request: Request) -> Response:
         elif job.state.value == "cancelled":
             message = f"{job.short_id} cancelled"
         else:
-            message = f"{job.short_id}: cancel requested; it stops at its next stage"
+            message = (
+                f"{job.short_id}: cancel requested; it stops within about a second (vocals: at their end)"
+            )
     separator = "&" if "?" in back else "?"
     return RedirectResponse(f"{back}{separator}msg={quote(message)}", status_code=303)
 

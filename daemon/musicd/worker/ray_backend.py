@@ -21,7 +21,7 @@ while; the service must not. Failures and what they cost:
 - an actor or its node dies (RayActorError, node removed): its job gets a WorkerDied (counted
   as a crash attempt, requeued by the loop) and the actor is made again;
 - a job past its time limit, or an actor silent for heartbeat_timeout_s: the actor is killed
-  (WorkerDied, counted) and made again; cancel reaches the running actor (next stage boundary);
+  (WorkerDied, counted) and made again; cancel reaches the running actor (at its next progress report);
 - an actor whose node runs another musicd version is refused (BackendStatus says which node
   and both versions) and asked again every REFUSED_RETRY_S; so is one that dies before its
   hello answers because its creation failed (musicd missing or different on that node);

@@ -165,7 +165,7 @@ class WorkerSupervisor:
         self.conn.send(order)
 
     def request_cancel(self, job_id: str) -> bool:
-        """Ask the running job to stop at its next stage boundary; True if it is the running one."""
+        """Ask the running job to stop (at its next progress report); True if it is the running one."""
         if self.running is not None and self.running.job_id == job_id:
             self.cancel_flag.value = 1
             return True
