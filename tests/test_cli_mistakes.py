@@ -198,6 +198,24 @@ def test_submit_and_the_inbox_reject_lyrics_too_long_and_no_job_exists(tmp_path:
     assert json.loads(listed.stdout) == []  # no job, so nothing for `retry` to repeat
 
 
+def test_the_command_line_refuses_a_huge_spec_without_reading_it_whole(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.yaml"
+    with open(huge, "wb") as handle:  # 5 GiB, sparse: a whole read would need 5 GiB of memory
+        handle.truncate(5 * 1024**3)
+    checked = musicd("validate", str(huge))
+    assert checked.returncode == 1
+    assert "the file is 5,120.0 MiB; a job spec may be at most 64 KiB" in checked.stderr
+
+
+def test_submit_of_a_notepad_name_lands_in_the_inbox_as_yaml(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    assert musicd("init", str(home)).returncode == 0
+    spec = write(tmp_path / "song.yaml.txt", "genres: [lofi]\nduration: 10\n")
+    submitted = musicd("submit", "--config", str(home / "config.yaml"), str(spec))
+    assert submitted.returncode == 0, submitted.stderr
+    assert [p.name for p in (home / "inbox").iterdir()] == ["song.yaml"]
+
+
 def test_the_worker_keeps_its_own_check_with_bars_missing() -> None:
     from musicd.vocals.melody import LyricsTooLongError, check_lyrics_fit
 

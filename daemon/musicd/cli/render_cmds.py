@@ -46,10 +46,10 @@ def render(
     from musicd.cli.progress_display import job_progress
     from musicd.config import load_config
     from musicd.pipeline import Resources, run_job
-    from musicd.spec import load_spec
+    from musicd.spec import load_spec, read_spec_file
 
     config = load_config(config_path, check_specs=False)
-    data = spec_path.read_bytes()
+    data = read_spec_file(spec_path)
     spec = load_spec(data, source=spec_path.name)
     resources = Resources.load(soundfont or config.soundfont, **_service_resources(config))  # as the service
     with job_progress(spec.display_title) as progress:
@@ -70,12 +70,12 @@ def render(
 @json_option
 def validate(spec_paths: tuple[Path, ...], explain: bool, as_json: bool) -> None:
     """Check job specs; print every problem and exit 1 if any spec is invalid."""
-    from musicd.spec import load_jobs
+    from musicd.spec import load_jobs, read_spec_file
 
     code = 0
     explained: list[dict[str, Any]] = []
     for path in spec_paths:
-        data = path.read_bytes()
+        data = read_spec_file(path)
         try:
             if explain or as_json:
                 from musicd.spec.explain import explain_jobs

@@ -226,7 +226,7 @@ def submit(
     when a job failed or the service rejected a spec.
     """
     from musicd.errors import MusicdError
-    from musicd.spec import load_jobs
+    from musicd.spec import load_jobs, read_spec_file
 
     config = _load(config_path)
     if not config.inbox.is_dir():
@@ -239,7 +239,7 @@ def submit(
     submitted: list[tuple[Path, str, int]] = []  # (inbox file, sha256, jobs)
     since = datetime.now(UTC) - timedelta(seconds=1)
     for path in spec_paths:
-        data = path.read_bytes()
+        data = read_spec_file(path)
         try:
             jobs = load_jobs(data, source=path.name)
         except SpecError as error:
@@ -320,6 +320,8 @@ def _rejected_since(config: Config, target: Path, since: datetime) -> bool:
 def _copy_into(inbox: Path, name: str, data: bytes) -> Path:
     """Write the spec into the inbox whole and durably, under a free name like its own."""
     stem, suffix = os.path.splitext(name)
+    if suffix.lower() == ".txt":  # Notepad's NAME.yaml.txt: the inbox takes NAME.yaml
+        stem, suffix = os.path.splitext(stem)
     if suffix.lower() not in (".yaml", ".yml", ".json"):  # what the inbox takes
         stem, suffix = name, ".yaml"
     return durable.write_new(inbox, stem, suffix, data)

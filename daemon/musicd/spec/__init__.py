@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from musicd.music.theory import KeySpec, parse_key
-from musicd.spec.load import job_text, load_batch, load_jobs, load_spec
+from musicd.spec.load import job_text, load_batch, load_jobs, load_spec, read_spec_file
 from musicd.spec.model import EnginesSpec, JobSpec, MasterSpec, OutputSpec, VideoSpec, VocalsSpec
 from musicd.spec.schema import spec_json_schema, spec_json_schema_text
 from musicd.spec.yaml_source import MAX_SPEC_BYTES
@@ -22,6 +22,7 @@ __all__ = [
     "load_jobs",
     "load_spec",
     "parse_key",
+    "read_spec_file",
     "spec_json_schema",
     "spec_json_schema_text",
 ]

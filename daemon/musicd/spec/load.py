@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import yaml
 
 from musicd.errors import SpecError
@@ -9,7 +12,22 @@ from musicd.spec.fit import lyrics_fit_problem
 from musicd.spec.kinds import Checker, describe
 from musicd.spec.model import MAX_JOBS, JobSpec
 from musicd.spec.validate import EXTENSION_PREFIX, check_job
-from musicd.spec.yaml_source import SourceIndex, decode_spec_bytes, read_yaml
+from musicd.spec.yaml_source import (
+    MAX_SPEC_BYTES,
+    SourceIndex,
+    decode_spec_bytes,
+    oversized_problem,
+    read_yaml,
+)
+
+
+def read_spec_file(path: Path) -> bytes:
+    """A spec file's bytes for the command line; an oversized one is refused unread."""
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > MAX_SPEC_BYTES:
+            raise oversized_problem(size, path.name)
+        return handle.read(MAX_SPEC_BYTES + 1)  # bounded even if the file grows meanwhile
 
 
 def _checker_for(index: SourceIndex) -> Checker:

@@ -75,15 +75,21 @@ def _problem(message: str, source: str) -> SpecError:
     return SpecError([message], source)
 
 
+def oversized_problem(size_bytes: int, source: str) -> SpecError:
+    """The problem of a spec file over MAX_SPEC_BYTES."""
+    size = f"{size_bytes / 1024:.1f} KiB" if size_bytes < 1024**2 else f"{size_bytes / 1024**2:,.1f} MiB"
+    return _problem(
+        f"the file is {size}; a job spec may be at most "
+        f"{MAX_SPEC_BYTES // 1024} KiB (long lyrics belong in `lyrics:`, up to a few pages)",
+        source,
+    )
+
+
 def decode_spec_bytes(data: bytes | str, source: str) -> str:
     """The spec's text; rejects oversized, binary and non-UTF-8 input with a plain message."""
     raw = data.encode("utf-8", errors="surrogatepass") if isinstance(data, str) else bytes(data)
     if len(raw) > MAX_SPEC_BYTES:
-        raise _problem(
-            f"the file is {len(raw) / 1024:.1f} KiB; a job spec may be at most "
-            f"{MAX_SPEC_BYTES // 1024} KiB (long lyrics belong in `lyrics:`, up to a few pages)",
-            source,
-        )
+        raise oversized_problem(len(raw), source)
     if isinstance(data, str):
         text = data
     elif raw.startswith((b"\xff\xfe", b"\xfe\xff")):
