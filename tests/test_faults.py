@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,26 +20,12 @@ from musicd.queue.store import Store
 from musicd.service import ingest
 from musicd.service.ingest import IngestOutcome, IngestStatus, ingest_files
 from musicd.service.loop import reload_plan
-
-NOW = datetime(2026, 5, 3, 9, 30, tzinfo=UTC)
-SECRET = "root:$y$j9T$secret-hash-that-must-never-be-echoed:19000:0:99999:7:::"
-
-
-def clock() -> datetime:
-    return NOW
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Config:
-    config = Config(inbox=tmp_path / "inbox", outbox=tmp_path / "outbox", state_dir=tmp_path / "state")
-    config.inbox.mkdir()
-    return config
-
-
-@pytest.fixture
-def store(config: Config) -> Iterator[Store]:
-    with Store.open(config.state_dir, clock=clock) as s:
-        yield s
+from test_hostile_inputs import (  # the ingest fixtures, shared
+    SECRET,
+    clock,
+    config,  # noqa: F401
+    store,  # noqa: F401
+)
 
 
 def ingest_one_within(path: Path, store: Store, config: Config, seconds: float = 5.0) -> IngestOutcome:

@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from multiprocessing.connection import wait as wait_for_handles
 from pathlib import Path
 from typing import Any
@@ -37,39 +36,18 @@ from musicd.spec import load_jobs
 from musicd.worker import JobSucceeded, RunJob, WorkerSupervisor
 from musicd.worker.process import DEFAULT_RUNNER
 from musicd.worker.ray_actor import WorkerActor
-from test_service_inprocess import FakeTime, RecordingNotifier, turn_until
+from test_service_inprocess import (  # the in-process service fixtures, shared
+    FakeTime,
+    RecordingNotifier,
+    fake_time,  # noqa: F401
+    service_for,  # noqa: F401
+    turn_until,
+)
 
 pytestmark = pytest.mark.timeout(240)
 
 NOTE = "\U0001f3b5"  # a character outside the BMP: json.dumps writes it as two \\u escapes
 BAD_SPEC = "genres: [polka-metal]\nduration: 5\n"
-
-
-@pytest.fixture
-def fake_time() -> FakeTime:
-    return FakeTime(datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def service_for(tmp_path: Path, fake_time: FakeTime) -> Iterator[Callable[..., Service]]:
-    made: list[Service] = []
-
-    def make(**overrides: Any) -> Service:
-        config = load_config(write_config(tmp_path, **overrides), env={})
-        service = Service(
-            config,
-            clock=fake_time.now,
-            monotonic=fake_time.monotonic,
-            runner=TEST_RUNNER,
-            notifier=RecordingNotifier(),
-        )
-        made.append(service)
-        service.start()
-        return service
-
-    yield make
-    for service in made:
-        service.shutdown()
 
 
 def jobs_of(service: Service) -> list[Any]:

@@ -81,8 +81,8 @@ def service_for(tmp_path: Path, fake_time: FakeTime) -> Iterator[Callable[..., S
             runner=TEST_RUNNER,
             notifier=RecordingNotifier(),
         )
+        made.append(service)  # shut down even if start() fails half-way
         service.start()
-        made.append(service)
         return service
 
     yield make
