@@ -177,8 +177,7 @@ def quality(name: str, spec, plan, n_samples: int) -> None:
     import numpy as np
 
     from musicd.engines import EngineConfig, make_singer
-    from musicd.seeding import stage_rng
-    from musicd.vocals import chords_from_plan, vocal_line
+    from musicd.vocals import plan_vocal_line
     from musicd.vocals.singing import group_words
     from musicd.vocals.timing_files import lrc_text
 
@@ -187,18 +186,7 @@ def quality(name: str, spec, plan, n_samples: int) -> None:
     if not status.usable:
         print(f"{name}: not installed here ({status.reason})")
         return
-    vocal = vocal_line(
-        spec.lyrics,
-        ["en"],
-        plan.form,
-        plan.tempo_bpm,
-        plan.meter,
-        plan.key_tonic,
-        plan.mode,
-        chords_from_plan(plan),
-        "low",
-        stage_rng(7, "vocals"),
-    )
+    vocal = plan_vocal_line(spec.lyrics, ["en"], "low", plan, 7)
     rate = 22050
     n = int(n_samples * rate / SAMPLE_RATE)
     singer.sing(vocal, rate, n)  # warm up (loads the model)
@@ -264,26 +252,14 @@ def bus_figures(name: str, spec, plan, n_samples: int) -> None:
     from scipy import signal
 
     from musicd.engines import EngineConfig, make_singer
-    from musicd.seeding import stage_rng
-    from musicd.vocals import chords_from_plan, vocal_line
+    from musicd.vocals import plan_vocal_line
     from musicd.vocals.bus import _sung_rms
 
     singer = make_singer(name, EngineConfig())
     if not singer.availability().usable:
         print(f"{name}: not installed here")
         return
-    vocal = vocal_line(
-        spec.lyrics,
-        ["en"],
-        plan.form,
-        plan.tempo_bpm,
-        plan.meter,
-        plan.key_tonic,
-        plan.mode,
-        chords_from_plan(plan),
-        "low",
-        stage_rng(7, "vocals"),
-    )
+    vocal = plan_vocal_line(spec.lyrics, ["en"], "low", plan, 7)
     dry = singer.sing(vocal, SAMPLE_RATE, n_samples)
     stem = process_vocal_bus(dry, SAMPLE_RATE, plan.genres, plan.tempo_bpm, singer=name)
     mid = stem.mean(axis=1)

@@ -49,6 +49,7 @@ __all__ = [
     "choose_singer",
     "chords_from_plan",
     "duck_lead",
+    "plan_vocal_line",
     "sing",
     "vocal_line",
     "write_lrc",
@@ -105,6 +106,24 @@ def chords_from_plan(plan: Plan) -> list[ChordTime]:
     return [ChordTime(s.start_beat, s.duration_beats, tuple(s.chord.tones)) for s in make_context(plan).spans]
 
 
+def plan_vocal_line(
+    lyrics: str | None, languages: Sequence[str], voice: str, plan: Plan, seed: int
+) -> VocalLine:
+    """The vocal melody of `lyrics` over the plan's form and chords (vocal_line, for a plan)."""
+    return vocal_line(
+        lyrics,
+        languages,
+        plan.form,
+        plan.tempo_bpm,
+        plan.meter,
+        plan.key_tonic,
+        plan.mode,
+        chords_from_plan(plan),
+        voice,
+        stage_rng(seed, "vocals"),
+    )
+
+
 def sing(
     lyrics: str | None,
     languages: Sequence[str],
@@ -137,18 +156,7 @@ def sing(
         why = "vocals.engine is none" if engine == "none" else "the spec has no lyrics"
         return VocalResult(None, empty, None, "", "", engine, "none", why, timings)
     started = time.perf_counter()
-    vocal = vocal_line(
-        lyrics,
-        languages,
-        plan.form,
-        plan.tempo_bpm,
-        plan.meter,
-        plan.key_tonic,
-        plan.mode,
-        chords_from_plan(plan),
-        voice,
-        stage_rng(seed, "vocals"),
-    )
+    vocal = plan_vocal_line(lyrics, languages, voice, plan, seed)
     timings["melody"] = round(time.perf_counter() - started, 3)
     lrc, srt = lrc_text(vocal), srt_text(vocal)
     if vocal.is_empty:
