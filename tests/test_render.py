@@ -383,3 +383,22 @@ def test_a_composed_dubstep_bass_stem_wobbles_at_the_planned_rate_bar_by_bar(ren
         checked += 1
         matched += abs(envelope_rate_hz(stem[start:end], frame=256) - rate_hz) < 0.7
     assert checked >= 8 and matched >= 0.8 * checked
+
+
+def test_every_main_role_enters_the_mix_at_its_level_whatever_plays_it(renderer: FluidRenderer) -> None:
+    """SoundFont stems (a GM kit, bass, piano, strings) and a synth voice all land at ROLE_LEVEL_DB."""
+    from musicd.audio.dynamics import gated_rms_db
+    from musicd.synth.render import ROLE_LEVEL_DB, render_stems
+
+    bar = [(b * 1.0, 0.9) for b in range(8)]
+    score = make_score(
+        Track("drums", 0, 9, notes(*((s, d, 36 if s % 2 == 0 else 38) for s, d in bar))),
+        Track("bass", 33, 0, notes(*((s, d, 36) for s, d in bar))),
+        Track("chords", 0, 1, notes((0, 8, 60), (0, 8, 64), (0, 8, 67))),
+        Track("pads", 48, 2, notes((0, 8, 55), (0, 8, 62))),
+        Track("melody", 73, 3, notes(*((s, d, 72 + int(s) % 5) for s, d in bar))),
+        Track("arp", 0, 4, notes(*((s, d, 79) for s, d in bar))),
+    )
+    stems = render_stems(renderer, score, MixProfile(), {"arp": "pluck"}, "standard", seed=1)
+    for role, target_db in ROLE_LEVEL_DB.items():
+        assert gated_rms_db(stems[role], SR) == pytest.approx(target_db, abs=0.2), role

@@ -89,11 +89,11 @@ def _synth_one(
     else:
         rng = np.random.default_rng([seed, *track.name.encode()])
         audio = render_track(track, VOICES[voices[track.name]], score.tempo_bpm, sample_rate, length, rng)
-    audio = _at_role_level(audio, track.name, sample_rate, DEFAULT_LEVEL_DB)
     send = mix.stem(track.name).reverb_send
     if send >= MIN_REVERB_SEND:
         audio = room_reverb(np.ascontiguousarray(audio, dtype=np.float32), send, mix.reverb, sample_rate)
-    return audio
+    # levelled with its room, as a SoundFont stem is with its reverb return
+    return _at_role_level(audio, track.name, sample_rate, DEFAULT_LEVEL_DB)
 
 
 def render_stems(
